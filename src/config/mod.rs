@@ -1,0 +1,5 @@
+//! keepalived.conf subset: lexer, parser, typed bounded model, validation.
+
+pub mod model;
+
+pub use model::*;

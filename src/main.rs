@@ -1,0 +1,7 @@
+fn main() {
+    println!(
+        "keepvip {} ({})",
+        keepvip::limits::VERSION,
+        keepvip::limits::GIT_REV
+    );
+}

@@ -1,0 +1,1 @@
+//! The I/O shell: the only module allowed to use libc and `unsafe`.
