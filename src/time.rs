@@ -146,7 +146,7 @@ impl fmt::Display for Instant {
 
 impl fmt::Debug for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.micros % 1000 == 0 {
+        if self.micros.is_multiple_of(1000) {
             write!(f, "{}ms", self.micros / 1000)
         } else {
             write!(f, "{}us", self.micros)
