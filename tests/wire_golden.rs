@@ -7,11 +7,11 @@
 //! For every frame:
 //! * IPv4 protocol 112: the IPv4 header and the VRRP message parse, the
 //!   checksum verifies (v3: with the IPv4 pseudo-header, keepalived's
-//!   default), and `emit_ipv4_vrrp` with the same ident/TTL rebuilds the IP
-//!   datagram byte for byte.
+//!   default), and `emit_ipv4_vrrp` with the same ident/TTL (after
+//!   `ethernet::emit_header`) rebuilds the frame byte for byte.
 //! * IPv6 next header 112: the VRRP message parses with the IPv6
-//!   pseudo-header and re-emits byte for byte (the kernel builds the IPv6
-//!   header; we check its hop limit only).
+//!   pseudo-header and re-emits byte for byte; `emit_ipv6_vrrp` given the
+//!   kernel's flow label rebuilds the frame byte for byte.
 //! * ARP: every gratuitous ARP is rebuilt byte for byte by `emit_garp`;
 //!   other ARP (the kernels' who-has/is-at) is counted and left alone.
 //! * ICMPv6: every Neighbor Advertisement must be an unsolicited NA that
@@ -24,8 +24,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use keepvip::wire::ethernet::{self, MacAddr};
 use keepvip::wire::garp::{self, parse_garp, parse_unsolicited_na};
 use keepvip::wire::ipv4::{self, emit_ipv4_vrrp};
+use keepvip::wire::ipv6;
 use keepvip::wire::pcap::{LINKTYPE_ETHERNET, PcapReader, PcapWriter};
 use keepvip::wire::vrrp::{self, ChecksumMode, Repr, Version};
 use keepvip::wire::{AddressFamily, Error};
@@ -155,13 +157,23 @@ struct Counts {
     other_arp: usize,
 }
 
-fn check_vrrp_ipv4(name: &str, frame_no: usize, ip_bytes: &[u8]) -> (Repr, u16) {
+/// Ethernet addresses of a VRRP frame; a multicast destination must be the
+/// group's multicast MAC.
+fn check_eth(ctx: &str, frame: &[u8], dst: IpAddr) -> (MacAddr, MacAddr) {
+    let (dst_mac, src_mac, _) = ethernet::parse_header(frame).expect(ctx);
+    if let Some(group_mac) = ethernet::multicast_mac(dst) {
+        assert_eq!(dst_mac, group_mac, "{ctx}: multicast MAC");
+    }
+    (dst_mac, src_mac)
+}
+
+fn check_vrrp_ipv4(name: &str, frame_no: usize, frame: &[u8]) -> (Repr, u16) {
     let ctx = format!("{name} frame {frame_no}");
+    let ip_bytes = &frame[ethernet::HEADER_LEN..];
     let ip = ipv4::Repr::parse(&ipv4::Packet::new_unchecked(ip_bytes)).expect(&ctx);
     assert_eq!(ip.protocol, vrrp::PROTOCOL, "{ctx}");
     assert_eq!(ip.ttl, vrrp::TTL, "{ctx}");
     assert_eq!(ip.tos, ipv4::TOS_VRRP, "{ctx}");
-    let datagram = &ip_bytes[..ip.header_len + ip.payload_len];
     let payload = &ip_bytes[ip.payload_range()];
     let packet = vrrp::Packet::new_checked(payload).expect(&ctx);
     let (src, dst) = (IpAddr::V4(ip.src), IpAddr::V4(ip.dst));
@@ -188,9 +200,13 @@ fn check_vrrp_ipv4(name: &str, frame_no: usize, ip_bytes: &[u8]) -> (Repr, u16) 
         );
     }
 
+    // The whole frame, Ethernet header included, is rebuilt byte for byte.
+    let (dst_mac, src_mac) = check_eth(&ctx, frame, dst);
     let mut buf = [0xa5u8; 256];
-    let n = emit_ipv4_vrrp(&mut buf, ip.ident, ip.ttl, ip.src, ip.dst, &repr, mode).expect(&ctx);
-    assert_eq!(&buf[..n], datagram, "{ctx}: re-emitted datagram differs");
+    let h = ethernet::emit_header(&mut buf, dst_mac, src_mac, ethernet::ETHERTYPE_IPV4).unwrap();
+    let n =
+        emit_ipv4_vrrp(&mut buf[h..], ip.ident, ip.ttl, ip.src, ip.dst, &repr, mode).expect(&ctx);
+    assert_eq!(&buf[..h + n], frame, "{ctx}: re-emitted frame differs");
 
     // A corrupted checksum is refused.
     let mut bad = [0u8; 256];
@@ -208,11 +224,16 @@ fn check_vrrp_ipv4(name: &str, frame_no: usize, ip_bytes: &[u8]) -> (Repr, u16) 
     (repr, packet.checksum())
 }
 
-fn check_vrrp_ipv6(name: &str, frame_no: usize, ip: &Ipv6Repr, payload: &[u8]) -> (Repr, u16) {
+fn check_vrrp_ipv6(name: &str, frame_no: usize, frame: &[u8]) -> (Repr, u16) {
     let ctx = format!("{name} frame {frame_no}");
+    let ip_bytes = &frame[ethernet::HEADER_LEN..];
+    let ip = ipv6::Repr::parse(ip_bytes).expect(&ctx);
+    assert_eq!(ip.next_header, vrrp::PROTOCOL, "{ctx}");
     assert_eq!(ip.hop_limit, vrrp::TTL, "{ctx}");
+    assert_eq!(ip.traffic_class, ipv6::TCLASS_VRRP, "{ctx}");
+    let payload = &ip_bytes[ip.payload_range()];
     let packet = vrrp::Packet::new_checked(payload).expect(&ctx);
-    let (src, dst) = (IpAddr::V6(ip.src_addr), IpAddr::V6(ip.dst_addr));
+    let (src, dst) = (IpAddr::V6(ip.src), IpAddr::V6(ip.dst));
     let mode = ChecksumMode::PseudoHeader { src, dst };
     let repr = Repr::parse(&packet, AddressFamily::Ipv6, mode).expect(&ctx);
     assert_eq!(
@@ -220,12 +241,34 @@ fn check_vrrp_ipv6(name: &str, frame_no: usize, ip: &Ipv6Repr, payload: &[u8]) -
         Ok(&(repr.clone(), mode)),
         "{ctx}"
     );
+    assert_eq!(
+        Repr::parse(&packet, AddressFamily::Ipv6, ChecksumMode::MessageOnly),
+        Err(Error::BadChecksum),
+        "{ctx}"
+    );
     repr.check(AddressFamily::Ipv6).expect(&ctx);
     assert_eq!(repr.buffer_len(), payload.len(), "{ctx}");
+
+    // The VRRP message alone (what the daemon's raw IPv6 socket sends)...
     let mut buf = [0xa5u8; 256];
     let out = &mut buf[..repr.buffer_len()];
     repr.emit(&mut vrrp::Packet::new_unchecked(&mut *out), mode);
     assert_eq!(&*out, payload, "{ctx}: re-emitted VRRP message differs");
+
+    // ...and the whole frame, given the kernel's flow label.
+    let (dst_mac, src_mac) = check_eth(&ctx, frame, dst);
+    let mut buf = [0xa5u8; 256];
+    let h = ethernet::emit_header(&mut buf, dst_mac, src_mac, ethernet::ETHERTYPE_IPV6).unwrap();
+    let n = ipv6::emit_ipv6_vrrp(
+        &mut buf[h..],
+        ip.flow_label,
+        ip.hop_limit,
+        ip.src,
+        ip.dst,
+        &repr,
+    )
+    .expect(&ctx);
+    assert_eq!(&buf[..h + n], frame, "{ctx}: re-emitted frame differs");
     (repr, packet.checksum())
 }
 
@@ -248,10 +291,9 @@ fn check_file(path: &Path) -> Counts {
         let eth = EthernetFrame::new_checked(frame).expect(&ctx);
         let vrrp = match eth.ethertype() {
             EthernetProtocol::Ipv4 => {
-                let ip_bytes = eth.payload();
-                if ip_bytes.get(9) == Some(&vrrp::PROTOCOL) {
+                if eth.payload().get(9) == Some(&vrrp::PROTOCOL) {
                     counts.vrrp4 += 1;
-                    Some(check_vrrp_ipv4(&name, frame_no, ip_bytes))
+                    Some(check_vrrp_ipv4(&name, frame_no, frame))
                 } else {
                     None
                 }
@@ -262,7 +304,7 @@ fn check_file(path: &Path) -> Counts {
                 match ip_repr.next_header {
                     IpProtocol::Unknown(vrrp::PROTOCOL) => {
                         counts.vrrp6 += 1;
-                        Some(check_vrrp_ipv6(&name, frame_no, &ip_repr, ip.payload()))
+                        Some(check_vrrp_ipv6(&name, frame_no, frame))
                     }
                     IpProtocol::Icmpv6 if ip.payload().first() == Some(&136) => {
                         let na = parse_unsolicited_na(frame)

@@ -26,8 +26,7 @@ use smoltcp::wire::{
 
 use super::Error;
 
-/// A 48-bit Ethernet address.
-pub type MacAddr = [u8; 6];
+pub use super::ethernet::MacAddr;
 
 /// The Ethernet broadcast address.
 pub const BROADCAST_MAC: MacAddr = [0xff; 6];

@@ -21,8 +21,8 @@
 //!   into it is meaningless, since leftover bytes decide whether the check
 //!   passes.
 //!
-//! The frame builders (`ipv4::emit_ipv4_vrrp`, `garp::emit_garp`,
-//! `garp::emit_unsolicited_na`) write into a caller's `&mut [u8]`, return the
+//! The frame builders (`ipv4::emit_ipv4_vrrp`, `ipv6::emit_ipv6_vrrp`,
+//! `garp::emit_garp`, `garp::emit_unsolicited_na`, `ethernet::emit_header`) write into a caller's `&mut [u8]`, return the
 //! number of octets written, and report a too-small buffer as
 //! [`Error::BufferTooSmall`]. Nothing here allocates.
 //!
@@ -31,8 +31,10 @@
 
 use core::fmt;
 
+pub mod ethernet;
 pub mod garp;
 pub mod ipv4;
+pub mod ipv6;
 pub mod pcap;
 pub mod vrrp;
 
