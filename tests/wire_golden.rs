@@ -208,6 +208,8 @@ fn check_vrrp_ipv4(name: &str, frame_no: usize, frame: &[u8]) -> (Repr, u16) {
         emit_ipv4_vrrp(&mut buf[h..], ip.ident, ip.ttl, ip.src, ip.dst, &repr, mode).expect(&ctx);
     assert_eq!(&buf[..h + n], frame, "{ctx}: re-emitted frame differs");
 
+    assert_every_change_detected(&ctx, payload, AddressFamily::Ipv4, mode);
+
     // A corrupted checksum is refused.
     let mut bad = [0u8; 256];
     bad[..payload.len()].copy_from_slice(payload);
@@ -248,6 +250,7 @@ fn check_vrrp_ipv6(name: &str, frame_no: usize, frame: &[u8]) -> (Repr, u16) {
     );
     repr.check(AddressFamily::Ipv6).expect(&ctx);
     assert_eq!(repr.buffer_len(), payload.len(), "{ctx}");
+    assert_every_change_detected(&ctx, payload, AddressFamily::Ipv6, mode);
 
     // The VRRP message alone (what the daemon's raw IPv6 socket sends)...
     let mut buf = [0xa5u8; 256];
@@ -272,6 +275,64 @@ fn check_vrrp_ipv6(name: &str, frame_no: usize, frame: &[u8]) -> (Repr, u16) {
     (repr, packet.checksum())
 }
 
+/// Every single-octet change of a VRRP message must be refused (a one-octet
+/// change always moves the one's-complement sum; length changes are caught
+/// by the length checks).
+fn assert_every_change_detected(
+    ctx: &str,
+    payload: &[u8],
+    family: AddressFamily,
+    mode: ChecksumMode,
+) {
+    let mut copy = [0u8; 256];
+    let copy = &mut copy[..payload.len()];
+    for i in 0..payload.len() {
+        for x in [0x01u8, 0x10, 0x80, 0xff] {
+            copy.copy_from_slice(payload);
+            copy[i] ^= x;
+            let parsed = Repr::parse(&vrrp::Packet::new_unchecked(&*copy), family, mode);
+            assert!(
+                parsed.is_err(),
+                "{ctx}: octet {i} ^ {x:#x} accepted: {parsed:?}"
+            );
+        }
+    }
+}
+
+/// Mutated and truncated copies of a frame go through every parser; none
+/// may panic.
+fn mutate_through_all_parsers(frame: &[u8], seed: &mut u32) {
+    let mut buf = [0u8; 256];
+    let len = frame.len().min(buf.len());
+    for _ in 0..200 {
+        buf[..len].copy_from_slice(&frame[..len]);
+        for _ in 0..=(xorshift(seed) % 3) {
+            let i = xorshift(seed) as usize % len;
+            buf[i] = xorshift(seed) as u8;
+        }
+        let cut = len - (xorshift(seed) as usize % 8).min(len);
+        let data = &buf[..cut];
+        let _ = parse_garp(data);
+        let _ = parse_unsolicited_na(data);
+        let ip = data.get(ethernet::HEADER_LEN..).unwrap_or(&[]);
+        if let Ok(r) = ipv4::Repr::parse(&ipv4::Packet::new_unchecked(ip)) {
+            let p = vrrp::Packet::new_unchecked(&ip[r.payload_range()]);
+            let _ = Repr::parse_detect_checksum(&p, IpAddr::V4(r.src), IpAddr::V4(r.dst));
+        }
+        if let Ok(r) = ipv6::Repr::parse(ip) {
+            let p = vrrp::Packet::new_unchecked(&ip[r.payload_range()]);
+            let _ = Repr::parse_detect_checksum(&p, IpAddr::V6(r.src), IpAddr::V6(r.dst));
+        }
+    }
+}
+
+fn xorshift(state: &mut u32) -> u32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    *state
+}
+
 fn check_file(path: &Path) -> Counts {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     let bytes = std::fs::read(path).unwrap();
@@ -282,12 +343,14 @@ fn check_file(path: &Path) -> Counts {
         .map(|t| parse_tshark(&t));
 
     let mut counts = Counts::default();
+    let mut seed = 0x9e37_79b9u32;
     let mut seen_vrrp_frames = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let frame_no = index + 1;
         let ctx = format!("{name} frame {frame_no}");
         let record = record.unwrap_or_else(|e| panic!("{ctx}: {e}"));
         let frame = record.data;
+        mutate_through_all_parsers(frame, &mut seed);
         let eth = EthernetFrame::new_checked(frame).expect(&ctx);
         let vrrp = match eth.ethertype() {
             EthernetProtocol::Ipv4 => {

@@ -95,6 +95,58 @@ pub enum Error {
     BadPcapRecord { incl_len: u32 },
 }
 
+impl Error {
+    /// Number of variants: size of a per-reason counter array.
+    pub const KINDS: usize = 17;
+
+    /// A dense index in `0..Error::KINDS`, one per variant (fields
+    /// ignored), for per-reason drop counters.
+    pub const fn index(&self) -> usize {
+        match self {
+            Error::Truncated => 0,
+            Error::BadVersion { .. } => 1,
+            Error::BadType { .. } => 2,
+            Error::BadChecksum => 3,
+            Error::BadAddrCount { .. } => 4,
+            Error::BadLength { .. } => 5,
+            Error::ZeroInterval => 6,
+            Error::WrongFamily => 7,
+            Error::BadIpVersion { .. } => 8,
+            Error::BadIhl { .. } => 9,
+            Error::BadTotalLength { .. } => 10,
+            Error::BadIpChecksum => 11,
+            Error::Fragmented => 12,
+            Error::BufferTooSmall { .. } => 13,
+            Error::Unrepresentable => 14,
+            Error::BadPcapMagic { .. } => 15,
+            Error::BadPcapRecord { .. } => 16,
+        }
+    }
+
+    /// A stable snake_case name per variant, for counters and stats dumps.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Error::Truncated => "truncated",
+            Error::BadVersion { .. } => "bad_version",
+            Error::BadType { .. } => "bad_type",
+            Error::BadChecksum => "bad_checksum",
+            Error::BadAddrCount { .. } => "bad_addr_count",
+            Error::BadLength { .. } => "bad_length",
+            Error::ZeroInterval => "zero_interval",
+            Error::WrongFamily => "wrong_family",
+            Error::BadIpVersion { .. } => "bad_ip_version",
+            Error::BadIhl { .. } => "bad_ihl",
+            Error::BadTotalLength { .. } => "bad_total_length",
+            Error::BadIpChecksum => "bad_ip_checksum",
+            Error::Fragmented => "fragmented",
+            Error::BufferTooSmall { .. } => "buffer_too_small",
+            Error::Unrepresentable => "unrepresentable",
+            Error::BadPcapMagic { .. } => "bad_pcap_magic",
+            Error::BadPcapRecord { .. } => "bad_pcap_record",
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -156,5 +208,99 @@ pub mod checksum {
             IpProtocol::from(next_header),
             u32::from(len),
         )
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    const ALL: [Error; Error::KINDS] = [
+        Error::Truncated,
+        Error::BadVersion { version: 0 },
+        Error::BadType { ptype: 0 },
+        Error::BadChecksum,
+        Error::BadAddrCount { count: 0 },
+        Error::BadLength {
+            len: 0,
+            expected: 0,
+        },
+        Error::ZeroInterval,
+        Error::WrongFamily,
+        Error::BadIpVersion { version: 0 },
+        Error::BadIhl { ihl: 0 },
+        Error::BadTotalLength { total_len: 0 },
+        Error::BadIpChecksum,
+        Error::Fragmented,
+        Error::BufferTooSmall { needed: 0, got: 0 },
+        Error::Unrepresentable,
+        Error::BadPcapMagic { magic: 0 },
+        Error::BadPcapRecord { incl_len: 0 },
+    ];
+
+    #[test]
+    fn test_error_index_and_name_are_dense_and_unique() {
+        for (i, e) in ALL.iter().enumerate() {
+            assert_eq!(e.index(), i, "{e:?}");
+            for other in &ALL[..i] {
+                assert_ne!(e.name(), other.name());
+            }
+        }
+    }
+
+    /// xorshift32, so the test needs no crate and is reproducible.
+    fn next(state: &mut u32) -> u32 {
+        *state ^= *state << 13;
+        *state ^= *state >> 17;
+        *state ^= *state << 5;
+        *state
+    }
+
+    #[test]
+    fn test_random_bytes_never_panic() {
+        use core::net::{IpAddr, Ipv4Addr};
+        let mut seed = 0x1234_5678u32;
+        let mut buf = [0u8; 96];
+        let modes = [
+            vrrp::ChecksumMode::MessageOnly,
+            vrrp::ChecksumMode::PseudoHeader {
+                src: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                dst: IpAddr::V4(vrrp::MCAST_GROUP_V4),
+            },
+        ];
+        for _ in 0..20_000 {
+            let len = (next(&mut seed) % 96) as usize;
+            for b in buf.iter_mut() {
+                *b = next(&mut seed) as u8;
+            }
+            // Plausible first octets make the parsers go deeper.
+            match next(&mut seed) % 4 {
+                0 => buf[0] = 0x21,
+                1 => buf[0] = 0x31,
+                2 => buf[0] = 0x45,
+                _ => {}
+            }
+            let data = &buf[..len];
+            for family in [AddressFamily::Ipv4, AddressFamily::Ipv6] {
+                for mode in modes {
+                    let _ = vrrp::Repr::parse(&vrrp::Packet::new_unchecked(data), family, mode);
+                }
+            }
+            let _ = vrrp::Repr::parse_detect_checksum(
+                &vrrp::Packet::new_unchecked(data),
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+            );
+            let _ = ipv4::Repr::parse(&ipv4::Packet::new_unchecked(data));
+            let _ = ipv6::Repr::parse(data);
+            let _ = garp::parse_garp(data);
+            let _ = garp::parse_unsolicited_na(data);
+            let _ = ethernet::parse_header(data);
+            if let Ok(r) = pcap::PcapReader::new(data) {
+                for rec in r.records() {
+                    let _ = rec;
+                }
+            }
+        }
     }
 }
