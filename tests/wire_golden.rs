@@ -191,6 +191,11 @@ fn check_vrrp_ipv4(name: &str, frame_no: usize, frame: &[u8]) -> (Repr, u16) {
         "{ctx}"
     );
     repr.check(AddressFamily::Ipv4).expect(&ctx);
+    assert_eq!(
+        ipv4::parse_ipv4_vrrp(ip_bytes),
+        Ok((ip, repr.clone(), mode)),
+        "{ctx}"
+    );
     if repr.version == Version::V3 {
         // The other form must not verify: the modes are told apart.
         assert_eq!(

@@ -354,6 +354,29 @@ pub fn emit_ipv4_vrrp(
     Ok(needed)
 }
 
+/// Parse what a raw IPv4 `IPPROTO_VRRP` socket returns (IP header and VRRP
+/// message): [`Repr::parse`], protocol 112 ([`Error::BadProtocol`]), then
+/// [`vrrp::Repr::parse_detect_checksum`] with the header's addresses. The
+/// returned mode says which checksum form the sender used; compare it with
+/// the instance's configuration (keepalived default: pseudo-header;
+/// `v3_checksum_as_v2`: message only). TTL checks are left to the caller
+/// (RFC 5798 requires 255 for multicast only).
+pub fn parse_ipv4_vrrp(buf: &[u8]) -> Result<(Repr, vrrp::Repr, ChecksumMode), Error> {
+    let ip = Repr::parse(&Packet::new_unchecked(buf))?;
+    if ip.protocol != vrrp::PROTOCOL {
+        return Err(Error::BadProtocol {
+            protocol: ip.protocol,
+        });
+    }
+    let payload = buf.get(ip.payload_range()).ok_or(Error::Truncated)?;
+    let (repr, mode) = vrrp::Repr::parse_detect_checksum(
+        &vrrp::Packet::new_unchecked(payload),
+        IpAddr::V4(ip.src),
+        IpAddr::V4(ip.dst),
+    )?;
+    Ok((ip, repr, mode))
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -615,6 +638,25 @@ mod test {
         p.set_flags_frag_offset(0x4000);
         p.fill_checksum();
         assert!(Repr::parse(&Packet::new_unchecked(&b[..])).is_ok());
+    }
+
+    #[test]
+    fn test_parse_ipv4_vrrp() {
+        for (bytes, ip, vrrp_expected, mode) in golden() {
+            assert_eq!(parse_ipv4_vrrp(bytes), Ok((ip, vrrp_expected, mode)));
+        }
+        let mut b = V3_UCAST_IP;
+        let mut p = Packet::new_unchecked(&mut b[..]);
+        p.set_protocol(PROTOCOL_AH);
+        p.fill_checksum();
+        assert_eq!(
+            parse_ipv4_vrrp(&b),
+            Err(Error::BadProtocol { protocol: 51 })
+        );
+        let mut b = V3_UCAST_IP;
+        b[31] ^= 0x40; // VIP changed, VRRP checksum not updated
+        assert_eq!(parse_ipv4_vrrp(&b), Err(Error::BadChecksum));
+        assert_eq!(parse_ipv4_vrrp(&V3_UCAST_IP[..31]), Err(Error::Truncated));
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub enum Error {
     BadIpChecksum,
     /// IPv4: the datagram is a fragment (MF set or a non-zero offset).
     Fragmented,
+    /// IP: the protocol / next header is not the expected one (112).
+    BadProtocol { protocol: u8 },
     /// A frame builder was given a buffer that cannot hold the frame.
     BufferTooSmall { needed: usize, got: usize },
     /// A value cannot be represented on the wire (e.g. a VRRPv3 interval
@@ -97,7 +99,7 @@ pub enum Error {
 
 impl Error {
     /// Number of variants: size of a per-reason counter array.
-    pub const KINDS: usize = 17;
+    pub const KINDS: usize = 18;
 
     /// A dense index in `0..Error::KINDS`, one per variant (fields
     /// ignored), for per-reason drop counters.
@@ -120,6 +122,7 @@ impl Error {
             Error::Unrepresentable => 14,
             Error::BadPcapMagic { .. } => 15,
             Error::BadPcapRecord { .. } => 16,
+            Error::BadProtocol { .. } => 17,
         }
     }
 
@@ -143,6 +146,7 @@ impl Error {
             Error::Unrepresentable => "unrepresentable",
             Error::BadPcapMagic { .. } => "bad_pcap_magic",
             Error::BadPcapRecord { .. } => "bad_pcap_record",
+            Error::BadProtocol { .. } => "bad_protocol",
         }
     }
 }
@@ -167,6 +171,7 @@ impl fmt::Display for Error {
             }
             Error::BadIpChecksum => write!(f, "invalid IPv4 header checksum"),
             Error::Fragmented => write!(f, "IPv4 fragment"),
+            Error::BadProtocol { protocol } => write!(f, "unexpected IP protocol {protocol}"),
             Error::BufferTooSmall { needed, got } => {
                 write!(f, "buffer too small ({got} octets, need {needed})")
             }
@@ -236,6 +241,7 @@ mod test {
         Error::Unrepresentable,
         Error::BadPcapMagic { magic: 0 },
         Error::BadPcapRecord { incl_len: 0 },
+        Error::BadProtocol { protocol: 0 },
     ];
 
     #[test]
