@@ -19,3 +19,6 @@ pub use fs::FsSource;
 pub use model::*;
 pub use parser::parse;
 pub use source::{ConfigSource, MemorySource, SourceError};
+
+#[cfg(test)]
+mod tests;
