@@ -374,10 +374,10 @@ impl<'p> Parser<'p> {
     }
 
     fn feed(&mut self, file: u16, bytes: &[u8]) {
-        let mut lx = Lexer::new(bytes);
+        let lx = Lexer::new(bytes);
         let mut line: Vec<Token<'_>, MAX_WORDS> = Vec::new();
         let mut overflow = false;
-        while let Some(t) = lx.next() {
+        for t in lx {
             match t.kind {
                 TokenKind::Word | TokenKind::Quoted | TokenKind::UnterminatedQuote => {
                     if t.kind == TokenKind::UnterminatedQuote {
@@ -1359,15 +1359,15 @@ impl<'p> Parser<'p> {
             col: _span.col,
         };
         self.extra_words(file, "notification_email", args, 0);
-        if let Some(e) = self.string::<64>(file, "notification_email", &t, "") {
-            if self.cfg.global_defs.notification_email.push(e).is_err() {
-                self.capacity(
-                    _span,
-                    "notification_email addresses",
-                    "MAX_NOTIFICATION_EMAILS",
-                    MAX_NOTIFICATION_EMAILS,
-                );
-            }
+        if let Some(e) = self.string::<64>(file, "notification_email", &t, "")
+            && self.cfg.global_defs.notification_email.push(e).is_err()
+        {
+            self.capacity(
+                _span,
+                "notification_email addresses",
+                "MAX_NOTIFICATION_EMAILS",
+                MAX_NOTIFICATION_EMAILS,
+            );
         }
     }
 
@@ -1821,7 +1821,7 @@ impl<'p> Parser<'p> {
             };
             if !*flag {
                 *flag = true;
-                self.capacity(span, &*concat_what(block), "MAX_VIPS", MAX_VIPS);
+                self.capacity(span, &concat_what(block), "MAX_VIPS", MAX_VIPS);
             }
         }
     }
@@ -1927,14 +1927,14 @@ impl<'p> Parser<'p> {
         let max = if k == TrackKind::Script { 253 } else { 254 };
         let (mut weight, mut reverse) = (None, false);
         let mut rest = args;
-        if let Some(w) = rest.first() {
-            if w.text == b"weight" {
-                match self.weight_args(file, span_of(file, w), k.keyword(), &rest[1..], max) {
-                    Some((wv, r)) => (weight, reverse) = (Some(wv), r),
-                    None => return,
-                }
-                rest = &[];
+        if let Some(w) = rest.first()
+            && w.text == b"weight"
+        {
+            match self.weight_args(file, span_of(file, w), k.keyword(), &rest[1..], max) {
+                Some((wv, r)) => (weight, reverse) = (Some(wv), r),
+                None => return,
             }
+            rest = &[];
         }
         if let Some(r) = rest.first() {
             if r.text == b"reverse" {
@@ -2237,16 +2237,16 @@ impl<'p> Parser<'p> {
         self.extra_words(file, "group", args, 0);
         let count = self.members.iter().filter(|m| m.group == g).count();
         if count >= MAX_SYNC_GROUP_MEMBERS {
-            if let Some(ge) = self.groups.get_mut(usize::from(g)) {
-                if !ge.member_overflow {
-                    ge.member_overflow = true;
-                    self.capacity(
-                        span,
-                        "instances in one vrrp_sync_group",
-                        "MAX_SYNC_GROUP_MEMBERS",
-                        MAX_SYNC_GROUP_MEMBERS,
-                    );
-                }
+            if let Some(ge) = self.groups.get_mut(usize::from(g))
+                && !ge.member_overflow
+            {
+                ge.member_overflow = true;
+                self.capacity(
+                    span,
+                    "instances in one vrrp_sync_group",
+                    "MAX_SYNC_GROUP_MEMBERS",
+                    MAX_SYNC_GROUP_MEMBERS,
+                );
             }
             return;
         }

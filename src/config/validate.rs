@@ -152,16 +152,16 @@ fn instance(p: &mut Parser<'_>, i: usize) {
     }
     let inst_span = span;
     let check_fam = |p: &mut Parser<'_>, kw: &str, a: Option<IpAddr>| {
-        if let Some(a) = a {
-            if fam(&a) != family {
-                p.err(
-                    inst_span,
-                    format_args!(
-                        "vrrp_instance {name}: {kw} {a} is not {} like its virtual addresses",
-                        fam_name(family)
-                    ),
-                );
-            }
+        if let Some(a) = a
+            && fam(&a) != family
+        {
+            p.err(
+                inst_span,
+                format_args!(
+                    "vrrp_instance {name}: {kw} {a} is not {} like its virtual addresses",
+                    fam_name(family)
+                ),
+            );
         }
     };
     let (usrc, msrc) = (
@@ -203,7 +203,7 @@ fn instance(p: &mut Parser<'_>, i: usize) {
             if secs == 0 {
                 secs = 1;
             }
-            if us % 1_000_000 != 0 {
+            if !us.is_multiple_of(1_000_000) {
                 p.warn(
                     at,
                     format_args!(
@@ -234,7 +234,7 @@ fn instance(p: &mut Parser<'_>, i: usize) {
                     ),
                 );
                 cs = 4095;
-            } else if us % 10_000 != 0 {
+            } else if !us.is_multiple_of(10_000) {
                 p.warn(
                     at,
                     format_args!(
@@ -342,11 +342,11 @@ fn instance(p: &mut Parser<'_>, i: usize) {
             p.cfg.instances[i].down_timer_adverts = 3;
         }
         p.cfg.instances[i].lower_prio_no_advert = true;
-        if let IpAddr::V6(a) = first_addr {
-            if (a.segments()[0] & 0xffc0) != 0xfe80 {
-                let s = p.cfg.instances[i].virtual_ipaddress[0].span;
-                p.err(s, format_args!("vrrp_strict: the first IPv6 virtual address must be link-local (fe80::/10), not {a}"));
-            }
+        if let IpAddr::V6(a) = first_addr
+            && (a.segments()[0] & 0xffc0) != 0xfe80
+        {
+            let s = p.cfg.instances[i].virtual_ipaddress[0].span;
+            p.err(s, format_args!("vrrp_strict: the first IPv6 virtual address must be link-local (fe80::/10), not {a}"));
         }
     }
 }

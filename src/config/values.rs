@@ -83,7 +83,7 @@ impl fmt::Display for Secs {
             return write!(f, "{whole}");
         }
         let mut digits = 6;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
