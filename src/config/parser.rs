@@ -159,6 +159,8 @@ pub(crate) struct InstExtra {
     pub accept_span: Span,
     pub down_timer_span: Span,
     pub vip_overflow: bool,
+    /// A virtual_ipaddress line was seen (even an invalid one).
+    pub vip_lines: bool,
     pub excluded_overflow: bool,
     pub peer_overflow: bool,
 }
@@ -1689,6 +1691,9 @@ impl<'p> Parser<'p> {
 
     fn vip(&mut self, i: u16, excluded: bool, file: u16, kw: &str, span: Span, args: &[Token<'_>]) {
         let ix = usize::from(i);
+        if !excluded {
+            self.extra[ix].vip_lines = true;
+        }
         let block = if excluded {
             "virtual_ipaddress_excluded"
         } else {

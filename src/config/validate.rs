@@ -121,7 +121,7 @@ fn instance(p: &mut Parser<'_>, i: usize) {
         .first()
         .map(|v| (v.addr, v.span));
     let Some((first_addr, _)) = first else {
-        if !ex.vip_overflow {
+        if !ex.vip_lines {
             p.err(
                 span,
                 format_args!(
