@@ -10,8 +10,7 @@
 //! No heap: the caller owns the (boxed) `Config`, the parser's own state is a
 //! few bounded arrays on the stack.
 //!
-//! Compatibility choices (documented for admins in `config/README` style
-//! comments of the examples):
+//! Compatibility choices:
 //! * unknown keywords are warnings (ignored, like keepalived);
 //! * blocks of keepalived features keepvip does not implement
 //!   (`virtual_server`, `static_ipaddress`, ...) are warnings, skipped;
