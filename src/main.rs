@@ -1,7 +1,39 @@
-fn main() {
-    println!(
-        "keepvip {} ({})",
-        keepvip::limits::VERSION,
-        keepvip::limits::GIT_REV
-    );
+//! keepvip command line entry point. The daemon loop arrives with issue 3;
+//! for now the binary implements `-t` (config test), `-v` and `-h`.
+
+use keepvip::cli::{self, Action};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let opts = match cli::parse_args(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("keepvip: {e}\nTry 'keepvip --help' for more information.");
+            return ExitCode::from(cli::EXIT_USAGE as u8);
+        }
+    };
+    let level = if opts.log_detail {
+        log::LevelFilter::Debug
+    } else {
+        log::LevelFilter::Info
+    };
+    // A second logger cannot be installed; nothing else installs one.
+    let _ = simple_logger::SimpleLogger::new().with_level(level).init();
+    match opts.action {
+        Action::Help => {
+            print!("{}", cli::help_text());
+            ExitCode::SUCCESS
+        }
+        Action::Version => {
+            print!("{}", cli::version_text());
+            ExitCode::SUCCESS
+        }
+        Action::ConfigTest => ExitCode::from(cli::run_config_test(&opts) as u8),
+        Action::Run => {
+            eprintln!(
+                "keepvip: the daemon is not implemented yet; use 'keepvip -t -f FILE' to check a configuration"
+            );
+            ExitCode::from(1)
+        }
+    }
 }

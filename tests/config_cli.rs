@@ -1,0 +1,84 @@
+//! The built binary: `keepvip -t -f FILE` on every example (exit 0) and on
+//! broken files (non-zero, `file:line:col` on stderr).
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_keepvip");
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("run keepvip");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_example_passes_config_test() {
+    let mut n = 0;
+    for e in std::fs::read_dir("config").unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "conf") {
+            let path = p.to_string_lossy().into_owned();
+            let (code, _, err) = run(&["-t", "-f", &path]);
+            assert_eq!(code, 0, "{path}: {err}");
+            assert!(err.contains("0 error(s), 0 warning(s)"), "{err}");
+            n += 1;
+        }
+    }
+    assert!(n >= 14);
+}
+
+#[test]
+fn broken_config_exits_3_with_file_line_col() {
+    let (code, _, err) = run(&["-t", "-f", "tests/fixtures/broken/vrid-range.conf"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(
+            "tests/fixtures/broken/vrid-range.conf:3:23: error: 'virtual_router_id' must be"
+        ),
+        "{err}"
+    );
+    // --config-test=FILE form.
+    let (code, _, err) = run(&["--config-test=tests/fixtures/broken/many-errors.conf"]);
+    assert_eq!(code, 3);
+    assert_eq!(
+        err.lines().filter(|l| l.contains(": error: ")).count(),
+        15,
+        "{err}"
+    );
+}
+
+#[test]
+fn warnings_exit_4_missing_file_exits_3() {
+    let (code, _, err) = run(&["-t", "-f", "tests/fixtures/broken/warnings-only.conf"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains(":7:16: warning: advert_int 1.5 s"), "{err}");
+    let (code, _, err) = run(&["-t", "-f", "tests/fixtures/none.conf"]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("tests/fixtures/none.conf: error: cannot read the configuration file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_help_usage_and_daemon_placeholder() {
+    let (code, out, _) = run(&["-v"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("keepvip {}", keepvip::limits::VERSION)),
+        "{out}"
+    );
+    assert!(out.contains(keepvip::limits::GIT_REV));
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--config-test"));
+    let (code, _, err) = run(&["--bogus"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown option '--bogus'"));
+    let (code, _, err) = run(&["-n", "-f", "config/master.conf"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not implemented"), "{err}");
+}

@@ -1,0 +1,247 @@
+//! Broken configurations produce the expected diagnostics at the expected
+//! `file:line:col`, all of them in one run.
+
+mod config_common;
+use config_common::*;
+
+use keepvip::limits::MAX_VIPS;
+
+const DIR: &str = "tests/fixtures/broken";
+
+/// Parses `name` and checks that each `(line, col, severity, text)` appears
+/// as a rendered `-t` line. Returns all rendered lines.
+#[track_caller]
+fn expect(name: &str, want: &[(u32, u32, &str, &str)]) -> Vec<String> {
+    let path = format!("{DIR}/{name}");
+    let (cfg, d) = parse_file(&path);
+    let got = rendered(&cfg, &d);
+    for (line, col, sev, text) in want {
+        let prefix = format!("{path}:{line}:{col}: {sev}: ");
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with(&prefix) && g.contains(text)),
+            "missing `{prefix}...{text}` in:\n{}",
+            got.join("\n")
+        );
+    }
+    got
+}
+
+#[test]
+fn missing_brace() {
+    let got = expect(
+        "missing-brace.conf",
+        &[(
+            8,
+            1,
+            "error",
+            "missing '}': 'vrrp_instance' block opened at line 1",
+        )],
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+}
+
+#[test]
+fn unclosed_block_at_end_of_file() {
+    expect(
+        "unclosed.conf",
+        &[(1, 1, "error", "never closed: missing '}'")],
+    );
+}
+
+#[test]
+fn unknown_block() {
+    expect(
+        "unknown-block.conf",
+        &[(2, 1, "error", "unknown block 'vrrp_instanse'")],
+    );
+}
+
+#[test]
+fn vrid_out_of_range() {
+    let got = expect(
+        "vrid-range.conf",
+        &[(
+            3,
+            23,
+            "error",
+            "'virtual_router_id' must be a whole number from 1 to 255, not '256'",
+        )],
+    );
+    assert_eq!(got.len(), 1, "no cascading 'missing' error: {got:?}");
+}
+
+#[test]
+fn duplicate_vrid_on_an_interface() {
+    expect(
+        "duplicate-vrid.conf",
+        &[(
+            10,
+            5,
+            "error",
+            "virtual_router_id 51 is already used for IPv4 on eth0 by vrrp_instance VI_1",
+        )],
+    );
+}
+
+#[test]
+fn vip_count_over_capacity() {
+    // The fixture has 300 VIPs; the first one over the limit is on line 5 + MAX_VIPS.
+    let line = 5 + MAX_VIPS as u32;
+    let got = expect(
+        "vip-capacity.conf",
+        &[(line, 9, "error", "too many virtual_ipaddress entries")],
+    );
+    assert!(got[0].contains("KEEPVIP_MAX_VIPS"), "{got:?}");
+    assert_eq!(got.len(), 1, "reported once: {got:?}");
+}
+
+#[test]
+fn unreadable_include() {
+    expect(
+        "bad-include.conf",
+        &[(
+            4,
+            9,
+            "error",
+            "cannot read included file 'tests/fixtures/broken/instances/missing.conf'",
+        )],
+    );
+}
+
+#[test]
+fn error_in_an_included_file_names_that_file() {
+    let (cfg, d) = parse_file(&format!("{DIR}/include-broken.conf"));
+    let got = rendered(&cfg, &d);
+    assert_eq!(
+        got,
+        [
+            "tests/fixtures/broken/include-broken.d/part.inc:4:14: error: 'priority' must be a whole number from 1 to 255, not '0'"
+        ]
+    );
+}
+
+#[test]
+fn bad_ip() {
+    expect(
+        "bad-ip.conf",
+        &[(
+            4,
+            20,
+            "error",
+            "'192.0.2.300' is not a valid IP address (unicast_src_ip)",
+        )],
+    );
+}
+
+#[test]
+fn unknown_track_script_name() {
+    expect(
+        "unknown-track-script.conf",
+        &[(14, 9, "error", "track_script 'chk_wbe' is not defined")],
+    );
+}
+
+#[test]
+fn warnings_only() {
+    let (cfg, d) = parse_file(&format!("{DIR}/warnings-only.conf"));
+    assert_eq!((d.errors, d.warnings), (0, 4), "{:?}", rendered(&cfg, &d));
+    assert_eq!(d.exit_code(), 4);
+    expect(
+        "warnings-only.conf",
+        &[
+            (
+                4,
+                5,
+                "warning",
+                "nopreempt ignored: it needs 'state BACKUP'",
+            ),
+            (
+                7,
+                16,
+                "warning",
+                "advert_int 1.5 s: VRRPv2 uses whole seconds; using 2 s",
+            ),
+            (10, 19, "warning", "only the first 8 are used"),
+            (15, 5, "warning", "unknown keyword 'unknown_option' ignored"),
+        ],
+    );
+}
+
+#[test]
+fn many_errors_in_one_run() {
+    let got = expect(
+        "many-errors.conf",
+        &[
+            (
+                3,
+                18,
+                "error",
+                "'vrrp_version' must be a whole number from 2 to 3",
+            ),
+            (
+                4,
+                23,
+                "error",
+                "vrrp_mcast_group4 must be an IPv4 multicast address",
+            ),
+            (5, 5, "warning", "unknown keyword 'frobnicate'"),
+            (
+                8,
+                11,
+                "error",
+                "'state' must be MASTER or BACKUP, not 'PRIMARY'",
+            ),
+            (
+                10,
+                23,
+                "error",
+                "'virtual_router_id' must be a whole number from 1 to 255, not '0'",
+            ),
+            (
+                11,
+                14,
+                "error",
+                "'priority' must be a whole number from 1 to 255, not '256'",
+            ),
+            (12, 16, "error", "'advert_int' must be a number of seconds"),
+            (14, 19, "error", "'auth_type' must be PASS or AH, not 'MD5'"),
+            (
+                17,
+                9,
+                "error",
+                "'192.0.2.100/40': prefix length must be 0 to 32",
+            ),
+            (18, 22, "error", "'dev' in virtual_ipaddress needs a value"),
+            (
+                21,
+                21,
+                "error",
+                "weight must be a whole number from -253 to 253, not '300'",
+            ),
+            (24, 1, "error", "vrrp_instance VI_2: 'interface' is missing"),
+            (
+                28,
+                9,
+                "error",
+                "192.0.2.7 is IPv4 but the first virtual_ipaddress of VI_2 is IPv6",
+            ),
+            (31, 9, "error", "track_process 'ghost' is not defined"),
+            (
+                37,
+                9,
+                "error",
+                "vrrp_sync_group member 'VI_3' is not a vrrp_instance",
+            ),
+            (40, 1, "error", "unknown block 'virtual_srver'"),
+        ],
+    );
+    // Nothing else, in particular no "no virtual_ipaddress" cascade for VI_1
+    // whose address lines were all invalid.
+    let (_, d) = parse_file(&format!("{DIR}/many-errors.conf"));
+    assert_eq!(d.errors, 15, "{}", got.join("\n"));
+    assert_eq!(d.exit_code(), 3);
+    // Sorted by line.
+    let lines: Vec<u32> = d.iter().map(|x| x.span.line).collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
+}

@@ -1,0 +1,183 @@
+//! Every example in config/ parses without a single error or warning, and
+//! the values that matter come out as written.
+
+mod config_common;
+use config_common::*;
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use keepvip::config::*;
+
+fn examples() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("config")
+        .expect("config/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn clean(path: &str) -> Box<Config> {
+    let (cfg, d) = parse_file(path);
+    assert!(
+        d.errors == 0 && d.warnings == 0,
+        "{path}:\n{}",
+        rendered(&cfg, &d).join("\n")
+    );
+    assert!(!cfg.instances.is_empty(), "{path} has no instance");
+    cfg
+}
+
+const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100));
+
+#[test]
+fn every_example_is_clean() {
+    let all = examples();
+    assert!(all.len() >= 14, "examples missing: {all:?}");
+    for path in &all {
+        clean(path);
+    }
+}
+
+#[test]
+fn master_backup_pair() {
+    let m = clean("config/master.conf");
+    let b = clean("config/backup.conf");
+    let (mi, bi) = (&m.instances[0], &b.instances[0]);
+    for i in [mi, bi] {
+        assert_eq!(i.virtual_router_id, 51);
+        assert_eq!(i.interface.as_str(), "eth0");
+        assert_eq!(i.version, VrrpVersion::V2);
+        assert_eq!(i.advert_int_cs, 100);
+        assert_eq!(i.authentication.auth_type, AuthType::Pass);
+        assert_eq!(&i.authentication.auth_pass, b"secret12");
+        assert_eq!(i.virtual_ipaddress[0].addr, VIP);
+        assert_eq!(i.virtual_ipaddress[0].prefix_len, 24);
+        assert_eq!(i.virtual_ipaddress[0].dev.as_deref(), Some("eth0"));
+        assert!(!i.is_unicast());
+    }
+    assert_eq!((mi.state, mi.priority), (Some(InitialState::Master), 200));
+    assert_eq!((bi.state, bi.priority), (Some(InitialState::Backup), 100));
+    assert_eq!(m.global_defs.router_id.as_deref(), Some("r1"));
+}
+
+#[test]
+fn unicast_pair_mirrors() {
+    let a = clean("config/unicast-r1.conf");
+    let b = clean("config/unicast-r2.conf");
+    let (ai, bi) = (&a.instances[0], &b.instances[0]);
+    assert!(ai.is_unicast() && bi.is_unicast());
+    assert_eq!(ai.unicast_src_ip, Some(bi.unicast_peer[0]));
+    assert_eq!(bi.unicast_src_ip, Some(ai.unicast_peer[0]));
+}
+
+#[test]
+fn preemption_examples() {
+    let n = clean("config/nopreempt.conf");
+    assert!(n.instances[0].nopreempt);
+    assert_eq!(n.instances[0].state, Some(InitialState::Backup));
+    let d = clean("config/preempt-delay.conf");
+    assert_eq!(d.instances[0].preempt_delay_ms, 30_000);
+    assert!(!d.instances[0].nopreempt);
+}
+
+#[test]
+fn master_master_swaps_priorities() {
+    let a = clean("config/master-master-r1.conf");
+    let b = clean("config/master-master-r2.conf");
+    assert_eq!(a.instances.len(), 2);
+    for k in 0..2 {
+        let (x, y) = (&a.instances[k], &b.instances[k]);
+        assert_eq!(x.virtual_router_id, y.virtual_router_id);
+        assert_ne!(x.priority, y.priority);
+        assert_ne!(x.state, y.state);
+    }
+}
+
+#[test]
+fn vrrpv3_examples() {
+    let v4 = clean("config/vrrpv3-ipv4.conf");
+    let i = &v4.instances[0];
+    assert_eq!((i.version, i.advert_int_cs), (VrrpVersion::V3, 10));
+    assert!(!i.checksum_as_v2);
+    let v6 = clean("config/vrrpv3-ipv6.conf");
+    let i = &v6.instances[0];
+    assert_eq!(
+        (i.version, i.family),
+        (VrrpVersion::V3, AddressFamily::Ipv6)
+    );
+    assert_eq!(
+        i.virtual_ipaddress[1].addr,
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100))
+    );
+}
+
+#[test]
+fn tracking_example() {
+    let c = clean("config/tracking.conf");
+    assert!(c.global_defs.enable_script_security);
+    let s = &c.scripts[0];
+    assert_eq!(s.name.as_str(), "chk_web");
+    assert_eq!(
+        (s.interval_ms, s.timeout_ms, s.rise, s.fall, s.weight),
+        (2000, 1000, 2, 2, -60)
+    );
+    assert_eq!(c.track_processes[0].process.as_str(), "dnsmasq");
+    assert_eq!(c.track_processes[0].fork_delay_ms, 2000);
+    assert_eq!(c.track_files[0].init_file, Some((0, false)));
+    let i = &c.instances[0];
+    assert_eq!(i.track_script[0].name.as_str(), "chk_web");
+    assert_eq!(i.track_process[0].name.as_str(), "track_dnsmasq");
+    assert_eq!(i.track_file[0].name.as_str(), "track_maint");
+    assert_eq!(i.track_interface[0].ifname.as_str(), "eth1");
+    assert_eq!(i.track_interface[0].weight, -50);
+}
+
+#[test]
+fn notify_and_sync_group_examples() {
+    let n = clean("config/notify.conf");
+    let i = &n.instances[0];
+    assert_eq!(
+        i.notify.notify_master.as_deref(),
+        Some("/etc/keepvip/scripts/to-master.sh VI_1")
+    );
+    assert_eq!(
+        i.notify.notify.as_deref(),
+        Some("/etc/keepvip/scripts/log-state.sh")
+    );
+    assert!(n.global_defs.notify_fifo.is_some());
+    let g = clean("config/sync-group.conf");
+    assert_eq!(g.sync_groups[0].members.as_slice(), &[0, 1]);
+    assert!(g.instances.iter().all(|i| i.sync_group == Some(0)));
+    assert!(g.sync_groups[0].notify.notify_fault.is_some());
+}
+
+#[test]
+fn include_example_reads_in_name_order() {
+    let c = clean("config/include.conf");
+    let names: Vec<&str> = c.instances.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["VI_1", "VI_2"]);
+    assert_eq!(c.files.len(), 3);
+    assert_eq!(
+        c.file_name(c.instances[1].span),
+        "config/include.d/vi_2.inc"
+    );
+}
+
+#[test]
+fn golden_keepalived_configs_are_clean() {
+    let dir = "/work/shared/golden";
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return; // Not on this machine: the examples above cover the syntax.
+    };
+    let mut n = 0;
+    for e in rd {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "conf") {
+            clean(&p.to_string_lossy());
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}
