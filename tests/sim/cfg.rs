@@ -37,16 +37,33 @@ pub fn vip_entry(addr: IpAddr) -> VirtualIp {
 /// overflows the 2 MB test threads: build it on a thread with a big stack.
 pub fn config(instances: impl IntoIterator<Item = InstanceConfig>) -> Box<Config> {
     let list: Vec<InstanceConfig> = instances.into_iter().collect();
+    let build = move || {
+        let mut c = Config::new_boxed();
+        for i in list {
+            c.instances.push(i).unwrap();
+        }
+        c
+    };
+    if BIG_STACK.with(|b| b.get()) {
+        build()
+    } else {
+        on_big_stack(build)
+    }
+}
+
+thread_local! {
+    static BIG_STACK: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// Runs `f` on a thread with a 64 MB stack (where `config` needs no thread of its own).
+pub fn on_big_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || {
-            let mut c = Config::new_boxed();
-            for i in list {
-                c.instances.push(i).unwrap();
-            }
-            c
+            BIG_STACK.with(|b| b.set(true));
+            f()
         })
         .unwrap()
         .join()
-        .unwrap()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
