@@ -174,7 +174,7 @@ impl World {
         World {
             seed,
             now: Instant::ZERO,
-            rng: Rng::new(seed ^ 0x5eed_0f_5eed),
+            rng: Rng::new(seed ^ 0x005e_ed0f_5eed),
             vrids,
             members,
             nodes,
