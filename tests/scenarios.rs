@@ -1040,3 +1040,142 @@ fn find_instance_demux() {
     assert_eq!(r.find_by_name("C"), Some(InstanceId(2)));
     assert_eq!(r.name(InstanceId(1)), Some("B"));
 }
+
+// ---- Robustness ----------------------------------------------------------------
+
+#[path = "sim/rng.rs"]
+mod rng;
+
+/// Random inputs in random order: no panic, no action overflow, and
+/// "Master iff VIPs added" holds after every call.
+#[test]
+fn random_inputs_never_panic_and_stay_coherent() {
+    let mut v2 = cfg::instance("V2", 1, VrrpVersion::V2, VIP);
+    v2.authentication = Authentication {
+        auth_type: AuthType::Pass,
+        auth_pass: *b"pw\0\0\0\0\0\0",
+    };
+    let mut owner = cfg::instance("OWN", 2, VrrpVersion::V3, "198.51.100.2".parse().unwrap());
+    owner.priority = 255;
+    owner.garp_master_refresh_s = 1;
+    let mut v6 = cfg::instance("V6", 3, VrrpVersion::V3, "2001:db8::3".parse().unwrap());
+    v6.preempt_delay_ms = 1500;
+    v6.advert_int_cs = 7;
+    let mut np = cfg::instance("NP", 4, VrrpVersion::V3, "198.51.100.4".parse().unwrap());
+    np.nopreempt = true;
+    np.skip_check_adv_addr = true;
+    np.garp_interval_us = 3000;
+    let config = cfg::config([v2, owner, v6, np]);
+    let (mut masters, mut rcvd) = (0u64, 0u64);
+    for seed in 0..40u64 {
+        let mut g = rng::Rng::new(seed);
+        let mut r = Router::new_boxed(&config).unwrap();
+        let mut out = Actions::new();
+        let mut held = [false; 4];
+        let mut now = Instant::ZERO;
+        for step in 0..3000 {
+            now = now + Duration::from_micros(g.below(400_000));
+            match g.below(12) {
+                0 => r.handle_start(now, &mut out),
+                1 => r.handle_shutdown(now, &mut out),
+                2 => r.handle_link(now, "eth0", g.below(2) == 0, &mut out),
+                3 => r.handle_track(
+                    now,
+                    InstanceId(g.below(5) as u16),
+                    TrackState {
+                        fault: g.below(6) == 0,
+                        weight: g.range(0, 600) as i32 - 300,
+                    },
+                    &mut out,
+                ),
+                4..=8 => {
+                    let k = g.below(4) as u16;
+                    let v6 = k == 2;
+                    let mut addrs = heapless::Vec::new();
+                    let count = g.below(3) as u8;
+                    for i in 0..count {
+                        let a: IpAddr = if v6 {
+                            format!("2001:db8::{}", 1 + g.below(4) + u64::from(i))
+                                .parse()
+                                .unwrap()
+                        } else {
+                            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1 + g.below(4) as u8 + i))
+                        };
+                        addrs.push(a).unwrap();
+                    }
+                    let repr = Repr {
+                        version: if g.below(4) == 0 {
+                            Version::V2
+                        } else {
+                            Version::V3
+                        },
+                        vrid: if g.below(8) == 0 {
+                            g.below(256) as u8
+                        } else {
+                            k as u8 + 1
+                        },
+                        priority: *g.pick(&[0u8, 1, 50, 100, 200, 254, 255]),
+                        max_adver_int_cs: *g.pick(&[0u16, 7, 100, 200, 4095]),
+                        addr_count: if g.below(6) == 0 {
+                            g.below(256) as u8
+                        } else {
+                            count
+                        },
+                        addrs,
+                        auth_type: g.below(4) as u8,
+                        auth_data: if g.below(2) == 0 {
+                            *b"pw\0\0\0\0\0\0"
+                        } else {
+                            [g.below(256) as u8; 8]
+                        },
+                    };
+                    let src: IpAddr = if v6 != (g.below(10) == 0) {
+                        format!("fe80::{}", g.below(5)).parse().unwrap()
+                    } else {
+                        IpAddr::V4(Ipv4Addr::new(192, 0, 2, g.below(30) as u8))
+                    };
+                    let ttl = if g.below(5) == 0 { 64 } else { 255 };
+                    r.handle_advert(
+                        now,
+                        InstanceId(g.below(5) as u16),
+                        src,
+                        ttl,
+                        &repr,
+                        &mut out,
+                    );
+                }
+                _ => {
+                    if let Some(t) = r.poll_timeout() {
+                        now = now.max(t);
+                    }
+                    r.handle_timeout(now, &mut out);
+                }
+            }
+            assert_eq!(out.overflow_count(), 0);
+            for a in out.iter() {
+                match *a {
+                    AddVips { inst } => held[inst.index()] = true,
+                    DelVips { inst } => held[inst.index()] = false,
+                    _ => {}
+                }
+            }
+            out.clear();
+            for (k, h) in held.iter().enumerate() {
+                let m = r.state(InstanceId(k as u16)) == Some(StateKind::Master);
+                assert_eq!(
+                    m, *h,
+                    "seed {seed} step {step}: instance {k} master={m} vips={h}"
+                );
+            }
+        }
+        for id in r.instance_ids() {
+            let s = r.stats(id).unwrap();
+            masters += s.become_master;
+            rcvd += s.advert_rcvd;
+        }
+    }
+    assert!(
+        masters > 100 && rcvd > 200,
+        "inputs too weak: {masters} masters, {rcvd} adverts"
+    );
+}
