@@ -1074,7 +1074,7 @@ fn random_inputs_never_panic_and_stay_coherent() {
         let mut held = [false; 4];
         let mut now = Instant::ZERO;
         for step in 0..3000 {
-            now = now + Duration::from_micros(g.below(400_000));
+            now += Duration::from_micros(g.below(400_000));
             match g.below(12) {
                 0 => r.handle_start(now, &mut out),
                 1 => r.handle_shutdown(now, &mut out),
