@@ -1,0 +1,134 @@
+//! Per-instance counters in keepalived's stats vocabulary
+//! (`/tmp/keepalived.stats` names), plus one named [`DropReason`] per
+//! receive check.
+
+/// Why a received advertisement was not processed. Each variant maps to one
+/// check and one counter in [`Stats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Truncated or inconsistent lengths (wire parse; counted by the shell).
+    PacketLen,
+    /// IPv4 TTL / IPv6 hop limit not 255 in multicast mode.
+    IpTtl,
+    /// VRRP type is not ADVERTISEMENT (wire parse; counted by the shell).
+    InvalidType,
+    /// Bad checksum (wire parse; counted by the shell).
+    Checksum,
+    /// Advert version differs from the instance's.
+    Version,
+    /// Advert VRID differs from the instance's.
+    Vrid,
+    /// Source address family differs from the instance's.
+    Family,
+    /// v2: interval differs from ours; v3: interval 0 (RFC 9568 erratum 8301).
+    AdvertInterval,
+    /// Address count differs from ours, or one of our VIPs is missing.
+    AddrList,
+    /// v2 auth type not 0, 1 or 2.
+    InvalidAuthType,
+    /// v2 auth type differs from ours.
+    AuthTypeMismatch,
+    /// v2 PASS: the 8 bytes differ from our `auth_pass`.
+    AuthFailure,
+    /// The instance is not running (before start or after shutdown).
+    NotRunning,
+}
+
+impl DropReason {
+    /// keepalived's counter name (or ours where keepalived has none).
+    pub const fn counter_name(self) -> &'static str {
+        match self {
+            DropReason::PacketLen => "packet_len_err",
+            DropReason::IpTtl => "ip_ttl_err",
+            DropReason::InvalidType => "invalid_type_rcvd",
+            DropReason::Checksum => "chk_err",
+            DropReason::Version => "vers_err",
+            DropReason::Vrid => "vrid_err",
+            DropReason::Family => "family_err",
+            DropReason::AdvertInterval => "advert_interval_err",
+            DropReason::AddrList => "addr_list_err",
+            DropReason::InvalidAuthType => "invalid_authtype",
+            DropReason::AuthTypeMismatch => "authtype_mismatch",
+            DropReason::AuthFailure => "auth_failure",
+            DropReason::NotRunning => "not_running",
+        }
+    }
+}
+
+/// Counters of one instance (or, in [`crate::vrrp::Router::global_stats`],
+/// of packets that matched no instance). All saturate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub advert_rcvd: u64,
+    pub advert_sent: u64,
+    pub become_master: u64,
+    pub release_master: u64,
+    pub enter_backup: u64,
+    pub enter_fault: u64,
+    pub packet_len_err: u64,
+    pub ip_ttl_err: u64,
+    pub invalid_type_rcvd: u64,
+    pub chk_err: u64,
+    pub vers_err: u64,
+    pub vrid_err: u64,
+    pub family_err: u64,
+    pub advert_interval_err: u64,
+    pub addr_list_err: u64,
+    pub invalid_authtype: u64,
+    pub authtype_mismatch: u64,
+    pub auth_failure: u64,
+    pub not_running: u64,
+    pub pri_zero_rcvd: u64,
+    pub pri_zero_sent: u64,
+    /// Lower-priority adverts discarded as Backup (not a drop: a protocol decision).
+    pub lower_prio_rcvd: u64,
+    pub garp_sent: u64,
+}
+
+fn bump(c: &mut u64) {
+    *c = c.saturating_add(1);
+}
+
+impl Stats {
+    pub fn count_drop(&mut self, reason: DropReason) {
+        let c = match reason {
+            DropReason::PacketLen => &mut self.packet_len_err,
+            DropReason::IpTtl => &mut self.ip_ttl_err,
+            DropReason::InvalidType => &mut self.invalid_type_rcvd,
+            DropReason::Checksum => &mut self.chk_err,
+            DropReason::Version => &mut self.vers_err,
+            DropReason::Vrid => &mut self.vrid_err,
+            DropReason::Family => &mut self.family_err,
+            DropReason::AdvertInterval => &mut self.advert_interval_err,
+            DropReason::AddrList => &mut self.addr_list_err,
+            DropReason::InvalidAuthType => &mut self.invalid_authtype,
+            DropReason::AuthTypeMismatch => &mut self.authtype_mismatch,
+            DropReason::AuthFailure => &mut self.auth_failure,
+            DropReason::NotRunning => &mut self.not_running,
+        };
+        bump(c);
+    }
+
+    /// The counter a drop reason increments (for tests and dumps).
+    pub fn drops(&self, reason: DropReason) -> u64 {
+        match reason {
+            DropReason::PacketLen => self.packet_len_err,
+            DropReason::IpTtl => self.ip_ttl_err,
+            DropReason::InvalidType => self.invalid_type_rcvd,
+            DropReason::Checksum => self.chk_err,
+            DropReason::Version => self.vers_err,
+            DropReason::Vrid => self.vrid_err,
+            DropReason::Family => self.family_err,
+            DropReason::AdvertInterval => self.advert_interval_err,
+            DropReason::AddrList => self.addr_list_err,
+            DropReason::InvalidAuthType => self.invalid_authtype,
+            DropReason::AuthTypeMismatch => self.authtype_mismatch,
+            DropReason::AuthFailure => self.auth_failure,
+            DropReason::NotRunning => self.not_running,
+        }
+    }
+
+    pub(crate) fn inc(c: &mut u64) {
+        bump(c)
+    }
+}
