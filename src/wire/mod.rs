@@ -3,4 +3,5 @@
 //! Byte order is explicit everywhere (network order for VRRP/ARP/NDP, native
 //! order for netlink).
 
+pub mod netlink;
 pub mod vrrp;
