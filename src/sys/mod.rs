@@ -81,12 +81,7 @@ pub fn if_index(name: &str) -> io::Result<u32> {
 }
 
 /// `setsockopt` for a plain value (int, struct) passed by reference.
-fn setsockopt<T>(
-    fd: &OwnedFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: &T,
-) -> io::Result<()> {
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let len = core::mem::size_of::<T>() as libc::socklen_t;
     // SAFETY: `value` points to a live, initialised `T` of `len` bytes; the

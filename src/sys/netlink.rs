@@ -55,7 +55,9 @@ pub enum Event<'a> {
     },
     /// The reply to `seq` was dropped by the kernel (request socket overrun):
     /// its outcome is unknown.
-    AckLost { seq: u32 },
+    AckLost {
+        seq: u32,
+    },
     NewLink(LinkInfo<'a>),
     DelLink(LinkInfo<'a>),
     NewAddr(AddrInfo<'a>),
@@ -371,7 +373,6 @@ fn collect_datagram(st: &mut State, data: &[u8]) {
     }
 }
 
-
 impl Netlink {
     /// Opens the request and monitor sockets. `monitor_rcvbuf` bounds the
     /// monitor's queue (the kernel doubles it and caps it at `rmem_max`).
@@ -582,7 +583,11 @@ impl Netlink {
     /// Start-up helper: waits (bounded by `timeout`) until the current dump
     /// completes, passing every event to `f`. Starts a dump if none is
     /// running. `TimedOut` if it does not finish in time.
-    pub fn wait_dump<F: FnMut(Event<'_>)>(&mut self, timeout: Duration, mut f: F) -> io::Result<()> {
+    pub fn wait_dump<F: FnMut(Event<'_>)>(
+        &mut self,
+        timeout: Duration,
+        mut f: F,
+    ) -> io::Result<()> {
         use super::clock::monotonic_now;
         if !self.dump_in_progress() {
             self.start_dump()?;

@@ -14,13 +14,13 @@ use std::path::Path;
 pub fn write(path: &Path) -> io::Result<()> {
     // SAFETY: getpid has no preconditions and cannot fail.
     let me = unsafe { libc::getpid() };
-    if let Some(pid) = running_pid(path) {
-        if pid != me {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "pid file names a running process",
-            ));
-        }
+    if let Some(pid) = running_pid(path)
+        && pid != me
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "pid file names a running process",
+        ));
     }
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = fs::OpenOptions::new()
@@ -71,7 +71,10 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let p = dir.join("keepvip.pid");
         write(&p).unwrap();
-        assert_eq!(fs::read_to_string(&p).unwrap(), format!("{}\n", std::process::id()));
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            format!("{}\n", std::process::id())
+        );
         assert_eq!(running_pid(&p), Some(std::process::id() as libc::pid_t));
         write(&p).unwrap(); // our own pid: rewriting is fine
         remove(&p).unwrap();
@@ -83,10 +86,7 @@ mod tests {
         assert_eq!(running_pid(&p), None);
         write(&p).unwrap();
         fs::write(&p, "1\n").unwrap(); // init is always alive
-        assert_eq!(
-            write(&p).unwrap_err().kind(),
-            io::ErrorKind::AlreadyExists
-        );
+        assert_eq!(write(&p).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
         remove(&p).unwrap(); // names another process: left alone
         assert!(p.exists());
         fs::remove_dir_all(&dir).unwrap();

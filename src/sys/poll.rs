@@ -100,13 +100,7 @@ impl PollTable {
         }
         // SAFETY: the pointer and length describe the initialised prefix of
         // our own array, which stays borrowed mutably for the whole call.
-        let r = unsafe {
-            libc::poll(
-                self.fds.as_mut_ptr(),
-                self.len as libc::nfds_t,
-                ms,
-            )
-        };
+        let r = unsafe { libc::poll(self.fds.as_mut_ptr(), self.len as libc::nfds_t, ms) };
         match super::cerr(r) {
             Ok(n) => Ok(usize::try_from(n).unwrap_or(0)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),

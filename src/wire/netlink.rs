@@ -138,10 +138,10 @@ fn get_u32(b: &[u8], f: Field) -> u32 {
     u32::from_ne_bytes(get(b, f))
 }
 fn put(b: &mut [u8], f: Field, v: &[u8]) {
-    if let Some(s) = b.get_mut(f) {
-        if s.len() == v.len() {
-            s.copy_from_slice(v);
-        }
+    if let Some(s) = b.get_mut(f)
+        && s.len() == v.len()
+    {
+        s.copy_from_slice(v);
     }
 }
 
@@ -453,7 +453,11 @@ impl<T: AsRef<[u8]>> IfInfoMsg<T> {
         Ok(IfInfoMsg { buffer })
     }
     pub fn family(&self) -> u8 {
-        self.buffer.as_ref().get(ifinfo::FAMILY).copied().unwrap_or(0)
+        self.buffer
+            .as_ref()
+            .get(ifinfo::FAMILY)
+            .copied()
+            .unwrap_or(0)
     }
     /// `ARPHRD_*` device type.
     pub fn link_type(&self) -> u16 {
@@ -540,14 +544,19 @@ pub enum Message<'a> {
     /// `NLMSG_ERROR`: an ACK (errno 0) or a failure.
     Ack(Ack),
     /// `NLMSG_DONE`: the end of a dump (errno from the dump, usually 0).
-    Done { seq: u32, errno: i32 },
+    Done {
+        seq: u32,
+        errno: i32,
+    },
     Overrun,
     NewLink(LinkInfo<'a>),
     DelLink(LinkInfo<'a>),
     NewAddr(AddrInfo<'a>),
     DelAddr(AddrInfo<'a>),
     /// Any other message type (kept so callers can count it).
-    Other { message_type: u16 },
+    Other {
+        message_type: u16,
+    },
 }
 
 fn parse_name(attr: u16, v: &[u8]) -> Result<&str, Error> {
@@ -562,10 +571,7 @@ fn parse_ip(family: u8, attr: u16, v: &[u8]) -> Result<IpAddr, Error> {
     match (family, v.len()) {
         (AF_INET, 4) => Ok(IpAddr::V4(Ipv4Addr::from(get::<4>(v, 0..4)))),
         (AF_INET6, 16) => Ok(IpAddr::V6(Ipv6Addr::from(get::<16>(v, 0..16)))),
-        _ => Err(Error::BadAddressLength {
-            attr,
-            len: v.len(),
-        }),
+        _ => Err(Error::BadAddressLength { attr, len: v.len() }),
     }
 }
 
@@ -744,14 +750,13 @@ struct Writer<'b> {
 impl Writer<'_> {
     fn reserve(&mut self, n: usize) -> Result<&mut [u8], Error> {
         let start = self.len;
-        let end = start.checked_add(align4(n)).ok_or(Error::BufferTooSmall {
-            needed: usize::MAX,
-        })?;
+        let end = start
+            .checked_add(align4(n))
+            .ok_or(Error::BufferTooSmall { needed: usize::MAX })?;
         let buf_len = self.buf.len();
-        let s = self
-            .buf
-            .get_mut(start..end)
-            .ok_or(Error::BufferTooSmall { needed: end.max(buf_len) })?;
+        let s = self.buf.get_mut(start..end).ok_or(Error::BufferTooSmall {
+            needed: end.max(buf_len),
+        })?;
         s.fill(0);
         self.len = end;
         Ok(&mut s[..n])
@@ -766,7 +771,8 @@ impl Writer<'_> {
         Ok(())
     }
     fn finish(self, msg_type: u16, flags: u16, seq: u32) -> Result<usize, Error> {
-        let len = u32::try_from(self.len).map_err(|_| Error::BufferTooSmall { needed: self.len })?;
+        let len =
+            u32::try_from(self.len).map_err(|_| Error::BufferTooSmall { needed: self.len })?;
         let mut m = NlMsg::new_unchecked(&mut self.buf[..]);
         m.set_length(len);
         m.set_message_type(msg_type);
@@ -852,7 +858,9 @@ pub fn emit_addr_request(
 pub enum DumpKind {
     Links,
     /// Addresses of one family (`AF_UNSPEC` for all).
-    Addrs { family: u8 },
+    Addrs {
+        family: u8,
+    },
 }
 
 /// Builds an RTM_GETLINK or RTM_GETADDR dump request. Returns its length.

@@ -66,7 +66,8 @@ impl Ns {
     }
 
     pub fn ifindex(&self, ifname: &str) -> u32 {
-        self.run(|| keepvip::sys::if_index(ifname)).expect("ifindex")
+        self.run(|| keepvip::sys::if_index(ifname))
+            .expect("ifindex")
     }
 }
 
