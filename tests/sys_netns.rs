@@ -538,3 +538,22 @@ fn garp_frame_via_af_packet() {
     // A too-short frame is rejected before reaching the kernel.
     assert!(tx.send(a, &frame[..10]).is_err());
 }
+
+#[test]
+fn run_in_netns_rejects_missing_or_bad_names() {
+    netns::require_root();
+    use keepvip::sys::netns::run_in_netns;
+    assert!(run_in_netns("kvs-does-not-exist", || ()).is_err());
+    assert!(run_in_netns("../proc", || ()).is_err());
+    assert!(run_in_netns("", || ()).is_err());
+    // A real one works, and the closure really runs inside it.
+    let ns = Ns::new("enter");
+    ns.ip(&[
+        "link", "add", "kvs-x", "type", "veth", "peer", "name", "kvs-y",
+    ]);
+    assert!(ns.run(|| keepvip::sys::if_index("kvs-x")).is_ok());
+    assert!(
+        keepvip::sys::if_index("kvs-x").is_err(),
+        "not visible outside"
+    );
+}

@@ -15,8 +15,8 @@
 //! and errno (0 = success); a reply the kernel had to drop becomes
 //! [`Event::AckLost`]. Nothing is silently lost.
 //!
-//! Buffers are fixed arrays inside [`Netlink`] (about 33 KiB: box it at
-//! start-up); nothing here allocates.
+//! Buffers are fixed arrays inside [`Netlink`] (about 33 KiB, boxed once by
+//! [`Netlink::open`]); nothing after `open` allocates.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -315,7 +315,17 @@ fn handle_message<F: FnMut(Event<'_>)>(st: &mut State, msg: Message<'_>, f: &mut
                 request_type: r.request_type,
             });
         }
-        Message::Done { seq, .. } if Some(seq) == dump_seq => match st.dump {
+        Message::Done { seq, errno } if Some(seq) == dump_seq => match st.dump {
+            _ if errno != 0 => {
+                // The kernel aborted the dump: report it and dump again.
+                st.dump = DumpState::Idle;
+                st.redump = true;
+                f(Event::Ack {
+                    seq,
+                    errno,
+                    request_type: 0,
+                });
+            }
             DumpState::Links { .. } => {
                 let s = st.next_seq();
                 st.dump = DumpState::Addrs { seq: s };
@@ -376,7 +386,7 @@ fn collect_datagram(st: &mut State, data: &[u8]) {
 impl Netlink {
     /// Opens the request and monitor sockets. `monitor_rcvbuf` bounds the
     /// monitor's queue (the kernel doubles it and caps it at `rmem_max`).
-    /// The struct holds ~33 KiB of buffers: box it.
+    /// Returned boxed: the struct holds ~33 KiB of buffers.
     pub fn open(monitor_rcvbuf: usize) -> io::Result<Box<Netlink>> {
         let req = nl_socket(&[], NL_REQUEST_RCVBUF)?;
         let mon = nl_socket(
