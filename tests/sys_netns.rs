@@ -40,7 +40,7 @@ enum Seen {
     },
     DumpDone,
     Overrun,
-    Malformed,
+    Malformed(String),
 }
 
 fn record(out: &mut Vec<Seen>) -> impl FnMut(Event<'_>) + '_ {
@@ -66,7 +66,7 @@ fn record(out: &mut Vec<Seen>) -> impl FnMut(Event<'_>) + '_ {
             },
             Event::DumpDone => Seen::DumpDone,
             Event::Overrun => Seen::Overrun,
-            Event::Malformed(_) => Seen::Malformed,
+            Event::Malformed(e) => Seen::Malformed(format!("{e:?}")),
         })
     }
 }
