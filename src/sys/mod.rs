@@ -1,1 +1,143 @@
 //! The I/O shell: the only module allowed to use libc and `unsafe`.
+//!
+//! Conventions:
+//! - every libc call that returns -1 on error goes through [`cerr`], the one
+//!   place that turns it into an `io::Error`;
+//! - every file descriptor is an [`OwnedFd`] (closed on drop, `CLOEXEC`);
+//! - every `unsafe` block carries a `// SAFETY:` comment;
+//! - nothing that the daemon loop calls allocates: buffers are fixed arrays
+//!   owned by the socket objects or passed in by the caller.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+pub mod clock;
+pub mod netlink;
+pub mod netns;
+pub mod packet_sock;
+pub mod pidfile;
+pub mod poll;
+pub mod signal;
+pub mod vrrp_sock;
+
+/// Integer types a libc call can return (-1 on error).
+pub trait CReturn: Copy + PartialEq {
+    const MINUS_ONE: Self;
+}
+
+macro_rules! impl_creturn {
+    ($($t:ty),*) => {$(impl CReturn for $t { const MINUS_ONE: Self = -1; })*};
+}
+impl_creturn!(i8, i16, i32, i64, isize);
+
+/// Maps a libc return value of -1 to `io::Error::last_os_error()`, passing
+/// every other value through.
+pub fn cerr<T: CReturn>(res: T) -> io::Result<T> {
+    if res == T::MINUS_ONE {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(res)
+    }
+}
+
+/// Wraps a freshly returned descriptor (after [`cerr`]) in an [`OwnedFd`].
+fn owned_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    let fd = cerr(fd)?;
+    // SAFETY: `fd` was just returned by a successful libc call that creates a
+    // new descriptor; nothing else owns it, so `OwnedFd` may close it on drop.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `IFNAMSIZ` (16): interface names are at most 15 bytes plus a NUL.
+pub const IFNAMSIZ: usize = libc::IFNAMSIZ;
+
+/// An interface name as a NUL-terminated C array, checked: 1..=15 bytes, no NUL.
+pub(crate) fn ifname_c(name: &str) -> io::Result<[libc::c_char; IFNAMSIZ]> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= IFNAMSIZ || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name must be 1..15 bytes without NUL",
+        ));
+    }
+    let mut out = [0 as libc::c_char; IFNAMSIZ];
+    for (o, b) in out.iter_mut().zip(bytes) {
+        *o = *b as libc::c_char;
+    }
+    Ok(out)
+}
+
+/// The index of interface `name` in the calling thread's network namespace
+/// (`if_nametoindex`).
+pub fn if_index(name: &str) -> io::Result<u32> {
+    let c = ifname_c(name)?;
+    // SAFETY: `c` is a NUL-terminated array that lives across the call.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if idx == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(idx)
+    }
+}
+
+/// `setsockopt` for a plain value (int, struct) passed by reference.
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = core::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` points to a live, initialised `T` of `len` bytes; the
+    // kernel only reads from it during the call.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast::<libc::c_void>(),
+            len,
+        )
+    };
+    cerr(r).map(|_| ())
+}
+
+/// `setsockopt` for an `int` option.
+fn setsockopt_int(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    setsockopt(fd, level, name, &value)
+}
+
+/// `SO_BINDTODEVICE`: restrict a socket to one interface.
+fn bind_to_device(fd: &OwnedFd, ifname: &str) -> io::Result<()> {
+    let c = ifname_c(ifname)?;
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &c)
+}
+
+/// True when `e` is `EAGAIN`/`EWOULDBLOCK`.
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cerr_maps_minus_one_only() {
+        assert_eq!(cerr(5i32).unwrap(), 5);
+        assert_eq!(cerr(0isize).unwrap(), 0);
+        assert!(cerr(-1i32).is_err());
+    }
+
+    #[test]
+    fn ifname_checks() {
+        assert!(ifname_c("").is_err());
+        assert!(ifname_c("0123456789abcdef").is_err());
+        assert!(ifname_c("a\0b").is_err());
+        let c = ifname_c("eth0").unwrap();
+        assert_eq!(c[..5], [b'e' as _, b't' as _, b'h' as _, b'0' as _, 0]);
+        assert!(if_index("lo").unwrap() >= 1);
+        assert!(if_index("kvs-nonexistent").is_err());
+    }
+}

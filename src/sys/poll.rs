@@ -1,0 +1,163 @@
+//! A fixed-size `pollfd` table and `poll(2)` with a timeout from the core.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::limits::MAX_INTERFACES;
+use crate::time::Duration;
+
+/// Slots in the poll table: two VRRP sockets (v4 + v6) per interface, plus
+/// netlink (request + monitor), signalfd, AF_PACKET and a few spare.
+pub const POLL_CAPACITY: usize = MAX_INTERFACES * 2 + 8;
+
+/// Readable (or hung up / in error: a read will tell).
+pub const READABLE: i16 = libc::POLLIN;
+
+/// Index of an fd in the [`PollTable`], returned by [`PollTable::add`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Slot(usize);
+
+/// The table is full ([`POLL_CAPACITY`] fds).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TableFull;
+
+/// A fixed array of `pollfd`. Slots are stable: removing an fd disables its
+/// slot (poll ignores negative fds) and a later `add` reuses it.
+pub struct PollTable {
+    fds: [libc::pollfd; POLL_CAPACITY],
+    len: usize,
+}
+
+impl Default for PollTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const EMPTY: libc::pollfd = libc::pollfd {
+    fd: -1,
+    events: 0,
+    revents: 0,
+};
+
+impl PollTable {
+    pub const fn new() -> Self {
+        PollTable {
+            fds: [EMPTY; POLL_CAPACITY],
+            len: 0,
+        }
+    }
+
+    /// Watches `fd` for readability. The caller keeps `fd` open while it is
+    /// in the table (a closed fd only yields `POLLNVAL`, never UB).
+    pub fn add(&mut self, fd: BorrowedFd<'_>) -> Result<Slot, TableFull> {
+        let raw = fd.as_raw_fd();
+        let entry = libc::pollfd {
+            fd: raw,
+            events: READABLE,
+            revents: 0,
+        };
+        if let Some(i) = self.fds[..self.len].iter().position(|p| p.fd < 0) {
+            self.fds[i] = entry;
+            return Ok(Slot(i));
+        }
+        let slot = self.fds.get_mut(self.len).ok_or(TableFull)?;
+        *slot = entry;
+        self.len += 1;
+        Ok(Slot(self.len - 1))
+    }
+
+    /// Stops watching the fd in `slot`.
+    pub fn remove(&mut self, slot: Slot) {
+        if let Some(p) = self.fds.get_mut(slot.0) {
+            *p = EMPTY;
+        }
+        while self.len > 0 && self.fds[self.len - 1].fd < 0 {
+            self.len -= 1;
+        }
+    }
+
+    /// Number of slots in use (including disabled ones below the highest).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Waits until an fd is ready or `timeout` passes (`None`: forever).
+    /// The timeout is rounded *up* to whole milliseconds so a deadline 400 µs
+    /// away does not turn into a busy 0 ms poll. Returns how many fds are
+    /// ready; `EINTR` returns `Ok(0)` with every `revents` cleared.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        let ms: libc::c_int = match timeout {
+            None => -1,
+            Some(d) => libc::c_int::try_from(d.as_millis_ceil()).unwrap_or(libc::c_int::MAX),
+        };
+        for p in &mut self.fds[..self.len] {
+            p.revents = 0;
+        }
+        // SAFETY: the pointer and length describe the initialised prefix of
+        // our own array, which stays borrowed mutably for the whole call.
+        let r = unsafe { libc::poll(self.fds.as_mut_ptr(), self.len as libc::nfds_t, ms) };
+        match super::cerr(r) {
+            Ok(n) => Ok(usize::try_from(n).unwrap_or(0)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The `revents` of `slot` after the last [`poll`](Self::poll).
+    pub fn revents(&self, slot: Slot) -> i16 {
+        self.fds.get(slot.0).map_or(0, |p| p.revents)
+    }
+
+    /// Whether `slot` is worth reading: readable, hung up or in error (the
+    /// read reports the error).
+    pub fn is_ready(&self, slot: Slot) -> bool {
+        self.revents(slot) & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::clock::monotonic_now;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn timeout_and_readiness() {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let mut t = PollTable::new();
+        let s = t.add(b.as_fd()).unwrap();
+        let t0 = monotonic_now();
+        assert_eq!(t.poll(Some(Duration::from_micros(1500))).unwrap(), 0);
+        // Rounded up to 2 ms, never 1 ms or 0.
+        assert!((monotonic_now() - t0).as_micros() >= 1500);
+        assert!(!t.is_ready(s));
+        a.write_all(b"x").unwrap();
+        assert_eq!(t.poll(None).unwrap(), 1);
+        assert!(t.is_ready(s));
+        assert_eq!(t.revents(s) & READABLE, READABLE);
+    }
+
+    #[test]
+    fn slots_are_reused_and_capacity_is_bounded() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut t = PollTable::new();
+        let mut slots = [Slot(0); POLL_CAPACITY];
+        for s in slots.iter_mut() {
+            *s = t.add(a.as_fd()).unwrap();
+        }
+        assert_eq!(t.add(a.as_fd()), Err(TableFull));
+        t.remove(slots[3]);
+        assert_eq!(t.add(a.as_fd()), Ok(slots[3]));
+        t.remove(slots[POLL_CAPACITY - 1]);
+        assert_eq!(t.len(), POLL_CAPACITY - 1);
+        // Zero timeout: returns immediately, nothing readable.
+        assert_eq!(t.poll(Some(Duration::ZERO)).unwrap(), 0);
+    }
+}
