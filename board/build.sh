@@ -27,8 +27,8 @@
 # switching profiles does not rebuild std every time).
 set -euo pipefail
 
-BOARD_TARGETS="mips-unknown-linux-musl mipsel-unknown-linux-musl armv7-unknown-linux-musleabihf
-aarch64-unknown-linux-musl x86_64-unknown-linux-musl"
+BOARD_TARGETS=(mips-unknown-linux-musl mipsel-unknown-linux-musl armv7-unknown-linux-musleabihf
+               aarch64-unknown-linux-musl x86_64-unknown-linux-musl)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -82,7 +82,7 @@ check_binary() {
 }
 
 list() {
-    echo "targets:"; printf '  %s\n' $BOARD_TARGETS
+    echo "targets:"; printf '  %s\n' "${BOARD_TARGETS[@]}"
     echo "profiles:"
     local p
     for p in "$REPO"/board/profiles/*.env; do printf '  %s\n' "$(basename "$p" .env)"; done
@@ -102,14 +102,14 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$TARGET" ] || die "usage: board/build.sh TARGET|all [--profile NAME] [--no-run]"
-if [ "$TARGET" = all ]; then TARGETS=$BOARD_TARGETS; else
-    echo "$BOARD_TARGETS" | tr ' ' '\n' | grep -qx -- "$TARGET" ||
-        die "unsupported target '$TARGET' (board targets: $(echo $BOARD_TARGETS))"
-    TARGETS=$TARGET
+if [ "$TARGET" = all ]; then TARGETS=("${BOARD_TARGETS[@]}"); else
+    printf '%s\n' "${BOARD_TARGETS[@]}" | grep -qx -- "$TARGET" ||
+        die "unsupported target '$TARGET' (board targets: ${BOARD_TARGETS[*]})"
+    TARGETS=("$TARGET")
 fi
 case "$PROFILE" in *[!A-Za-z0-9_-]*|"") die "bad profile name '$PROFILE'" ;; esac
 PROFILE_FILE=$REPO/board/profiles/$PROFILE.env
-[ -f "$PROFILE_FILE" ] || die "no profile $PROFILE_FILE (profiles: $(cd "$REPO/board/profiles" && ls ./*.env | sed 's|./||; s|\.env||' | tr '\n' ' '))"
+[ -f "$PROFILE_FILE" ] || die "no profile $PROFILE_FILE (see board/build.sh --list)"
 
 CROSS=$(find_cross)
 command -v file >/dev/null 2>&1 || die "file(1) is missing (apt-get install file)"
@@ -132,7 +132,7 @@ OUT_BASE=${KEEPVIP_BOARD_OUT:-$REPO/target/board}
 
 # ---------------------------------------------------------------- build
 cd "$REPO"
-for T in $TARGETS; do
+for T in "${TARGETS[@]}"; do
     t0=$(date +%s)
     log "building $T (profile $PROFILE) with $CROSS/cross-build.sh"
     "$CROSS/cross-build.sh" "$T" build --release --locked --bin keepvip
