@@ -5,7 +5,8 @@
 #
 # Usage: board/ci.sh [PHASE...]      default: all phases, in this order
 #   scripts     board/tests/test_init.sh (OpenWrt init script against a stub procd, hotplug
-#               hook, sh -n, shellcheck) and board/tests/test_systemd.sh (systemd-analyze verify)
+#               hook, sh -n, shellcheck), board/tests/test_systemd.sh (systemd-analyze verify)
+#               and board/tests/test_openwrt_makefile.sh (package Makefile against a stub SDK)
 #   build       board/build.sh all: static stripped release binaries for the five router
 #               targets (default profile), checked with file(1) and run under qemu (-v)
 #   sizes       size table of those binaries; fails if mips > 400 KiB (goal 300 KiB)
@@ -58,6 +59,7 @@ phase_scripts() {
     local rc=0
     "$REPO/board/tests/test_init.sh" || rc=1
     "$REPO/board/tests/test_systemd.sh" || rc=1
+    "$REPO/board/tests/test_openwrt_makefile.sh" || rc=1
     return "$rc"
 }
 
