@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# board/tests/test_init.sh - checks of the OpenWrt init script and hotplug hook on a build host:
+#   1. sh -n (dash, busybox ash) and shellcheck on every shell file under board/
+#   2. the procd init script run against a stub rc.common/procd library (stub-rc.common) that
+#      records every procd_* call: the generated command line and instance parameters
+#   3. reload: keepvip -t gate
+#   4. hotplug-notify: the hotplug-call environment (keepalived-compatible)
+# Installs shellcheck and busybox with apt-get if they are missing. Exit 0 = all passed.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BOARD=$(dirname "$HERE")
+INIT=$BOARD/openwrt/files/keepvip.init
+HOOK=$BOARD/openwrt/files/hotplug-notify
+DEFCONF=$BOARD/openwrt/files/keepvip.conf
+STUB=$HERE/stub-rc.common
+
+PASS=0; FAIL=0
+ok()   { PASS=$((PASS + 1)); printf 'ok   %s\n' "$*"; }
+fail() { FAIL=$((FAIL + 1)); printf 'FAIL %s\n' "$*"; }
+check_eq() {  # check_eq NAME EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then ok "$1"; else
+        fail "$1"; diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$3") | sed 's/^/     /' || true
+    fi
+}
+
+need() {  # need COMMAND PACKAGE
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "installing $2 (for $1)"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y --no-install-recommends "$2" >/dev/null ||
+        { apt-get -o DPkg::Lock::Timeout=600 -q update >/dev/null &&
+          DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y --no-install-recommends "$2" >/dev/null; }
+}
+need shellcheck shellcheck
+need busybox busybox
+
+TMP=$(mktemp -d /tmp/kvb-init.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+# ---------------------------------------------------------------- 1. syntax + shellcheck
+SHELLS=(dash "busybox sh")
+for f in "$INIT" "$HOOK" "$STUB"; do
+    for sh in "${SHELLS[@]}"; do
+        if $sh -n "$f"; then ok "$sh -n $(basename "$f")"; else fail "$sh -n $(basename "$f")"; fi
+    done
+done
+# POSIX sh files as sh, the rest (bash scripts) as bash
+if shellcheck -s sh "$INIT" "$HOOK" "$STUB"; then ok "shellcheck -s sh init, hook, stub"; else fail "shellcheck -s sh init, hook, stub"; fi
+mapfile -t BASH_FILES < <(find "$BOARD" -name '*.sh' -type f | sort)
+if shellcheck -x "${BASH_FILES[@]}"; then ok "shellcheck ${#BASH_FILES[@]} board/**/*.sh scripts"; else fail "shellcheck board/**/*.sh"; fi
+
+# ---------------------------------------------------------------- 2. start_service via stub procd
+# a fake keepvip: records its arguments, `-t` succeeds unless FAKE_T_FAIL=1
+FAKE=$TMP/keepvip
+cat > "$FAKE" <<'FAKE_EOF'
+#!/bin/sh
+echo "keepvip $*" >> "$FAKE_LOG"
+[ "${FAKE_T_FAIL:-0}" = 1 ] && [ "$1" = -t ] && { echo "keepvip: config error" >&2; exit 3; }
+exit 0
+FAKE_EOF
+chmod +x "$FAKE"
+export FAKE_LOG=$TMP/fake.log
+
+# the config with the example instance uncommented (also used by board/ci.sh for keepvip -t)
+EXAMPLE=$TMP/example.conf
+"$HERE/extract-example.sh" "$DEFCONF" > "$EXAMPLE"
+if grep -q '^[[:space:]]*vrrp_instance LAN {' "$EXAMPLE" && ! grep -q '^#' "$EXAMPLE"; then
+    ok "example instance extracted from keepvip.conf"; else fail "example instance extraction"; fi
+
+for sh in "${SHELLS[@]}"; do
+    tag="[$sh]"
+    # the script's own paths
+    vars=$(PROCD_LOG=$TMP/unused $sh "$STUB" "$INIT" printvars)
+    check_eq "$tag init defaults" "PROG=/usr/sbin/keepvip
+CONF_FILE=/etc/keepvip/keepvip.conf
+START=70
+STOP=01" "$vars"
+
+    # start with a configuration that has instances: one procd instance, exact parameters
+    export PROCD_LOG=$TMP/procd.log; : > "$PROCD_LOG"; : > "$FAKE_LOG"
+    STUB_PROG=/usr/sbin/keepvip STUB_CONF_FILE=$EXAMPLE $sh "$STUB" "$INIT" start
+    check_eq "$tag start: procd calls" "open_service [keepvip.init] [$INIT]
+open_instance [keepvip]
+set_param [command] [/usr/sbin/keepvip] [-n] [-l] [-f] [$EXAMPLE]
+set_param [respawn]
+set_param [stdout] [1]
+set_param [stderr] [1]
+set_param [reload_signal] [HUP]
+set_param [term_timeout] [5]
+set_param [file] [$EXAMPLE]
+close_instance
+close_service [set]" "$(cat "$PROCD_LOG")"
+    check_eq "$tag start does not run keepvip itself" "" "$(cat "$FAKE_LOG")"
+
+    # the packaged default (example commented out): no instance, a message, exit 0
+    : > "$PROCD_LOG"
+    if out=$(STUB_CONF_FILE=$DEFCONF $sh "$STUB" "$INIT" start 2>&1); then ok "$tag start with default conf exits 0"
+    else fail "$tag start with default conf exits 0"; fi
+    check_eq "$tag default conf: no instance" "open_service [keepvip.init] [$INIT]
+close_service [set]" "$(cat "$PROCD_LOG")"
+    case "$out" in *"no vrrp_instance"*) ok "$tag default conf: says why" ;; *) fail "$tag default conf: says why ($out)" ;; esac
+
+    # reload with a good config: keepvip -t, then the same service message (procd compares
+    # it and sends reload_signal HUP when the file changed)
+    : > "$PROCD_LOG"; : > "$FAKE_LOG"
+    if STUB_PROG=$FAKE STUB_CONF_FILE=$EXAMPLE $sh "$STUB" "$INIT" reload; then ok "$tag reload (good config) exits 0"
+    else fail "$tag reload (good config) exits 0"; fi
+    check_eq "$tag reload runs the config test" "keepvip -t -f $EXAMPLE" "$(cat "$FAKE_LOG")"
+    check_eq "$tag reload re-sends the instance" "open_service [keepvip.init] [$INIT]
+open_instance [keepvip]
+set_param [command] [$FAKE] [-n] [-l] [-f] [$EXAMPLE]" "$(head -n3 "$PROCD_LOG")"
+
+    # reload with a broken config: nothing is sent to procd (the daemon keeps running)
+    : > "$PROCD_LOG"; : > "$FAKE_LOG"
+    if FAKE_T_FAIL=1 STUB_PROG=$FAKE STUB_CONF_FILE=$EXAMPLE $sh "$STUB" "$INIT" reload 2>"$TMP/err"; then
+        fail "$tag reload (broken config) must fail"; else ok "$tag reload (broken config) fails"; fi
+    check_eq "$tag reload (broken config) leaves procd alone" "" "$(cat "$PROCD_LOG")"
+    if grep -q "failed the config test" "$TMP/err"; then ok "$tag reload (broken config) says why"
+    else fail "$tag reload (broken config) says why"; fi
+
+    # stop
+    : > "$PROCD_LOG"
+    $sh "$STUB" "$INIT" stop
+    check_eq "$tag stop" "kill [keepvip.init] []" "$(cat "$PROCD_LOG")"
+done
+
+# ---------------------------------------------------------------- 4. hotplug-notify
+# env -i clears the environment, so the recorder has its output path built in
+REC=$TMP/hotplug-call
+cat > "$REC" <<REC_EOF
+#!/bin/sh
+# records what hotplug-call would see: its argument and the whole environment, sorted
+{ echo "ARG=\$*"; env | grep -vE '^(PWD|SHLVL|_)=' | sort; } > "$TMP/rec.out"
+REC_EOF
+chmod +x "$REC"
+for sh in "${SHELLS[@]}"; do
+    tag="[$sh]"
+    rm -f "$TMP/rec.out"
+    KEEPVIP_HOTPLUG_CALL=$REC $sh "$HOOK" INSTANCE VI_1 MASTER 100
+    check_eq "$tag hotplug-notify INSTANCE VI_1 MASTER 100" "ARG=keepalived
+ACTION=NOTIFY_MASTER
+NAME=VI_1
+PRIORITY=100
+TYPE=INSTANCE" "$(cat "$TMP/rec.out" 2>/dev/null)"
+    rm -f "$TMP/rec.out"
+    KEEPVIP_HOTPLUG_CALL=$REC $sh "$HOOK" GROUP G1 FAULT 0
+    check_eq "$tag hotplug-notify GROUP G1 FAULT 0" "ARG=keepalived
+ACTION=NOTIFY_FAULT
+NAME=G1
+PRIORITY=0
+TYPE=GROUP" "$(cat "$TMP/rec.out" 2>/dev/null)"
+    for bad in "INSTANCE VI_1 SLEEPING 100" "VRRP VI_1 MASTER 100" "INSTANCE VI_1" "INSTANCE VI_1 BACKUP x1"; do
+        rm -f "$TMP/rec.out"
+        # shellcheck disable=SC2086  # word splitting of $bad is the point
+        if KEEPVIP_HOTPLUG_CALL=$REC $sh "$HOOK" $bad 2>/dev/null; then fail "$tag hotplug-notify rejects '$bad'"
+        elif [ -e "$TMP/rec.out" ]; then fail "$tag hotplug-notify '$bad' called hotplug-call"
+        else ok "$tag hotplug-notify rejects '$bad'"; fi
+    done
+done
+
+echo "test_init: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
