@@ -114,6 +114,7 @@ struct GarpConfig {
     gna_interval: Duration,
 }
 
+#[derive(Clone)]
 pub(crate) struct Instance {
     pub(crate) id: InstanceId,
     pub(crate) name: Name,

@@ -14,6 +14,7 @@
 
 pub mod action;
 pub mod instance;
+pub mod reload;
 pub mod router;
 pub mod stats;
 pub mod timers;
@@ -23,5 +24,6 @@ pub use action::{
     NotifyState, VipRef,
 };
 pub use instance::{PRIORITY_OWNER, PRIORITY_STOP, StateKind};
+pub use reload::reload_map;
 pub use router::{Router, RouterError, TrackState};
 pub use stats::{DropReason, Stats};

@@ -345,6 +345,54 @@ impl Router {
         }
     }
 
+    /// Reload: stop one instance that the new configuration removes or
+    /// changes (a master sends priority 0 and removes its VIPs; STOP is
+    /// notified). The actions refer to this (the old) router's ids.
+    pub fn handle_remove(&mut self, now: Instant, id: InstanceId, out: &mut Actions) {
+        if let Some(i) = self.instances.get_mut(id.index()) {
+            i.shutdown(now, out);
+        }
+    }
+
+    /// Reload: take over the run-time state (state, timers, effective
+    /// priority, tracker results, last master, counters) of the instances
+    /// `map` names: `map[new index] = Some(old id)` (see
+    /// [`super::reload::reload_map`]), and the up/down state of every link
+    /// the old router knew. Call on a freshly built router, before the
+    /// initial [`Router::handle_link`]s and [`Router::handle_start`] (which
+    /// then starts only the instances that were not adopted). Returns the
+    /// number of instances adopted. Nothing is emitted: an adopted master
+    /// keeps its VIPs and its advert timer.
+    pub fn adopt_from(&mut self, old: &Router, map: &[Option<InstanceId>]) -> usize {
+        for l in self.links.iter_mut() {
+            if let Some(o) = old.links.iter().find(|o| o.name == l.name) {
+                l.up = o.up;
+            }
+        }
+        let mut n = 0;
+        for (idx, m) in map.iter().enumerate() {
+            let Some(old_id) = *m else { continue };
+            let (Some(src), Some(dst)) =
+                (old.instances.get(old_id.index()), self.instances.get(idx))
+            else {
+                continue;
+            };
+            // Link indices differ between the two routers: keep the new ones.
+            let mut inst = src.clone();
+            inst.id = dst.id;
+            inst.own_link = dst.own_link;
+            inst.track_if = dst.track_if.clone();
+            if let Some(slot) = self.instances.get_mut(idx) {
+                *slot = inst;
+            }
+            if let (Some(t), Some(ot)) = (self.track.get_mut(idx), old.track.get(old_id.index())) {
+                *t = *ot;
+            }
+            n += 1;
+        }
+        n
+    }
+
     /// Clean stop: masters send a priority-0 advert then remove their VIPs;
     /// every running instance notifies STOP and returns to Initialize.
     pub fn handle_shutdown(&mut self, now: Instant, out: &mut Actions) {
