@@ -1,1 +1,522 @@
-//! The daemon loop: poll(2) over a fixed fd table, driving the core.
+//! The daemon: one thread, one `poll(2)` over a fixed table of fds, driving
+//! the VRRP core.
+//!
+//! Start-up allocates everything (two configurations and two routers, so
+//! that a SIGHUP reload needs no new memory for them; the I/O buffers; the
+//! interface and fd tables). Then each loop turn:
+//!
+//! 1. `poll` with the core's next deadline as timeout;
+//! 2. read `CLOCK_MONOTONIC` once;
+//! 3. signals (TERM/INT: clean stop; HUP: reload; CHLD: reap);
+//! 4. netlink replies and events: they only update the interface table and
+//!    set flags, acted on in step 6;
+//! 5. VRRP sockets, at most `RX_BURST_MAX` packets each;
+//! 6. link changes -> `handle_link`, addresses -> advert sources, VIPs
+//!    removed behind a master's back -> re-added;
+//! 7. `handle_timeout` until no deadline is due.
+//!
+//! After every core call the actions are executed in order and cleared.
+//! Nothing in the loop allocates on the heap (the logger formats into
+//! short-lived strings that the allocator recycles: the heap does not grow;
+//! `tests/daemon_netns.rs` checks with strace that no brk/mmap happens
+//! after start-up, through several failovers).
+
+mod errno;
+mod exec;
+mod iface;
+mod rx;
+
+use std::path::Path;
+
+use heapless::Vec;
+use log::{debug, error, info, warn};
+
+use crate::cli::Options;
+use crate::config::{self, Config, Diagnostics, FsSource, Severity};
+use crate::limits::MAX_INSTANCES;
+use crate::sys::clock::monotonic_now;
+use crate::sys::netlink::{NL_MONITOR_RCVBUF, Netlink};
+use crate::sys::packet_sock::PacketSocket;
+use crate::sys::poll::{PollTable, Slot};
+use crate::sys::signal::{Signal, Signals};
+use crate::sys::{self, pidfile};
+use crate::time::{Duration, Instant};
+use crate::vrrp::{Actions, InstanceId, Router, reload_map};
+
+pub use errno::{Errno, errno_text};
+use exec::Io;
+
+/// Logged (info) once start-up is over: everything after it runs without
+/// heap growth. Tests wait for this line.
+pub const STARTUP_COMPLETE: &str = "startup complete (keepvip ready)";
+
+/// How long start-up waits for the interface dump.
+const DUMP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long start-up / shutdown wait for the kernel's answers to VIP requests.
+const ACK_WAIT: Duration = Duration::from_millis(500);
+/// Most `handle_timeout` rounds in one turn (a GARP burst with
+/// `garp_interval 0` comes in batches).
+const TIMER_ROUNDS_MAX: usize = 64;
+
+/// A configuration and the router built from it.
+struct Runtime {
+    cfg: Box<Config>,
+    router: Box<Router>,
+}
+
+struct Daemon {
+    config_path: std::string::String,
+    cur: Runtime,
+    /// The reload target (allocated at start-up).
+    spare: Runtime,
+    diags: Box<Diagnostics>,
+    map: Box<Vec<Option<InstanceId>, MAX_INSTANCES>>,
+    io: Box<Io>,
+    poll: PollTable,
+    signals: Signals,
+    sig_slot: Slot,
+    nl_req_slot: Slot,
+    nl_mon_slot: Slot,
+    actions: Box<Actions>,
+}
+
+fn log_diags(cfg: &Config, d: &Diagnostics) {
+    for x in d.iter() {
+        match x.severity {
+            Severity::Error => error!("{}", x.display(cfg)),
+            Severity::Warning => warn!("{}", x.display(cfg)),
+        }
+    }
+    if d.dropped > 0 {
+        error!("{} more diagnostics not shown", d.dropped);
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
+pub fn run(opts: &Options) -> i32 {
+    let path = opts.config_path(&|p| Path::new(p).exists());
+    let mut cfg = Config::new_boxed();
+    let mut diags = Box::new(Diagnostics::new());
+    config::parse(&FsSource, &path, &mut cfg, &mut diags);
+    log_diags(&cfg, &diags);
+    if diags.has_errors() {
+        error!(
+            "{}: {} error(s): configuration cannot be used, exiting",
+            path, diags.errors
+        );
+        return 1;
+    }
+    if cfg.instances.is_empty() {
+        warn!("{}: no vrrp_instance configured", path);
+    }
+    if !opts.dont_fork
+        && let Err(e) = sys::daemonize()
+    {
+        error!("cannot detach: {}", errno::IoErr(&e));
+        return 1;
+    }
+    let pid_path = opts.pid_path().to_owned();
+    // Signals first: blocked before anything else can start a thread.
+    let signals = match Signals::open() {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot set up signals: {}", errno::IoErr(&e));
+            return 1;
+        }
+    };
+    if let Err(e) = pidfile::write(Path::new(&pid_path)) {
+        error!("cannot write pid file {}: {}", pid_path, errno::IoErr(&e));
+        return 1;
+    }
+    let code = match Daemon::start(path, cfg, diags, signals) {
+        Ok(mut d) => d.run(),
+        Err(()) => 1,
+    };
+    let _ = pidfile::remove(Path::new(&pid_path));
+    code
+}
+
+impl Daemon {
+    fn start(
+        config_path: std::string::String,
+        cfg: Box<Config>,
+        diags: Box<Diagnostics>,
+        signals: Signals,
+    ) -> Result<Daemon, ()> {
+        info!(
+            "Starting keepvip {} (git {})",
+            crate::limits::VERSION,
+            crate::limits::GIT_REV
+        );
+        let router =
+            Router::new_boxed(&cfg).map_err(|e| error!("cannot build the router: {e:?}"))?;
+        let spare = Runtime {
+            cfg: Config::new_boxed(),
+            router: Router::new_boxed(&cfg).map_err(|_| ())?,
+        };
+        let nl = Netlink::open(NL_MONITOR_RCVBUF)
+            .map_err(|e| error!("cannot open netlink: {}", errno::IoErr(&e)))?;
+        let packet = PacketSocket::open_tx()
+            .map_err(|e| error!("cannot open packet socket: {}", errno::IoErr(&e)))?;
+        let mut io = Io::new(nl, packet);
+        if let Err(name) = iface::register(&mut io.ifaces, &cfg) {
+            error!("too many interfaces (MAX_INTERFACES): {}", name);
+            return Err(());
+        }
+        let mut poll = PollTable::new();
+        let sig_slot = poll
+            .add(std::os::fd::AsFd::as_fd(&signals))
+            .map_err(|_| ())?;
+        let nl_req_slot = poll.add(io.nl.request_fd()).map_err(|_| ())?;
+        let nl_mon_slot = poll.add(io.nl.monitor_fd()).map_err(|_| ())?;
+        let mut d = Daemon {
+            config_path,
+            cur: Runtime { cfg, router },
+            spare,
+            diags,
+            map: Box::new(Vec::new()),
+            io,
+            poll,
+            signals,
+            sig_slot,
+            nl_req_slot,
+            nl_mon_slot,
+            actions: Box::new(Actions::new()),
+        };
+
+        // Interfaces: index, MAC, state, addresses.
+        d.initial_dump()?;
+        let now = monotonic_now();
+        for f in d.io.ifaces.iter() {
+            if f.ifindex == 0 {
+                warn!(
+                    "interface {} not found: instances on it start in FAULT",
+                    f.name
+                );
+            }
+        }
+        exec::sync_sockets(&mut d.io, &mut d.poll, &d.cur.cfg);
+        for f in d.io.ifaces.iter_mut() {
+            f.addr_dirty = true;
+        }
+        exec::refresh_src_addrs(&mut d.io, &d.cur.cfg, &mut d.cur.router);
+        d.apply_links(now);
+
+        // Start: non-master instances remove stale VIPs (crash leftovers).
+        let t0 = monotonic_now();
+        d.cur.router.handle_start(now, &mut d.actions);
+        d.execute();
+        let requests = d.io.stats.vip_requests;
+        d.wait_acks();
+        let took = monotonic_now().saturating_duration_since(t0);
+        debug!(
+            "start-up VIP cleanup: {} request(s) in {} us",
+            requests,
+            took.as_micros()
+        );
+        d.pump_timers(monotonic_now());
+        info!("{}", STARTUP_COMPLETE);
+        Ok(d)
+    }
+
+    /// The start-up link + address dump, through the normal event path.
+    fn initial_dump(&mut self) -> Result<(), ()> {
+        let deadline = monotonic_now() + DUMP_TIMEOUT;
+        if let Err(e) = self.io.nl.start_dump() {
+            error!("netlink dump failed: {}", errno::IoErr(&e));
+            return Err(());
+        }
+        // The dump's DumpDone is observed through dump_in_progress().
+        loop {
+            exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router);
+            if !self.io.nl.dump_in_progress() {
+                return Ok(());
+            }
+            let now = monotonic_now();
+            if now >= deadline {
+                error!("netlink dump did not complete in time");
+                return Err(());
+            }
+            let _ = self
+                .io
+                .nl
+                .wait_readable(deadline.saturating_duration_since(now));
+        }
+    }
+
+    /// Executes and clears the pending actions (current runtime).
+    fn execute(&mut self) {
+        exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
+        self.actions.clear();
+    }
+
+    /// Waits (bounded) until the kernel answered every VIP request.
+    fn wait_acks(&mut self) {
+        let deadline = monotonic_now() + ACK_WAIT;
+        loop {
+            exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router);
+            if self.io.outstanding() == 0 {
+                return;
+            }
+            let now = monotonic_now();
+            if now >= deadline {
+                warn!(
+                    "{} VIP request(s) still unanswered by the kernel",
+                    self.io.outstanding()
+                );
+                return;
+            }
+            let _ = self
+                .io
+                .nl
+                .wait_readable(deadline.saturating_duration_since(now));
+        }
+    }
+
+    /// Tells the router about every interface whose state changed (all of
+    /// them at start-up: the router assumes "up").
+    fn apply_links(&mut self, now: Instant) {
+        for i in 0..self.io.ifaces.len() {
+            let (dirty, up) = {
+                let f = &self.io.ifaces[i];
+                (f.link_dirty || !f.up, f.up)
+            };
+            if !dirty {
+                continue;
+            }
+            self.io.ifaces[i].link_dirty = false;
+            let name = self.io.ifaces[i].name.clone();
+            self.cur
+                .router
+                .handle_link(now, &name, up, &mut self.actions);
+            self.execute();
+        }
+    }
+
+    /// Fires due deadlines until none is left (bounded).
+    fn pump_timers(&mut self, now: Instant) {
+        for _ in 0..TIMER_ROUNDS_MAX {
+            self.cur.router.handle_timeout(now, &mut self.actions);
+            self.execute();
+            match self.cur.router.poll_timeout() {
+                Some(t) if t <= now => continue,
+                _ => break,
+            }
+        }
+    }
+
+    /// The loop. Returns the exit status.
+    fn run(&mut self) -> i32 {
+        loop {
+            let timeout = self
+                .cur
+                .router
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(monotonic_now()));
+            if let Err(e) = self.poll.poll(timeout) {
+                error!("poll failed: {}", errno::IoErr(&e));
+                return 1;
+            }
+            let now = monotonic_now();
+
+            if self.poll.is_ready(self.sig_slot) {
+                let set = match self.signals.read() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        error!("signalfd read failed: {}", errno::IoErr(&e));
+                        Default::default()
+                    }
+                };
+                if set.contains(Signal::Term) || set.contains(Signal::Int) {
+                    return self.shutdown(now);
+                }
+                if set.contains(Signal::Chld) {
+                    let n = sys::reap_children();
+                    debug!("SIGCHLD: reaped {} child(ren)", n);
+                }
+                if set.contains(Signal::Usr1) {
+                    debug!("SIGUSR1 (data dump) is not implemented yet");
+                }
+                if set.contains(Signal::Usr2) {
+                    debug!("SIGUSR2 (stats dump) is not implemented yet");
+                }
+                if set.contains(Signal::RtMin2) {
+                    debug!("SIGRTMIN+2 (JSON dump) is not implemented yet");
+                }
+                if set.contains(Signal::Hup) {
+                    self.reload(now);
+                }
+            }
+
+            if self.poll.is_ready(self.nl_req_slot) || self.poll.is_ready(self.nl_mon_slot) {
+                exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router);
+            }
+
+            for i in 0..self.io.ifaces.len() {
+                let (r4, r6) = {
+                    let f = &self.io.ifaces[i];
+                    (
+                        f.sock4
+                            .as_ref()
+                            .is_some_and(|(_, s)| self.poll.is_ready(*s)),
+                        f.sock6
+                            .as_ref()
+                            .is_some_and(|(_, s)| self.poll.is_ready(*s)),
+                    )
+                };
+                for (ready, v6) in [(r4, false), (r6, true)] {
+                    if ready {
+                        rx::read_iface(
+                            &mut self.io,
+                            i,
+                            v6,
+                            now,
+                            &self.cur.cfg,
+                            &mut self.cur.router,
+                            &mut self.actions,
+                        );
+                    }
+                }
+            }
+
+            self.after_netlink(now);
+            self.pump_timers(now);
+        }
+    }
+
+    /// Acts on what netlink events flagged.
+    fn after_netlink(&mut self, now: Instant) {
+        if self
+            .io
+            .ifaces
+            .iter()
+            .any(|f| f.reopen || f.sock_ifindex != f.ifindex)
+        {
+            exec::sync_sockets(&mut self.io, &mut self.poll, &self.cur.cfg);
+        }
+        exec::refresh_src_addrs(&mut self.io, &self.cur.cfg, &mut self.cur.router);
+        if self.io.ifaces.iter().any(|f| f.link_dirty) {
+            for i in 0..self.io.ifaces.len() {
+                if !self.io.ifaces[i].link_dirty {
+                    continue;
+                }
+                self.io.ifaces[i].link_dirty = false;
+                let up = self.io.ifaces[i].up;
+                let name = self.io.ifaces[i].name.clone();
+                self.cur
+                    .router
+                    .handle_link(now, &name, up, &mut self.actions);
+                self.execute();
+            }
+        }
+        if self.io.resync || self.io.readd.iter().any(|f| *f) {
+            exec::readd_vips(&mut self.io, &self.cur.cfg, &self.cur.router);
+        }
+    }
+
+    /// SIGTERM/SIGINT: priority 0 from every master, VIPs removed, exit 0.
+    fn shutdown(&mut self, now: Instant) -> i32 {
+        info!("Stopping");
+        let t0 = monotonic_now();
+        self.cur.router.handle_shutdown(now, &mut self.actions);
+        self.execute();
+        self.wait_acks();
+        let took = monotonic_now().saturating_duration_since(t0);
+        debug!("shutdown took {} us", took.as_micros());
+        info!("Stopped");
+        0
+    }
+
+    /// SIGHUP: parse into the spare configuration; on success build the
+    /// spare router, let it adopt the state of unchanged instances, stop the
+    /// removed/changed ones, start the new ones, and swap.
+    fn reload(&mut self, now: Instant) {
+        info!("Reloading configuration {}", self.config_path);
+        config::parse(
+            &FsSource,
+            &self.config_path,
+            &mut self.spare.cfg,
+            &mut self.diags,
+        );
+        log_diags(&self.spare.cfg, &self.diags);
+        if self.diags.has_errors() {
+            error!(
+                "{}: {} error(s): keeping the running configuration",
+                self.config_path, self.diags.errors
+            );
+            return;
+        }
+        match Router::new(&self.spare.cfg) {
+            Ok(r) => *self.spare.router = r,
+            Err(e) => {
+                error!("reload: cannot build the router: {e:?}; keeping the running configuration");
+                return;
+            }
+        }
+        // Interfaces the new configuration names.
+        match iface::register(&mut self.io.ifaces, &self.spare.cfg) {
+            Ok(0) => {}
+            Ok(_) => {
+                for f in self.io.ifaces.iter_mut() {
+                    if f.ifindex == 0
+                        && let Ok(ix) = sys::if_index(&f.name)
+                    {
+                        f.ifindex = ix;
+                        f.mac = crate::sys::packet_sock::interface_mac(&f.name).ok();
+                        f.up = true;
+                        f.reopen = true;
+                    }
+                }
+                // Their real state and addresses come with a fresh dump.
+                if let Err(e) = self.io.nl.start_dump() {
+                    warn!("netlink dump failed: {}", errno::IoErr(&e));
+                }
+            }
+            Err(name) => {
+                error!(
+                    "reload: too many interfaces (MAX_INTERFACES) at {}; keeping the running configuration",
+                    name
+                );
+                let _ = iface::register(&mut self.io.ifaces, &self.cur.cfg);
+                return;
+            }
+        }
+        reload_map(&self.cur.cfg, &self.spare.cfg, &mut self.map);
+        // Stop what goes away, with the old router and config.
+        let mut stopped = 0;
+        for idx in 0..self.cur.cfg.instances.len() {
+            let id = InstanceId(idx as u16);
+            if !self.map.contains(&Some(id)) {
+                self.cur.router.handle_remove(now, id, &mut self.actions);
+                stopped += 1;
+            }
+        }
+        self.execute();
+        let kept = self.spare.router.adopt_from(&self.cur.router, &self.map);
+        core::mem::swap(&mut self.cur, &mut self.spare);
+        for f in self.io.readd.iter_mut() {
+            *f = false;
+        }
+        exec::sync_sockets(&mut self.io, &mut self.poll, &self.cur.cfg);
+        for f in self.io.ifaces.iter_mut() {
+            f.addr_dirty = true;
+        }
+        exec::refresh_src_addrs(&mut self.io, &self.cur.cfg, &mut self.cur.router);
+        for i in 0..self.io.ifaces.len() {
+            let up = self.io.ifaces[i].up;
+            self.io.ifaces[i].link_dirty = false;
+            let name = self.io.ifaces[i].name.clone();
+            self.cur
+                .router
+                .handle_link(now, &name, up, &mut self.actions);
+            self.execute();
+        }
+        self.cur.router.handle_start(now, &mut self.actions);
+        self.execute();
+        let started = self.cur.cfg.instances.len().saturating_sub(kept);
+        info!(
+            "Configuration reloaded: {} instance(s) unchanged, {} stopped, {} started",
+            kept, stopped, started
+        );
+    }
+}

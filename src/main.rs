@@ -1,5 +1,5 @@
-//! keepvip command line entry point. The daemon loop arrives with issue 3;
-//! for now the binary implements `-t` (config test), `-v` and `-h`.
+//! keepvip command line entry point: `-t` (config test), `-v`, `-h`, or
+//! the daemon (`keepvip::daemon::run`).
 
 use keepvip::cli::{self, Action};
 use std::process::ExitCode;
@@ -29,11 +29,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Action::ConfigTest => ExitCode::from(cli::run_config_test(&opts) as u8),
-        Action::Run => {
-            eprintln!(
-                "keepvip: the daemon is not implemented yet; use 'keepvip -t -f FILE' to check a configuration"
-            );
-            ExitCode::from(1)
-        }
+        Action::Run => ExitCode::from(keepvip::daemon::run(&opts).clamp(0, 255) as u8),
     }
 }

@@ -119,6 +119,49 @@ fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
+/// Reaps every exited child without blocking (`waitpid(-1, WNOHANG)` until
+/// none is left); returns how many were reaped. For SIGCHLD.
+pub fn reap_children() -> usize {
+    let mut n = 0;
+    for _ in 0..1024 {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a valid, writable int for the call.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Detaches from the terminal like keepalived without `-n`: fork (the
+/// parent exits 0 at once), `setsid`, stdin/stdout to /dev/null. stderr is
+/// kept (the log goes there). Call before opening anything else.
+pub fn daemonize() -> io::Result<()> {
+    // SAFETY: single-threaded at this point (called first thing in main);
+    // the child continues with a copy of this thread only.
+    let pid = cerr(unsafe { libc::fork() })?;
+    if pid > 0 {
+        // SAFETY: _exit ends the parent without running destructors or
+        // flushing buffers that belong to the child now.
+        unsafe { libc::_exit(0) };
+    }
+    // SAFETY: plain setsid(2) in the child.
+    cerr(unsafe { libc::setsid() })?;
+    // SAFETY: the path is a NUL-terminated literal.
+    let null = cerr(unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
+    for fd in [0, 1] {
+        // SAFETY: dup2 onto the standard descriptors; `null` is open.
+        cerr(unsafe { libc::dup2(null, fd) })?;
+    }
+    if null > 2 {
+        // SAFETY: `null` is our own descriptor, no longer needed.
+        unsafe { libc::close(null) };
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

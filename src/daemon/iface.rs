@@ -1,0 +1,308 @@
+//! The interface table: every interface the configuration names (instance
+//! `interface`, `track_interface`, VIP `dev`), with what the netlink dump
+//! and monitor say about it, and its VRRP sockets.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use heapless::Vec;
+
+use crate::config::model::{AddressFamily, Config, IfName};
+use crate::limits::MAX_INTERFACES;
+use crate::sys::poll::Slot;
+use crate::sys::vrrp_sock::{Vrrp4Socket, Vrrp6Socket};
+use crate::wire::netlink::{AF_INET, AF_INET6, AddrInfo, IFA_F_SECONDARY, LinkInfo};
+
+/// One interface.
+pub struct Iface {
+    pub name: IfName,
+    /// 0: not present (yet).
+    pub ifindex: u32,
+    pub mac: Option<[u8; 6]>,
+    /// `IFF_UP && IFF_RUNNING`.
+    pub up: bool,
+    /// The primary IPv4 address (not secondary, not one of our VIPs).
+    pub v4: Option<Ipv4Addr>,
+    /// An IPv6 link-local address (the VRRPv3 IPv6 advert source).
+    pub ll6: Option<Ipv6Addr>,
+    /// `net.ipv6.conf.IF.forwarding`: NAs carry the Router flag.
+    pub forwarding6: bool,
+    pub sock4: Option<(Vrrp4Socket, Slot)>,
+    pub sock6: Option<(Vrrp6Socket, Slot)>,
+    /// The ifindex the sockets were opened on.
+    pub sock_ifindex: u32,
+    pub joined4: Option<Ipv4Addr>,
+    pub joined6: Option<Ipv6Addr>,
+    /// Some instance sends/receives this family here (multicast or unicast).
+    pub want4: bool,
+    pub want6: bool,
+    /// Some multicast instance of this family: join the group.
+    pub mcast4: bool,
+    pub mcast6: bool,
+    /// The up/down state changed: tell the router.
+    pub link_dirty: bool,
+    /// The primary addresses changed: re-set the instances' source address.
+    pub addr_dirty: bool,
+    /// The ifindex changed or vanished: reopen the sockets.
+    pub reopen: bool,
+    /// VRIDs of unknown adverts already logged (one bit each).
+    pub vrid_logged: [u64; 4],
+}
+
+impl Iface {
+    pub fn new(name: IfName) -> Iface {
+        Iface {
+            name,
+            ifindex: 0,
+            mac: None,
+            up: false,
+            v4: None,
+            ll6: None,
+            forwarding6: false,
+            sock4: None,
+            sock6: None,
+            sock_ifindex: 0,
+            joined4: None,
+            joined6: None,
+            want4: false,
+            want6: false,
+            mcast4: false,
+            mcast6: false,
+            link_dirty: false,
+            addr_dirty: false,
+            reopen: false,
+            vrid_logged: [0; 4],
+        }
+    }
+
+    /// True the first time VRID `vrid` is seen here (for log-once).
+    pub fn first_unknown_vrid(&mut self, vrid: u8) -> bool {
+        let (w, b) = (usize::from(vrid / 64), vrid % 64);
+        let first = self.vrid_logged[w] & (1 << b) == 0;
+        self.vrid_logged[w] |= 1 << b;
+        first
+    }
+}
+
+pub type Ifaces = Vec<Iface, MAX_INTERFACES>;
+
+/// Index of `name` in the table.
+pub fn find(ifaces: &Ifaces, name: &str) -> Option<usize> {
+    ifaces.iter().position(|i| i.name.as_str() == name)
+}
+
+pub fn find_by_index(ifaces: &Ifaces, ifindex: u32) -> Option<usize> {
+    if ifindex == 0 {
+        return None;
+    }
+    ifaces.iter().position(|i| i.ifindex == ifindex)
+}
+
+/// Adds every interface `cfg` names (keeping existing entries) and
+/// recomputes the want/mcast flags. Returns how many entries were added, or
+/// `Err(name)` when the table is full.
+pub fn register(ifaces: &mut Ifaces, cfg: &Config) -> Result<usize, IfName> {
+    let mut added = 0;
+    for i in ifaces.iter_mut() {
+        i.want4 = false;
+        i.want6 = false;
+        i.mcast4 = false;
+        i.mcast6 = false;
+    }
+    let mut add = |ifaces: &mut Ifaces, name: &IfName| -> Result<usize, IfName> {
+        if let Some(i) = find(ifaces, name) {
+            return Ok(i);
+        }
+        ifaces
+            .push(Iface::new(name.clone()))
+            .map_err(|_| name.clone())?;
+        added += 1;
+        Ok(ifaces.len() - 1)
+    };
+    for c in &cfg.instances {
+        let i = add(ifaces, &c.interface)?;
+        let mc = !c.is_unicast();
+        if let Some(f) = ifaces.get_mut(i) {
+            match c.family {
+                AddressFamily::Ipv4 => {
+                    f.want4 = true;
+                    f.mcast4 |= mc;
+                }
+                AddressFamily::Ipv6 => {
+                    f.want6 = true;
+                    f.mcast6 |= mc;
+                }
+            }
+        }
+        for t in &c.track_interface {
+            add(ifaces, &t.ifname)?;
+        }
+        for v in c
+            .virtual_ipaddress
+            .iter()
+            .chain(c.virtual_ipaddress_excluded.iter())
+        {
+            if let Some(d) = &v.dev {
+                add(ifaces, d)?;
+            }
+        }
+    }
+    Ok(added)
+}
+
+/// True when `addr` is a VIP of some instance of `cfg`.
+pub fn is_vip(cfg: &Config, addr: IpAddr) -> bool {
+    cfg.instances.iter().any(|c| {
+        c.virtual_ipaddress
+            .iter()
+            .chain(c.virtual_ipaddress_excluded.iter())
+            .any(|v| v.addr == addr)
+    })
+}
+
+/// RTM_NEWLINK.
+pub fn on_new_link(ifaces: &mut Ifaces, l: &LinkInfo<'_>) {
+    // An interface renamed away from a name we watch: it is gone for us.
+    for i in ifaces.iter_mut() {
+        if i.ifindex == l.ifindex && i.name.as_str() != l.name {
+            gone(i);
+        }
+    }
+    let Some(i) = find(ifaces, l.name).and_then(|i| ifaces.get_mut(i)) else {
+        return;
+    };
+    if i.ifindex != l.ifindex {
+        i.ifindex = l.ifindex;
+        i.v4 = None;
+        i.ll6 = None;
+        i.reopen = true;
+        i.addr_dirty = true;
+    }
+    if let Some(m) = l.mac() {
+        i.mac = Some(m);
+    }
+    let up = l.is_up() && l.is_running();
+    if up != i.up {
+        i.up = up;
+        i.link_dirty = true;
+    }
+}
+
+fn gone(i: &mut Iface) {
+    i.ifindex = 0;
+    i.v4 = None;
+    i.ll6 = None;
+    i.reopen = true;
+    i.addr_dirty = true;
+    if i.up {
+        i.up = false;
+        i.link_dirty = true;
+    }
+}
+
+/// RTM_DELLINK.
+pub fn on_del_link(ifaces: &mut Ifaces, l: &LinkInfo<'_>) {
+    if let Some(i) = find_by_index(ifaces, l.ifindex).and_then(|i| ifaces.get_mut(i)) {
+        gone(i);
+    }
+}
+
+/// RTM_NEWADDR: learn the primary IPv4 / link-local IPv6 address.
+pub fn on_new_addr(ifaces: &mut Ifaces, cfg: &Config, a: &AddrInfo<'_>) {
+    let Some(i) = find_by_index(ifaces, a.ifindex).and_then(|i| ifaces.get_mut(i)) else {
+        return;
+    };
+    match (a.family, a.address) {
+        (AF_INET, Some(IpAddr::V4(v4)))
+            if i.v4.is_none() && a.flags & IFA_F_SECONDARY == 0 && !is_vip(cfg, IpAddr::V4(v4)) =>
+        {
+            i.v4 = Some(v4);
+            i.addr_dirty = true;
+        }
+        (AF_INET6, Some(IpAddr::V6(v6)))
+            if i.ll6.is_none() && is_link_local(v6) && !is_vip(cfg, IpAddr::V6(v6)) =>
+        {
+            i.ll6 = Some(v6);
+            i.addr_dirty = true;
+        }
+        _ => {}
+    }
+}
+
+/// RTM_DELADDR: forget the address if it was the one we use.
+pub fn on_del_addr(ifaces: &mut Ifaces, a: &AddrInfo<'_>) {
+    let Some(i) = find_by_index(ifaces, a.ifindex).and_then(|i| ifaces.get_mut(i)) else {
+        return;
+    };
+    match a.address {
+        Some(IpAddr::V4(v4)) if i.v4 == Some(v4) => {
+            i.v4 = None;
+            i.addr_dirty = true;
+        }
+        Some(IpAddr::V6(v6)) if i.ll6 == Some(v6) => {
+            i.ll6 = None;
+            i.addr_dirty = true;
+        }
+        _ => {}
+    }
+}
+
+pub fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// `/proc/sys/net/ipv6/conf/IF/forwarding` is 1 (no allocation: the path
+/// is short enough for std's on-stack C string).
+pub fn ipv6_forwarding(ifname: &str) -> bool {
+    use core::fmt::Write as _;
+    use std::io::Read as _;
+    let mut path: heapless::String<64> = heapless::String::new();
+    if write!(path, "/proc/sys/net/ipv6/conf/{ifname}/forwarding").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 8];
+    match std::fs::File::open(path.as_str()) {
+        Ok(mut f) => matches!(f.read(&mut buf), Ok(n) if n > 0 && buf[0] == b'1'),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_local_and_vrid_log_once() {
+        assert!(is_link_local("fe80::1".parse().unwrap()));
+        assert!(!is_link_local("2001:db8::1".parse().unwrap()));
+        let mut i = Iface::new(IfName::try_from("eth0").unwrap());
+        assert!(i.first_unknown_vrid(200));
+        assert!(!i.first_unknown_vrid(200));
+        assert!(i.first_unknown_vrid(1));
+    }
+
+    #[test]
+    fn link_events_update_state() {
+        let mut t = Ifaces::new();
+        t.push(Iface::new(IfName::try_from("eth0").unwrap()))
+            .ok()
+            .unwrap();
+        let mut l = LinkInfo {
+            ifindex: 7,
+            flags: crate::wire::netlink::IFF_UP | crate::wire::netlink::IFF_RUNNING,
+            name: "eth0",
+            operstate: None,
+            hwaddr: &[2, 0, 0, 0, 0, 1],
+            mtu: None,
+        };
+        on_new_link(&mut t, &l);
+        assert_eq!(t[0].ifindex, 7);
+        assert!(t[0].up && t[0].link_dirty && t[0].reopen);
+        assert_eq!(t[0].mac, Some([2, 0, 0, 0, 0, 1]));
+        t[0].link_dirty = false;
+        l.flags = crate::wire::netlink::IFF_UP; // no carrier
+        on_new_link(&mut t, &l);
+        assert!(!t[0].up && t[0].link_dirty);
+        on_del_link(&mut t, &l);
+        assert_eq!(t[0].ifindex, 0);
+    }
+}

@@ -1,0 +1,216 @@
+//! The receive path: read the VRRP sockets (bounded per wakeup), parse,
+//! demultiplex to an instance, hand the advert to the core.
+
+use core::net::IpAddr;
+
+use log::debug;
+
+use super::exec::{self, Io};
+use crate::config::model::{AddressFamily, Config, VrrpVersion};
+use crate::sys::vrrp_sock::{RX_BURST_MAX, RecvError};
+use crate::time::Instant;
+use crate::vrrp::{Actions, DropReason, InstanceId, Router};
+use crate::wire::Error as WireError;
+use crate::wire::ipv4::parse_ipv4_vrrp;
+use crate::wire::vrrp::{self as wvrrp, ChecksumMode};
+
+/// The core's name for a wire parse error.
+pub fn drop_reason(e: WireError) -> DropReason {
+    match e {
+        WireError::BadType { .. } => DropReason::InvalidType,
+        WireError::BadChecksum | WireError::BadIpChecksum => DropReason::Checksum,
+        WireError::BadVersion { .. } => DropReason::Version,
+        WireError::ZeroInterval => DropReason::AdvertInterval,
+        WireError::BadAddrCount { .. } => DropReason::AddrList,
+        WireError::WrongFamily => DropReason::Family,
+        _ => DropReason::PacketLen,
+    }
+}
+
+/// What one received packet turned into (on the stack, never boxed).
+#[allow(clippy::large_enum_variant)]
+enum Rx {
+    Advert {
+        id: InstanceId,
+        src: IpAddr,
+        ttl: u8,
+        repr: wvrrp::Repr,
+    },
+    Dropped,
+}
+
+/// Reads up to [`RX_BURST_MAX`] packets from each readable VRRP socket on
+/// interface `ifi` and feeds them to the router, executing the actions of
+/// each advert before the next.
+pub fn read_iface(
+    io: &mut Io,
+    ifi: usize,
+    v6: bool,
+    now: Instant,
+    cfg: &Config,
+    router: &mut Router,
+    actions: &mut Actions,
+) {
+    for _ in 0..RX_BURST_MAX {
+        let rx = if v6 {
+            recv6(io, ifi, cfg, router)
+        } else {
+            recv4(io, ifi, cfg, router)
+        };
+        match rx {
+            None => break,
+            Some(Rx::Dropped) => {}
+            Some(Rx::Advert { id, src, ttl, repr }) => {
+                router.handle_advert(now, id, src, ttl, &repr, actions);
+                exec::run_actions(io, cfg, router, actions);
+                actions.clear();
+            }
+        }
+    }
+}
+
+fn sock_drop(io: &mut Io, e: RecvError, ifname: &str) -> Option<Rx> {
+    match e {
+        RecvError::WouldBlock => None,
+        RecvError::Drop(d) => {
+            io.stats.rx_socket_drops = io.stats.rx_socket_drops.saturating_add(1);
+            debug!("dropped packet on {}: {:?}", ifname, d);
+            Some(Rx::Dropped)
+        }
+        RecvError::Io(err) => {
+            io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
+            debug!("receive error on {}: {}", ifname, super::errno::IoErr(&err));
+            None
+        }
+    }
+}
+
+fn recv4(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<Rx> {
+    let Io { ifaces, rx, .. } = io;
+    let f = ifaces.get(ifi)?;
+    let (sock, _) = f.sock4.as_ref()?;
+    let got = sock.recv(&mut rx[..]);
+    let r = match got {
+        Ok(r) => r,
+        Err(e) => {
+            let name = f.name.clone();
+            return sock_drop(io, e, &name);
+        }
+    };
+    let pkt = io.rx.get(..r.len).unwrap_or(&[]);
+    let vrid = pkt.get(r.header_len + 1).copied();
+    let src = IpAddr::V4(r.src);
+    let parsed = parse_ipv4_vrrp(pkt);
+    finish(
+        io,
+        ifi,
+        cfg,
+        router,
+        AddressFamily::Ipv4,
+        src,
+        r.ttl,
+        vrid,
+        parsed.map(|(_, repr, mode)| (repr, mode)),
+    )
+}
+
+fn recv6(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<Rx> {
+    let Io { ifaces, rx, .. } = io;
+    let f = ifaces.get(ifi)?;
+    let (sock, _) = f.sock6.as_ref()?;
+    let got = sock.recv(&mut rx[..]);
+    let r = match got {
+        Ok(r) => r,
+        Err(e) => {
+            let name = f.name.clone();
+            return sock_drop(io, e, &name);
+        }
+    };
+    let pkt = io.rx.get(..r.len).unwrap_or(&[]);
+    let vrid = pkt.get(1).copied();
+    let src = IpAddr::V6(r.src);
+    // The kernel strips the IPv6 header: the pseudo-header comes from the
+    // addresses recvmsg reported.
+    let mode = ChecksumMode::PseudoHeader {
+        src,
+        dst: IpAddr::V6(r.dst),
+    };
+    let parsed = wvrrp::Repr::parse(
+        &wvrrp::Packet::new_unchecked(pkt),
+        AddressFamily::Ipv6,
+        mode,
+    )
+    .map(|repr| (repr, mode));
+    finish(
+        io,
+        ifi,
+        cfg,
+        router,
+        AddressFamily::Ipv6,
+        src,
+        r.hop_limit,
+        vrid,
+        parsed,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    io: &mut Io,
+    ifi: usize,
+    cfg: &Config,
+    router: &mut Router,
+    family: AddressFamily,
+    src: IpAddr,
+    ttl: u8,
+    vrid: Option<u8>,
+    parsed: Result<(wvrrp::Repr, ChecksumMode), WireError>,
+) -> Option<Rx> {
+    let f = io.ifaces.get_mut(ifi)?;
+    let id = vrid.and_then(|v| router.find_instance(&f.name, family, v));
+    let (repr, mode) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            debug!("dropped VRRP packet from {} on {}: {:?}", src, f.name, e);
+            router.record_drop(id, drop_reason(e));
+            return Some(Rx::Dropped);
+        }
+    };
+    let Some(id) = id else {
+        io.stats.rx_unknown_vrid = io.stats.rx_unknown_vrid.saturating_add(1);
+        router.record_drop(None, DropReason::Vrid);
+        if f.first_unknown_vrid(repr.vrid) {
+            debug!(
+                "received advert for VRID {} on {} from {}: no such instance (counted, logged once)",
+                repr.vrid, f.name, src
+            );
+        }
+        return Some(Rx::Dropped);
+    };
+    let c = cfg.instances.get(id.index())?;
+    if c.is_unicast() && !c.unicast_peer.contains(&src) {
+        io.stats.rx_not_peer = io.stats.rx_not_peer.saturating_add(1);
+        debug!(
+            "({}) dropped advert from {}: not a unicast_peer",
+            c.name, src
+        );
+        return Some(Rx::Dropped);
+    }
+    // VRRPv3 over IPv4: the checksum form must be the configured one.
+    if family == AddressFamily::Ipv4 && c.version == VrrpVersion::V3 {
+        let want_pseudo = !c.checksum_as_v2;
+        let is_pseudo = matches!(mode, ChecksumMode::PseudoHeader { .. });
+        if want_pseudo != is_pseudo {
+            debug!(
+                "({}) dropped advert from {}: checksum {} the IPv4 pseudo-header (v3_checksum_as_v2 {})",
+                c.name,
+                src,
+                if is_pseudo { "with" } else { "without" },
+                if want_pseudo { "off" } else { "on" }
+            );
+            router.record_drop(Some(id), DropReason::Checksum);
+            return Some(Rx::Dropped);
+        }
+    }
+    Some(Rx::Advert { id, src, ttl, repr })
+}
