@@ -307,17 +307,21 @@ impl Daemon {
 
     /// The loop. Returns the exit status.
     fn run(&mut self) -> i32 {
+        // The clock is read once per turn, right after poll returns; the
+        // next timeout is computed from that reading (the turn's work takes
+        // microseconds).
+        let mut now = monotonic_now();
         loop {
             let timeout = self
                 .cur
                 .router
                 .poll_timeout()
-                .map(|t| t.saturating_duration_since(monotonic_now()));
+                .map(|t| t.saturating_duration_since(now));
             if let Err(e) = self.poll.poll(timeout) {
                 error!("poll failed: {}", errno::IoErr(&e));
                 return 1;
             }
-            let now = monotonic_now();
+            now = monotonic_now();
 
             if self.poll.is_ready(self.sig_slot) {
                 let set = match self.signals.read() {

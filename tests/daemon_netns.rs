@@ -1,0 +1,920 @@
+//! End-to-end tests of the keepvip daemon (root only): two real keepvip
+//! processes in network namespaces, joined by a bridge in a third
+//! namespace, moving a VIP between them.
+//!
+//! Topology per test (names `kvd-<tag>-<pid>-*`, so parallel tests and
+//! helpers never collide; everything is deleted on drop, also on panic):
+//!
+//! ```text
+//!   r1:eth0 192.0.2.1/24 2001:db8::1/64 --+
+//!                                          +-- sw:br0 (bridge, no snooping)
+//!   r2:eth0 192.0.2.2/24 2001:db8::2/64 --+
+//! ```
+//!
+//! The daemons run with `-n -l -D` and log to a file each; the tests read
+//! the logs and `ip -o addr`. Every wait is bounded. The failover and
+//! handover delays are printed (`cargo test -- --nocapture`), not asserted
+//! tightly. Under qemu-user (`KEEPVIP_QEMU=1`) the tests are skipped.
+
+use std::fs::{self, File};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keepvip");
+const VIP4: &str = "192.0.2.100";
+const VIP6: &str = "2001:db8::100";
+/// The daemon's start-up marker (keepvip::daemon::STARTUP_COMPLETE).
+const STARTUP: &str = keepvip::daemon::STARTUP_COMPLETE;
+
+fn skip() -> bool {
+    if std::env::var("KEEPVIP_QEMU").as_deref() == Ok("1") {
+        println!(
+            "skipped: KEEPVIP_QEMU=1 (namespaces, exec of the binary and timing need a real kernel)"
+        );
+        return true;
+    }
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0",
+        "the daemon_netns tests need root (network namespaces, raw sockets): run `sudo -E cargo test --test daemon_netns`; CI runs them as root"
+    );
+    false
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `f` every 5 ms until it holds or `timeout` passes.
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+struct Node {
+    ns: String,
+    conf: PathBuf,
+    log: PathBuf,
+    pid: PathBuf,
+    child: Option<Child>,
+}
+
+struct Lab {
+    sw: String,
+    dir: PathBuf,
+    nodes: Vec<Node>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            stop_child(n);
+        }
+        for n in &self.nodes {
+            let _ = Command::new("ip").args(["netns", "del", &n.ns]).output();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.sw]).output();
+        if std::thread::panicking() {
+            eprintln!("logs kept in {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Kills a daemon we started (by pid: the child, and under strace the
+/// traced keepvip whose pid is in its pid file), then reaps it.
+fn stop_child(n: &mut Node) {
+    if let Some(mut c) = n.child.take() {
+        if let Some(p) = read_pid(&n.pid)
+            && p != c.id()
+        {
+            let _ = Command::new("kill")
+                .args(["-KILL", &p.to_string()])
+                .output();
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+fn read_pid(p: &PathBuf) -> Option<u32> {
+    fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+impl Lab {
+    fn new(tag: &str, routers: usize) -> Lab {
+        let base = format!("kvd-{tag}-{}", std::process::id());
+        let dir = std::env::temp_dir().join(&base);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let sw = format!("{base}-sw");
+        let mut lab = Lab {
+            sw: sw.clone(),
+            dir: dir.clone(),
+            nodes: Vec::new(),
+        };
+        let _ = Command::new("ip").args(["netns", "del", &sw]).output();
+        sh("ip", &["netns", "add", &sw]);
+        sh(
+            "ip",
+            &[
+                "-n",
+                &sw,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        );
+        sh("ip", &["-n", &sw, "link", "set", "br0", "up"]);
+        for i in 1..=routers {
+            let ns = format!("{base}-r{i}");
+            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+            sh("ip", &["netns", "add", &ns]);
+            lab.nodes.push(Node {
+                ns: ns.clone(),
+                conf: dir.join(format!("r{i}.conf")),
+                log: dir.join(format!("r{i}.log")),
+                pid: dir.join(format!("r{i}.pid")),
+                child: None,
+            });
+            // DAD off: the link-local (advert source) and the addresses are usable at once.
+            for k in ["all", "default"] {
+                sh(
+                    "ip",
+                    &[
+                        "netns",
+                        "exec",
+                        &ns,
+                        "sysctl",
+                        "-qw",
+                        &format!("net.ipv6.conf.{k}.accept_dad=0"),
+                    ],
+                );
+            }
+            let port = format!("p{i}");
+            sh(
+                "ip",
+                &[
+                    "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port,
+                    "netns", &sw,
+                ],
+            );
+            sh("ip", &["-n", &sw, "link", "set", &port, "master", "br0"]);
+            sh("ip", &["-n", &sw, "link", "set", &port, "up"]);
+            lab.ip(i, &["link", "set", "lo", "up"]);
+            lab.ip(
+                i,
+                &["addr", "add", &format!("192.0.2.{i}/24"), "dev", "eth0"],
+            );
+            lab.ip(
+                i,
+                &["addr", "add", &format!("2001:db8::{i}/64"), "dev", "eth0"],
+            );
+            lab.ip(i, &["link", "set", "eth0", "up"]);
+        }
+        lab
+    }
+
+    fn node(&self, i: usize) -> &Node {
+        &self.nodes[i - 1]
+    }
+
+    /// `ip -n <ns of router i> ARGS`
+    fn ip(&self, i: usize, args: &[&str]) -> String {
+        let mut a = vec!["-n", self.node(i).ns.as_str()];
+        a.extend_from_slice(args);
+        sh("ip", &a)
+    }
+
+    fn write_conf(&self, i: usize, text: &str) {
+        fs::write(&self.node(i).conf, text).unwrap();
+    }
+
+    fn spawn(&mut self, i: usize, prefix: &[&str]) {
+        let n = &self.nodes[i - 1];
+        assert!(n.child.is_none(), "router {i} already running");
+        let _ = fs::remove_file(&n.pid);
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&n.log)
+            .unwrap();
+        let mut args: Vec<String> = vec!["netns".into(), "exec".into(), n.ns.clone()];
+        args.extend(prefix.iter().map(|s| s.to_string()));
+        args.extend(
+            [
+                BIN,
+                "-n",
+                "-l",
+                "-D",
+                "-f",
+                n.conf.to_str().unwrap(),
+                "-p",
+                n.pid.to_str().unwrap(),
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        let child = Command::new("ip")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn keepvip");
+        self.nodes[i - 1].child = Some(child);
+    }
+
+    /// Starts router i and waits for its start-up marker.
+    fn start(&mut self, i: usize) {
+        self.start_with(i, &[]);
+    }
+
+    fn start_with(&mut self, i: usize, prefix: &[&str]) {
+        let before = self.log(i).matches(STARTUP).count();
+        self.spawn(i, prefix);
+        assert!(
+            wait_until(Duration::from_secs(10), || self
+                .log(i)
+                .matches(STARTUP)
+                .count()
+                > before),
+            "router {i} did not start:\n{}",
+            self.log(i)
+        );
+    }
+
+    fn log(&self, i: usize) -> String {
+        fs::read_to_string(&self.node(i).log).unwrap_or_default()
+    }
+
+    /// The keepvip pid of router i (from its pid file).
+    fn pid(&self, i: usize) -> u32 {
+        let n = self.node(i);
+        let mut pid = None;
+        wait_until(Duration::from_secs(2), || {
+            pid = read_pid(&n.pid);
+            pid.is_some()
+        });
+        pid.unwrap_or_else(|| panic!("no pid file for router {i}"))
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        sh("kill", &[&format!("-{sig}"), &self.pid(i).to_string()]);
+    }
+
+    /// kill -9 and reap.
+    fn kill9(&mut self, i: usize) {
+        stop_child(&mut self.nodes[i - 1]);
+    }
+
+    /// SIGTERM; returns how long the process took to exit, and its status.
+    fn term(&mut self, i: usize) -> (Duration, Option<i32>) {
+        let t0 = Instant::now();
+        self.signal(i, "TERM");
+        let mut child = self.nodes[i - 1].child.take().expect("running");
+        let mut status = None;
+        let exited = wait_until(Duration::from_secs(5), || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if !exited {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("router {i} did not exit within 5 s of SIGTERM");
+        }
+        (t0.elapsed(), status.and_then(|s| s.code()))
+    }
+
+    fn has(&self, i: usize, addr: &str) -> bool {
+        let out = self.ip(i, &["-o", "addr", "show", "dev", "eth0"]);
+        out.contains(&format!(" {addr}/"))
+    }
+
+    /// Waits until exactly router `m` holds `vip`; panics with the logs otherwise.
+    fn wait_master(&self, m: usize, vip: &str, timeout: Duration) -> Duration {
+        let t0 = Instant::now();
+        let ok = wait_until(timeout, || {
+            (1..=self.nodes.len()).all(|i| self.has(i, vip) == (i == m))
+        });
+        assert!(
+            ok,
+            "router {m} should hold {vip} alone within {timeout:?}\n{}",
+            self.dump()
+        );
+        t0.elapsed()
+    }
+
+    /// Waits until router `i` holds `vip` (the others are not looked at:
+    /// a killed master leaves its VIP behind in its namespace).
+    fn wait_has(&self, i: usize, vip: &str, timeout: Duration) {
+        let ok = wait_until(timeout, || self.has(i, vip));
+        assert!(
+            ok,
+            "router {i} should hold {vip} within {timeout:?}\n{}",
+            self.dump()
+        );
+    }
+
+    fn dump(&self) -> String {
+        let mut s = String::new();
+        for i in 1..=self.nodes.len() {
+            s += &format!(
+                "---- r{i} addrs:\n{}---- r{i} log:\n{}\n",
+                self.ip(i, &["-o", "addr", "show", "dev", "eth0"]),
+                self.log(i)
+            );
+        }
+        s
+    }
+}
+
+/// tcpdump of the VRRP traffic on router `i`'s bridge port (sees both
+/// directions, multicast and unicast), line-buffered into a file.
+struct Capture {
+    child: Child,
+    out: PathBuf,
+}
+
+/// One captured advert: time (s, tcpdump -tt), source, priority.
+#[derive(Debug, Clone)]
+struct Advert {
+    t: f64,
+    src: String,
+    prio: u8,
+}
+
+impl Capture {
+    fn start(lab: &Lab, i: usize) -> Capture {
+        let out = lab.dir.join(format!("p{i}.tcpdump"));
+        let err = lab.dir.join(format!("p{i}.tcpdump.err"));
+        let port = format!("p{i}");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.sw,
+                "tcpdump",
+                "-i",
+                &port,
+                "-n",
+                "-tt",
+                "-l",
+                "--immediate-mode",
+                "ip proto 112 or ip6 proto 112",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(File::create(&out).unwrap()))
+            .stderr(Stdio::from(File::create(&err).unwrap()))
+            .spawn()
+            .expect("spawn tcpdump");
+        assert!(
+            wait_until(Duration::from_secs(5), || fs::read_to_string(&err)
+                .unwrap_or_default()
+                .contains("listening on")),
+            "tcpdump did not start"
+        );
+        Capture { child, out }
+    }
+
+    /// Every advert captured so far.
+    fn adverts(&self) -> Vec<Advert> {
+        let text = fs::read_to_string(&self.out).unwrap_or_default();
+        let mut v = Vec::new();
+        for l in text.lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let (Some(t), Some(src)) = (w.first().and_then(|t| t.parse().ok()), w.get(2)) else {
+                continue;
+            };
+            let Some(p) = w.iter().position(|x| *x == "prio") else {
+                continue;
+            };
+            let Some(prio) = w
+                .get(p + 1)
+                .and_then(|x| x.trim_end_matches(',').parse().ok())
+            else {
+                continue;
+            };
+            v.push(Advert {
+                t,
+                src: src.to_string(),
+                prio,
+            });
+        }
+        v
+    }
+
+    /// Time from the last advert of the old master (priority `old`, or
+    /// priority 0 when `stop`) to the first advert of the new master
+    /// (priority `new`), in ms; with the old master's last advert time.
+    fn takeover_ms(&self, old: u8, new: u8, stop: bool) -> Option<f64> {
+        let a = self.adverts();
+        let first_new = a.iter().position(|x| x.prio == new)?;
+        let want = if stop { 0 } else { old };
+        let last_old = a[..first_new].iter().rev().find(|x| x.prio == want)?;
+        Some((a[first_new].t - last_old.t) * 1000.0)
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One instance on eth0.
+fn instance(
+    name: &str,
+    vrid: u8,
+    prio: u8,
+    version: u8,
+    advert_int: &str,
+    vips: &[&str],
+    extra: &str,
+) -> String {
+    let mut v = String::new();
+    for x in vips {
+        v += &format!("        {x} dev eth0\n");
+    }
+    format!(
+        "vrrp_instance {name} {{\n    state BACKUP\n    interface eth0\n    version {version}\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {advert_int}\n{extra}    virtual_ipaddress {{\n{v}    }}\n}}\n"
+    )
+}
+
+const PASS: &str =
+    "    authentication {\n        auth_type PASS\n        auth_pass secret12\n    }\n";
+
+fn count(hay: &str, needle: &str) -> usize {
+    hay.matches(needle).count()
+}
+
+#[test]
+fn v2_election_stale_vip_kill9_preemption_and_sigterm_handover() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("v2", 2);
+    lab.write_conf(
+        1,
+        &instance("VI_1", 51, 200, 2, "1", &["192.0.2.100/24"], PASS),
+    );
+    lab.write_conf(
+        2,
+        &instance("VI_1", 51, 100, 2, "1", &["192.0.2.100/24"], PASS),
+    );
+    // A VIP left behind by a crashed run on the future backup.
+    lab.ip(2, &["addr", "add", "192.0.2.100/24", "dev", "eth0"]);
+    lab.start(2);
+    assert!(
+        !lab.has(2, VIP4),
+        "stale VIP must be gone once start-up is complete\n{}",
+        lab.dump()
+    );
+    assert!(lab.log(2).contains("(VI_1) removing VIPs."));
+    assert!(lab.log(2).contains("start-up VIP cleanup"));
+    lab.start(1);
+    let cap = Capture::start(&lab, 1);
+
+    // Election: r1 (200) wins.
+    lab.wait_master(1, VIP4, Duration::from_secs(8));
+    assert!(lab.log(1).contains("(VI_1) Entering MASTER STATE"));
+    assert!(
+        lab.log(1)
+            .contains("Sending gratuitous ARP on eth0 for 192.0.2.100")
+    );
+
+    // kill -9 the master: r2 takes over after Master_Down_Interval
+    // (3 * 1 s + (256 - 100) / 256 s = 3.61 s after r1's last advert).
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    lab.kill9(1);
+    lab.wait_has(2, VIP4, Duration::from_secs(8));
+    let d = t0.elapsed();
+    let wire = cap.takeover_ms(200, 100, false).expect("adverts captured");
+    println!(
+        "v2 kill -9 failover: r2's first advert {wire:.1} ms after r1's last advert (Master_Down_Interval 3609 ms); VIP seen {} ms after the kill",
+        d.as_millis()
+    );
+    assert!(
+        (3000.0..4500.0).contains(&wire),
+        "failover {wire} ms is not Master_Down_Interval"
+    );
+    assert!(lab.log(2).contains("(VI_1) Receive advertisement timeout"));
+    // The killed master's VIP stays behind in r1 (nobody removed it)...
+    assert!(lab.has(1, VIP4));
+
+    // ... until r1 restarts: it removes the stale VIP, then preempts r2.
+    lab.start(1);
+    let d = lab.wait_master(1, VIP4, Duration::from_secs(8));
+    println!(
+        "v2 preemption back to r1: {} ms after r1's start-up",
+        d.as_millis()
+    );
+    assert!(lab.log(2).contains("Entering BACKUP STATE"));
+
+    // SIGTERM r1: priority 0 -> r2 takes over after Skew_Time (0.61 s).
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    let (exit_after, code) = lab.term(1);
+    let d = lab.wait_master(2, VIP4, Duration::from_secs(3));
+    let handover = t0.elapsed();
+    // The adverts of the second r1 run: skip the first failover.
+    let wire = {
+        let a = cap.adverts();
+        let stop = a
+            .iter()
+            .rposition(|x| x.prio == 0)
+            .expect("priority-0 advert");
+        let first_new = a[stop..]
+            .iter()
+            .find(|x| x.prio == 100)
+            .expect("r2 advert after priority 0");
+        (first_new.t - a[stop].t) * 1000.0
+    };
+    println!(
+        "v2 SIGTERM handover: r2's first advert {wire:.1} ms after r1's priority-0 advert (Skew_Time 609 ms); r1 exited after {} ms (status {:?}); VIP on r2 {} ms after the signal",
+        exit_after.as_millis(),
+        code,
+        handover.as_millis().max(d.as_millis())
+    );
+    assert!(
+        (400.0..1500.0).contains(&wire),
+        "handover {wire} ms is not Skew_Time"
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        exit_after < Duration::from_secs(1),
+        "SIGTERM exit took {exit_after:?}"
+    );
+    assert!(
+        handover < Duration::from_millis(2500),
+        "handover took {handover:?}: priority 0 not honoured?"
+    );
+    assert!(lab.log(1).contains("(VI_1) sent 0 priority"));
+    assert!(lab.log(1).contains("shutdown took"));
+    assert!(
+        lab.log(2)
+            .contains("(VI_1) Backup received priority 0 advertisement"),
+        "{}",
+        lab.dump()
+    );
+    assert!(!lab.has(1, VIP4), "r1 must remove its VIP on SIGTERM");
+}
+
+#[test]
+fn v3_ipv6_election_and_failover() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("v6", 2);
+    let vips = ["2001:db8::100/64"];
+    lab.write_conf(1, &instance("VI_6", 61, 150, 3, "0.5", &vips, ""));
+    lab.write_conf(2, &instance("VI_6", 61, 100, 3, "0.5", &vips, ""));
+    lab.start(1);
+    lab.start(2);
+    let cap = Capture::start(&lab, 1);
+    lab.wait_master(1, VIP6, Duration::from_secs(6));
+    assert!(
+        lab.log(1)
+            .contains("Sending unsolicited Neighbour Advert on eth0 for 2001:db8::100")
+    );
+    // r2 follows r1's adverts (no takeover while r1 runs).
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        !lab.log(2).contains("Entering MASTER STATE"),
+        "{}",
+        lab.dump()
+    );
+    let t0 = Instant::now();
+    lab.kill9(1);
+    lab.wait_has(2, VIP6, Duration::from_secs(5));
+    let seen = t0.elapsed();
+    match cap.takeover_ms(150, 100, false) {
+        Some(wire) => {
+            println!(
+                "v3 IPv6 kill -9 failover: r2's first advert {wire:.1} ms after r1's last advert (Master_Down_Interval 1805 ms); VIP seen {} ms after the kill",
+                seen.as_millis()
+            );
+            assert!((1500.0..2600.0).contains(&wire), "failover {wire} ms");
+        }
+        None => println!(
+            "v3 IPv6 kill -9 failover: VIP on r2 {} ms after the kill (tcpdump did not decode the adverts: {:?})",
+            seen.as_millis(),
+            cap.adverts().len()
+        ),
+    }
+}
+
+#[test]
+fn v3_unicast_election_and_sigterm_handover() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("uc", 2);
+    let uc = |me: u8, peer: u8| {
+        format!(
+            "    unicast_src_ip 192.0.2.{me}\n    unicast_peer {{\n        192.0.2.{peer}\n    }}\n"
+        )
+    };
+    lab.write_conf(
+        1,
+        &instance("VI_U", 71, 200, 3, "0.5", &["192.0.2.100/24"], &uc(1, 2)),
+    );
+    lab.write_conf(
+        2,
+        &instance("VI_U", 71, 100, 3, "0.5", &["192.0.2.100/24"], &uc(2, 1)),
+    );
+    lab.start(1);
+    lab.start(2);
+    let cap = Capture::start(&lab, 1);
+    lab.wait_master(1, VIP4, Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !lab.log(2).contains("Entering MASTER STATE"),
+        "{}",
+        lab.dump()
+    );
+    // Unicast: every advert goes from unicast_src_ip to the peer, never to the group.
+    let a = cap.adverts();
+    assert!(!a.is_empty());
+    assert!(a.iter().all(|x| x.src == "192.0.2.1"), "{a:?}");
+    let text = fs::read_to_string(&cap.out).unwrap();
+    assert!(!text.contains("224.0.0.18"), "{text}");
+    assert!(text.contains("192.0.2.1 > 192.0.2.2"), "{text}");
+    let t0 = Instant::now();
+    let (exit_after, code) = lab.term(1);
+    lab.wait_master(2, VIP4, Duration::from_secs(3));
+    let d = t0.elapsed();
+    let wire = cap.takeover_ms(200, 100, true).expect("adverts captured");
+    println!(
+        "v3 unicast SIGTERM handover: r2's first advert {wire:.1} ms after r1's priority-0 advert (Skew_Time 305 ms); VIP on r2 {} ms after the signal; r1 exited after {} ms",
+        d.as_millis(),
+        exit_after.as_millis()
+    );
+    assert!((200.0..1000.0).contains(&wire), "handover {wire} ms");
+    assert!(
+        cap.adverts()
+            .iter()
+            .any(|x| x.src == "192.0.2.2" && x.prio == 100)
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        lab.log(2)
+            .contains("Backup received priority 0 advertisement")
+    );
+    assert!(d < Duration::from_millis(1500), "handover took {d:?}");
+}
+
+#[test]
+fn link_down_on_master_faults_and_backup_takes_over() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("fault", 2);
+    lab.write_conf(
+        1,
+        &instance("VI_1", 51, 200, 3, "0.5", &["192.0.2.100/24"], ""),
+    );
+    lab.write_conf(
+        2,
+        &instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], ""),
+    );
+    lab.start(1);
+    lab.start(2);
+    lab.wait_master(1, VIP4, Duration::from_secs(6));
+    let t0 = Instant::now();
+    lab.ip(1, &["link", "set", "eth0", "down"]);
+    // r1 drops the VIP (kernel and keepvip), r2 takes over.
+    lab.wait_master(2, VIP4, Duration::from_secs(5));
+    println!(
+        "link down on master: r2 master after {} ms",
+        t0.elapsed().as_millis()
+    );
+    let l1 = lab.log(1);
+    assert!(l1.contains("Netlink reports eth0 down"), "{l1}");
+    assert!(l1.contains("(VI_1) Entering FAULT STATE"), "{l1}");
+    // Link back: r1 returns to BACKUP, then preempts.
+    lab.ip(1, &["link", "set", "eth0", "up"]);
+    lab.wait_master(1, VIP4, Duration::from_secs(6));
+    assert!(lab.log(1).contains("Netlink reports eth0 up"));
+}
+
+#[test]
+fn vip_deleted_behind_the_masters_back_is_readded() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("readd", 1);
+    lab.write_conf(
+        1,
+        &instance("VI_1", 51, 200, 3, "0.5", &["192.0.2.100/24"], ""),
+    );
+    lab.start(1);
+    lab.wait_master(1, VIP4, Duration::from_secs(6));
+    let t0 = Instant::now();
+    lab.ip(1, &["addr", "del", "192.0.2.100/24", "dev", "eth0"]);
+    assert!(
+        wait_until(Duration::from_secs(2), || lab.has(1, VIP4)),
+        "VIP not re-added\n{}",
+        lab.dump()
+    );
+    println!("VIP re-added after {} ms", t0.elapsed().as_millis());
+    assert!(
+        lab.log(1)
+            .contains("(VI_1) VIP 192.0.2.100 was removed from eth0 while MASTER: re-adding it")
+    );
+}
+
+#[test]
+fn sighup_keeps_unchanged_master_and_survives_a_broken_config() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("hup", 1);
+    let vi1 = instance("VI_1", 51, 200, 3, "0.5", &["192.0.2.100/24"], "");
+    let vi2 = instance("VI_2", 52, 200, 3, "0.5", &["192.0.2.101/24"], "");
+    lab.write_conf(1, &format!("{vi1}{vi2}"));
+    lab.start(1);
+    lab.wait_master(1, VIP4, Duration::from_secs(6));
+    assert!(wait_until(Duration::from_secs(6), || lab.has(1, "192.0.2.101")));
+
+    // Same file, VI_1 moved down by a comment line, VI_2 changed: VI_1
+    // keeps its state and VIP untouched, VI_2 restarts.
+    let vi2b = instance("VI_2", 52, 180, 3, "0.5", &["192.0.2.101/24"], "");
+    lab.write_conf(1, &format!("! reloaded\n{vi1}{vi2b}"));
+    let before = lab.log(1);
+    lab.signal(1, "HUP");
+    // Watch the VIP during the reload: it must never disappear.
+    let mut vip_gone = false;
+    let ok = wait_until(Duration::from_secs(3), || {
+        vip_gone |= !lab.has(1, VIP4);
+        lab.log(1).contains("Configuration reloaded")
+    });
+    assert!(ok, "no reload\n{}", lab.dump());
+    let new = lab.log(1)[before.len()..].to_string();
+    assert!(
+        new.contains("Configuration reloaded: 1 instance(s) unchanged, 1 stopped, 1 started"),
+        "{new}"
+    );
+    assert!(!new.contains("(VI_1) Entering"), "VI_1 flapped:\n{new}");
+    assert!(!new.contains("(VI_1) removing VIPs"), "{new}");
+    assert!(new.contains("(VI_2) Entering BACKUP STATE (init)"), "{new}");
+    assert!(!vip_gone, "VI_1's VIP disappeared during the reload");
+    assert!(lab.has(1, VIP4));
+    // VI_2 comes back as master on its own (no peer).
+    assert!(wait_until(Duration::from_secs(6), || lab.has(1, "192.0.2.101")));
+
+    // Broken file: errors logged with file:line:col, old config kept.
+    lab.write_conf(1, "vrrp_instance VI_1 {\n    virtual_router_id 300\n");
+    let before = lab.log(1);
+    lab.signal(1, "HUP");
+    assert!(wait_until(Duration::from_secs(3), || lab
+        .log(1)
+        .contains("keeping the running configuration")));
+    let new = lab.log(1)[before.len()..].to_string();
+    let conf = lab.node(1).conf.display().to_string();
+    assert!(new.contains(&format!("{conf}:")), "{new}");
+    std::thread::sleep(Duration::from_millis(1200));
+    let new = lab.log(1)[before.len()..].to_string();
+    assert!(!new.contains("Entering"), "{new}");
+    assert!(lab.has(1, VIP4) && lab.has(1, "192.0.2.101"));
+    assert!(
+        lab.nodes[0]
+            .child
+            .as_mut()
+            .unwrap()
+            .try_wait()
+            .unwrap()
+            .is_none()
+    );
+
+    // Unimplemented dump signals are harmless.
+    lab.signal(1, "USR1");
+    assert!(wait_until(Duration::from_secs(2), || lab
+        .log(1)
+        .contains("SIGUSR1 (data dump) is not implemented yet")));
+    let (_, code) = lab.term(1);
+    assert_eq!(code, Some(0));
+    assert!(!lab.has(1, VIP4) && !lab.has(1, "192.0.2.101"));
+}
+
+#[test]
+fn no_heap_growth_after_startup_under_strace() {
+    if skip() {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        panic!("strace is needed for this test: apt-get install strace");
+    }
+    let mut lab = Lab::new("strace", 2);
+    let trace = lab.dir.join("r1.strace");
+    // r1 (traced) is the lower priority: it becomes master on every kill of r2.
+    lab.write_conf(
+        1,
+        &instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], ""),
+    );
+    lab.write_conf(
+        2,
+        &instance("VI_1", 51, 200, 3, "0.5", &["192.0.2.100/24"], ""),
+    );
+    lab.start(2);
+    lab.wait_master(2, VIP4, Duration::from_secs(6));
+    let t = trace.to_str().unwrap().to_string();
+    lab.start_with(
+        1,
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-s",
+            "200",
+            "-e",
+            "trace=brk,mmap,munmap,mremap,write",
+            "-o",
+            &t,
+        ],
+    );
+    for round in 0..3 {
+        lab.kill9(2);
+        lab.wait_has(1, VIP4, Duration::from_secs(6));
+        if round == 0 {
+            // The re-add path too.
+            lab.ip(1, &["addr", "del", "192.0.2.100/24", "dev", "eth0"]);
+            assert!(wait_until(Duration::from_secs(2), || lab.has(1, VIP4)));
+        }
+        lab.start(2);
+        lab.wait_master(2, VIP4, Duration::from_secs(6));
+    }
+    lab.signal(1, "USR2");
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, code) = lab.term(1);
+    assert_eq!(code, Some(0));
+    let log = lab.log(1);
+    assert_eq!(count(&log, "(VI_1) Entering MASTER STATE"), 3, "{log}");
+
+    let text = fs::read_to_string(&trace).expect("strace output");
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.contains("write(") && l.contains(STARTUP))
+        .expect("start-up marker in the trace");
+    let stop = lines
+        .iter()
+        .position(|l| l.contains("write(") && l.contains("] Stopping"))
+        .expect("'Stopping' in the trace");
+    assert!(stop > start);
+    // The filter works: start-up itself maps memory (loader, big boxes).
+    assert!(
+        lines[..start]
+            .iter()
+            .any(|l| l.contains("mmap(") || l.contains("brk(")),
+        "no brk/mmap traced before the marker: is strace filtering right?"
+    );
+    let growth: Vec<&&str> = lines[start..stop]
+        .iter()
+        .filter(|l| {
+            ["brk(", "mmap(", "munmap(", "mremap("]
+                .iter()
+                .any(|s| l.contains(s))
+        })
+        .collect();
+    let writes = lines[start..stop]
+        .iter()
+        .filter(|l| l.contains("write("))
+        .count();
+    println!(
+        "strace: {} log writes and {} brk/mmap/munmap/mremap calls between the start-up marker and SIGTERM, over 3 failovers and 3 preemptions",
+        writes,
+        growth.len()
+    );
+    assert!(writes > 20, "too little activity traced");
+    assert!(
+        growth.is_empty(),
+        "heap/mapping changes after start-up:\n{growth:#?}"
+    );
+}
