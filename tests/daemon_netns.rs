@@ -700,13 +700,26 @@ fn link_down_on_master_faults_and_backup_takes_over() {
         1,
         &instance("VI_1", 51, 200, 3, "0.5", &["192.0.2.100/24"], ""),
     );
+    // r2 also runs VRID 99, which r1 does not know: counted, logged once.
+    let vi9 = instance("VI_9", 99, 100, 3, "0.5", &["192.0.2.199/24"], "");
     lab.write_conf(
         2,
-        &instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], ""),
+        &format!(
+            "{}{vi9}",
+            instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], "")
+        ),
     );
     lab.start(1);
     lab.start(2);
     lab.wait_master(1, VIP4, Duration::from_secs(6));
+    lab.wait_has(2, "192.0.2.199", Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        count(&lab.log(1), "received advert for VRID 99 on eth0"),
+        1,
+        "{}",
+        lab.log(1)
+    );
     let t0 = Instant::now();
     lab.ip(1, &["link", "set", "eth0", "down"]);
     // r1 drops the VIP (kernel and keepvip), r2 takes over.
@@ -732,10 +745,25 @@ fn vip_deleted_behind_the_masters_back_is_readded() {
     let mut lab = Lab::new("readd", 1);
     lab.write_conf(
         1,
-        &instance("VI_1", 51, 200, 3, "0.5", &["192.0.2.100/24"], ""),
+        &instance(
+            "VI_1",
+            51,
+            200,
+            3,
+            "0.5",
+            &["192.0.2.100/24"],
+            "    notify_master \"/bin/true\"\n",
+        ),
     );
     lab.start(1);
     lab.wait_master(1, VIP4, Duration::from_secs(6));
+    // Notify scripts are not run yet: said so, not dropped silently.
+    assert!(
+        lab.log(1)
+            .contains("(VI_1) notify scripts not yet supported: MASTER notification not run"),
+        "{}",
+        lab.log(1)
+    );
     let t0 = Instant::now();
     lab.ip(1, &["addr", "del", "192.0.2.100/24", "dev", "eth0"]);
     assert!(
