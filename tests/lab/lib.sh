@@ -126,7 +126,7 @@ lab_init() {
     LAB_LOCKED=1
     # global time bound: the watchdog sends us SIGTERM, which runs the cleanup
     (
-        trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+        trap 'kill "$sp" 2>/dev/null; wait "$sp"; exit 0' TERM
         sleep "$limit" &
         sp=$!
         wait "$sp"
@@ -147,8 +147,12 @@ lab_cleanup() {
     set +e
     [ "$rc" != 0 ] && LAB_FAILED=1
     local n
+    # TERM every router we started at once (so their shutdowns overlap), then wait for each
     for n in "${!R_PID[@]}"; do
-        if router_running "$n"; then stop_router "$n" TERM >/dev/null 2>&1 || stop_router "$n" KILL >/dev/null 2>&1; fi
+        if router_running "$n"; then kill -TERM "${R_PID[$n]}" 2>/dev/null; fi
+    done
+    for n in "${!R_PID[@]}"; do
+        if ! wait_pid_gone "${R_PID[$n]}" 5; then kill -KILL "${R_PID[$n]}" 2>/dev/null; wait_pid_gone "${R_PID[$n]}" 2; fi
     done
     # keepalived children re-parented away from us: stop them by recorded PID too
     for n in "${!R_CHILD[@]}"; do
