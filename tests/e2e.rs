@@ -227,10 +227,10 @@ fn e2e_every_script_has_a_test() {
     for entry in std::fs::read_dir(lab_dir()).expect("read tests/lab") {
         let name = entry.expect("dir entry").file_name();
         let name = name.to_string_lossy();
-        if let Some(stem) = name.strip_prefix("t_").and_then(|n| n.strip_suffix(".sh")) {
-            if !this.contains(&format!("scenario(\"{stem}\"")) {
-                missing.push(name.to_string());
-            }
+        if let Some(stem) = name.strip_prefix("t_").and_then(|n| n.strip_suffix(".sh"))
+            && !this.contains(&format!("scenario(\"{stem}\""))
+        {
+            missing.push(name.to_string());
         }
     }
     assert!(
