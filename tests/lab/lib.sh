@@ -50,6 +50,7 @@ LAB_WATCHDOG=
 LAB_LOCKED=
 CAP_PID=
 CAP_PCAP=
+LAB_BG=()          # other background helpers (e.g. a long client ping), by PID
 declare -A R_PID=() R_CHILD=() R_IMPL=() R_LOG=() R_STARTS=() R_CONF=()
 
 # ---------------------------------------------------------------- messages and time
@@ -157,6 +158,9 @@ lab_cleanup() {
     # keepalived children re-parented away from us: stop them by recorded PID too
     for n in "${!R_CHILD[@]}"; do
         if [ -n "${R_CHILD[$n]}" ] && pid_alive "${R_CHILD[$n]}"; then kill -KILL "${R_CHILD[$n]}" 2>/dev/null; fi
+    done
+    for n in "${LAB_BG[@]}"; do
+        if pid_alive "$n"; then kill -TERM "$n" 2>/dev/null; wait_pid_gone "$n" 2 || kill -KILL "$n" 2>/dev/null; fi
     done
     capture_stop >/dev/null 2>&1
     local i
@@ -467,6 +471,17 @@ client_arping() {
         awk '/bytes from/ {print $4}' | sort -u
 }
 
+# bg_start OUTFILE NS_NAME CMD...: run CMD in namespace kvl-NS_NAME in the background, output to
+# OUTFILE; sets BG_PID (recorded for cleanup). The command must bound itself (e.g. ping -c/-w).
+bg_start() {
+    local out=$1 n=$2
+    shift 2
+    ip netns exec "$(ns_of "$n")" "$@" >"$out" 2>&1 </dev/null &
+    BG_PID=$!
+    disown "$BG_PID"
+    LAB_BG+=("$BG_PID")
+}
+
 # ---------------------------------------------------------------- capture
 
 capture_start() {
@@ -591,11 +606,12 @@ report_handover() {
         die "handover delay $HANDOVER_MS ms far above Skew_Time $skew ms"
 }
 
-# timeline PCAP: readable, with consecutive identical adverts collapsed
+# timeline PCAP [noping]: readable, with consecutive identical frames collapsed
 timeline() {
-    local p=$1
+    local p=$1 filter='vrrp || arp || icmpv6.type == 136 || icmp || icmpv6.type == 128 || icmpv6.type == 129'
+    [ "${2:-}" = noping ] && filter='vrrp || arp || icmpv6.type == 136'
     echo "----- timeline of $(basename "$p") (seconds since lab start; r1..r9 = 02:00:00:00:00:0N, c = client)"
-    tshark -r "$p" -Y 'vrrp || arp || icmpv6.type == 136 || icmp || icmpv6.type == 128 || icmpv6.type == 129' \
+    tshark -r "$p" -Y "$filter" \
         -T fields -E separator='|' -E occurrence=f \
         -e frame.time_epoch -e eth.src -e vrrp.version -e vrrp.virt_rtr_id -e vrrp.prio \
         -e vrrp.checksum.status -e ip.dst -e ipv6.dst -e arp.opcode -e arp.src.proto_ipv4 \
