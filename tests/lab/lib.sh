@@ -544,16 +544,23 @@ pcap_field() {
         '$2 == m && $5 > 0 && $1 > a && (v == "" || $4 == v) { print $c; exit }'
 }
 
-# check_checksums PCAP NAME...: every VRRP frame from each NAME decodes with a Good checksum
+# check_checksums PCAP NAME...: every VRRP frame from each NAME decodes as valid VRRP: tshark
+# finds the checksum Good (vrrp.checksum.status == 1), nothing malformed, TTL / hop limit 255
+# and TOS / traffic class 0xc0 (internetwork control, as keepalived sends)
 check_checksums() {
-    local p=$1 n cnt bad
+    local p=$1 n cnt bad hdr mal mac
     shift
     for n in "$@"; do
-        cnt=$(vrrp_table "$p" | awk -v m="$(mac_of "$n")" '$2 == m' | wc -l)
-        bad=$(vrrp_table "$p" | awk -v m="$(mac_of "$n")" '$2 == m && $6 != 1' | wc -l)
+        mac=$(mac_of "$n")
+        cnt=$(vrrp_table "$p" | awk -v m="$mac" '$2 == m' | wc -l)
+        bad=$(vrrp_table "$p" | awk -v m="$mac" '$2 == m && $6 != 1' | wc -l)
         [ "$cnt" -gt 0 ] || die "no VRRP frames from $n in $(basename "$p")"
         [ "$bad" -eq 0 ] || die "$bad of $cnt VRRP frames from $n do not have vrrp.checksum.status == 1 (Good)"
-        say "tshark: all $cnt VRRP frames from $n (${R_IMPL[$n]:-?}) decode with a good checksum"
+        hdr=$(tshark -r "$p" -Y "vrrp && eth.src == $mac && !((ip.ttl == 255 && ip.dsfield == 0xc0) || (ipv6.hlim == 255 && ipv6.tclass == 0xc0))" 2>/dev/null | wc -l)
+        [ "$hdr" -eq 0 ] || die "$hdr VRRP frames from $n without TTL/hop limit 255 and TOS/traffic class 0xc0"
+        mal=$(tshark -r "$p" -Y "eth.src == $mac && _ws.malformed" 2>/dev/null | wc -l)
+        [ "$mal" -eq 0 ] || die "$mal malformed frames from $n"
+        say "tshark: all $cnt VRRP frames from $n (${R_IMPL[$n]:-?}) are valid: checksum good, TTL 255, TOS 0xc0"
     done
 }
 
