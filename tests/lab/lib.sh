@@ -432,14 +432,39 @@ wait_vip() {
     die "VIP $addr on '${got}', expected '${want}' (waited ${limit}s)"
 }
 
-# assert_stable S: watch for S seconds that nothing flaps: no new state lines in any running router log
+# assert_stable S [MASTER[:VRID]...]: watch for S seconds that nothing flaps (no new state line
+# in any router log). With MASTER names, the window is recorded so that check_stable_windows can
+# verify from the capture that only MASTER advertised (the routers agree on one master).
+LAB_WINDOWS=()
 assert_stable() {
-    local s=$1 n before=() after=() k=0
+    local s=$1 n before=() after=() t0 t1 m
+    shift
     for n in "${!R_LOG[@]}"; do before+=("$n:$(grep -c 'Entering' "${R_LOG[$n]}" 2>/dev/null || true)"); done
+    t0=$EPOCHREALTIME
     sleep "$s"
+    t1=$EPOCHREALTIME
     for n in "${!R_LOG[@]}"; do after+=("$n:$(grep -c 'Entering' "${R_LOG[$n]}" 2>/dev/null || true)"); done
     [ "${before[*]}" = "${after[*]}" ] || die "state changed during a ${s}s quiet period: ${before[*]} -> ${after[*]}"
-    say "stable for ${s}s"
+    for m in "$@"; do LAB_WINDOWS+=("$m $t0 $t1"); done
+    say "stable for ${s}s${*:+ (master: $*)}"
+}
+
+# check_stable_windows PCAP: for each window recorded by assert_stable, the expected master sent
+# adverts (at least one per ~second) and no other router advertised for that VRID
+check_stable_windows() {
+    local p=$1 w m vrid t0 t1 own other
+    for w in "${LAB_WINDOWS[@]}"; do
+        read -r m t0 t1 <<<"$w"
+        vrid=
+        case $m in *:*) vrid=${m#*:} m=${m%%:*} ;; esac
+        own=$(vrrp_table "$p" | awk -v mac="$(mac_of "$m")" -v a="$t0" -v b="$t1" -v v="$vrid" \
+            '$2 == mac && $5 > 0 && $1 >= a && $1 <= b && (v == "" || $4 == v)' | wc -l)
+        other=$(vrrp_table "$p" | awk -v mac="$(mac_of "$m")" -v a="$t0" -v b="$t1" -v v="$vrid" \
+            '$2 != mac && $1 >= a && $1 <= b && (v == "" || $4 == v)' | wc -l)
+        [ "$own" -ge 1 ] || die "no advert from $m${vrid:+ (vrid $vrid)} during its stable window"
+        [ "$other" -eq 0 ] || die "$other adverts from other routers${vrid:+ (vrid $vrid)} while $m was the master"
+        say "capture: during +$(since0 "$t0")..+$(since0 "$t1")s only $m advertised${vrid:+ vrid $vrid} ($own adverts)"
+    done
 }
 
 # ---------------------------------------------------------------- client

@@ -12,7 +12,7 @@ wait_master r1 10
 wait_backup r2 10
 wait_vip "$VIP4" r1 5
 client_reach "$VIP4" r1
-assert_stable 3
+assert_stable 3 r1
 [ "$(state_count r2 MASTER)" = 0 ] || die "r2 was master during the election"
 
 stop_router r1 KILL
@@ -23,6 +23,7 @@ wait_vip "$VIP4" "r1 r2" 5
 client_reach "$VIP4" r2
 sleep 1
 capture_stop
+check_stable_windows "$CAP_PCAP"
 report_failover "$CAP_PCAP" r1 r2 "$t_kill"
 check_checksums "$CAP_PCAP" r1 r2
 timeline "$CAP_PCAP"

@@ -11,7 +11,7 @@ start_router r2 "$IMPL2" "$LAB_CONF/v2.r2.conf"
 wait_master r1 10
 wait_backup r2 10
 wait_vip "$VIP4" r1 5
-assert_stable 2
+assert_stable 2 r1
 t_down=$EPOCHREALTIME
 run ip -n "$SW" link set "$(port_of r1)" down
 say "r1's switch port is down (r1 eth0 has no carrier)"
@@ -29,6 +29,7 @@ wait_vip "$VIP4" r1 5
 client_reach "$VIP4" r1
 sleep 1
 capture_stop
+check_stable_windows "$CAP_PCAP"
 report_failover "$CAP_PCAP" r1 r2 "$t_down" "" "link down"
 check_checksums "$CAP_PCAP" r1 r2
 timeline "$CAP_PCAP"

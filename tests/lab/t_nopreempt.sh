@@ -12,7 +12,7 @@ wait_vip "$VIP4" r2 5
 t_join=$EPOCHREALTIME
 start_router r1 "$IMPL1" "$LAB_CONF/nopreempt.r1.conf"
 wait_backup r1 10
-assert_stable 5
+assert_stable 5 r2
 [ "$(state_count r1 MASTER)" = 0 ] || die "r1 preempted despite nopreempt"
 wait_vip "$VIP4" r2 1
 client_reach "$VIP4" r2
@@ -22,6 +22,7 @@ wait_master r1 10
 client_reach "$VIP4" r1
 sleep 0.5
 capture_stop
+check_stable_windows "$CAP_PCAP"
 n=$(vrrp_table "$CAP_PCAP" | awk -v m="$(mac_of r1)" -v a="$t_join" -v b="$t_kill" '$2 == m && $5 > 0 && $1 > a && $1 < b' | wc -l)
 [ "$n" = 0 ] || die "r1 sent $n adverts while r2 was master (nopreempt violated)"
 report_failover "$CAP_PCAP" r2 r1 "$t_kill"

@@ -25,8 +25,9 @@ until [ "$(state_count r2 BACKUP)" -ge 2 ] || [ "$i" -ge 100 ]; do sleep 0.05; i
 say "r2 back to BACKUP"
 wait_vip "$VIP4" r1 5
 client_reach "$VIP4" r1
-assert_stable 2
+assert_stable 2 r1
 capture_stop
+check_stable_windows "$CAP_PCAP"
 t=$(pcap_first_advert "$CAP_PCAP" r1 "$t_restart")
 [ -n "$t" ] || die "no advert from the restarted r1"
 t2=$(pcap_last_advert "$CAP_PCAP" r2)

@@ -12,7 +12,7 @@ wait_master r1 10
 wait_backup r2 10
 wait_vip "$VIP4" r1 5
 client_reach "$VIP4" r1
-assert_stable 2
+assert_stable 2 r1
 
 stop_router r1 TERM
 t_stop=$STOP_T
@@ -23,6 +23,7 @@ wait_vip "$VIP4" r2 5
 client_reach "$VIP4" r2
 sleep 1
 capture_stop
+check_stable_windows "$CAP_PCAP"
 report_handover "$CAP_PCAP" r1 r2 "$t_stop"
 check_checksums "$CAP_PCAP" r1 r2
 timeline "$CAP_PCAP"

@@ -21,8 +21,9 @@ wait_backup r1 10
 wait_vip "$VIP4" r2 10
 say "STALE VIP: removed from r1 $(ms_between "$t_restart" "$EPOCHREALTIME") ms (or less) after the restart"
 client_reach "$VIP4" r2
-assert_stable 2
+assert_stable 2 r2
 [ "$(state_count r1 MASTER)" = 0 ] || die "restarted r1 became master"
 capture_stop
+check_stable_windows "$CAP_PCAP"
 check_checksums "$CAP_PCAP" r1 r2
 timeline "$CAP_PCAP"

@@ -16,7 +16,7 @@ wait_vip "$VIP4" r1 5
 wait_vip "$VIP4B" r2 5
 client_reach "$VIP4" r1
 client_reach "$VIP4B" r2
-assert_stable 2
+assert_stable 2 r1:51 r2:52
 stop_router r1 KILL
 t_kill=$STOP_T
 wait_master r2 10 VI_1
@@ -25,6 +25,7 @@ client_reach "$VIP4B" r2
 [ "$(state_count r2 MASTER VI_2)" = 1 ] || die "VI_2 on r2 flapped"
 sleep 1
 capture_stop
+check_stable_windows "$CAP_PCAP"
 report_failover "$CAP_PCAP" r1 r2 "$t_kill" 51
 check_checksums "$CAP_PCAP" r1 r2
 timeline "$CAP_PCAP"

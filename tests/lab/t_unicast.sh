@@ -11,13 +11,14 @@ wait_master r1 10
 wait_backup r2 10
 wait_vip "$VIP4" r1 5
 client_reach "$VIP4" r1
-assert_stable 2
+assert_stable 2 r1
 stop_router r1 KILL
 t_kill=$STOP_T
 wait_master r2 10
 client_reach "$VIP4" r2
 sleep 1
 capture_stop
+check_stable_windows "$CAP_PCAP"
 for pair in "r1 192.0.2.2" "r2 192.0.2.1"; do
     set -- $pair
     bad=$(vrrp_table "$CAP_PCAP" | awk -v m="$(mac_of "$1")" -v d="$2" '$2 == m && $7 != d' | wc -l)

@@ -12,13 +12,14 @@ wait_master r1 10 VI_6
 wait_backup r2 10 VI_6
 wait_vip "$VIP6" r1 5
 client_reach "$VIP6" r1
-assert_stable 2
+assert_stable 2 r1
 stop_router r1 KILL
 t_kill=$STOP_T
 wait_master r2 10 VI_6
 client_reach "$VIP6" r2
 sleep 1
 capture_stop
+check_stable_windows "$CAP_PCAP"
 bad=$(vrrp_table "$CAP_PCAP" | awk '$3 != 3 || $7 != "ff02::12"' | wc -l)
 [ "$bad" = 0 ] || die "$bad VRRP frames are not v3 to ff02::12"
 n=$(tshark -r "$CAP_PCAP" -Y "icmpv6.type == 136 && eth.src == $(mac_of r2) && icmpv6.nd.na.target_address == $VIP6" 2>/dev/null | wc -l)
