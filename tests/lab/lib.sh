@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by the scenario scripts that source this file
 # tests/lab/lib.sh: network-namespace test bench for keepvip (and keepalived).
 #
 # Source it from a scenario script:   . "$(dirname "$0")/lib.sh"

@@ -20,9 +20,9 @@ sleep 1
 capture_stop
 check_stable_windows "$CAP_PCAP"
 for pair in "r1 192.0.2.2" "r2 192.0.2.1"; do
-    set -- $pair
-    bad=$(vrrp_table "$CAP_PCAP" | awk -v m="$(mac_of "$1")" -v d="$2" '$2 == m && $7 != d' | wc -l)
-    [ "$bad" = 0 ] || die "$bad adverts from $1 not sent unicast to $2"
+    read -r who peer <<<"$pair"
+    bad=$(vrrp_table "$CAP_PCAP" | awk -v m="$(mac_of "$who")" -v d="$peer" '$2 == m && $7 != d' | wc -l)
+    [ "$bad" = 0 ] || die "$bad adverts from $who not sent unicast to $peer"
 done
 say "all adverts are unicast to the peer"
 report_failover "$CAP_PCAP" r1 r2 "$t_kill"
