@@ -3,7 +3,7 @@
 //! They need root (network namespaces) and the tools listed in `.ci/run` (iproute2, keepalived,
 //! tcpdump, tshark, ping, arping). Each scenario script bounds its own run time and cleans up on
 //! every exit path; this wrapper adds an outer timeout and checks that no `kvl-*` namespace is
-//! left behind.
+//! left behind (`KVL_PREFIX` changes the prefix, e.g. to run beside another lab).
 //!
 //! Selection (environment):
 //! * `KEEPVIP_E2E` = `all` (default) | `quick` | `off` | a comma-separated list of scenario names
@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 /// `"keepvip:keepvip,keepvip:keepalived,keepalived:keepvip"`.
 const DEFAULT_PAIRS: &str = "keepalived:keepalived";
 
-/// Outer bound per scenario run (the scripts bound themselves to 90 s, plus cleanup).
-const RUN_TIMEOUT: Duration = Duration::from_secs(150);
+/// Outer bound per scenario run: the scripts bound themselves (up to 240 s waiting for another
+/// lab's lock, then 90 s of scenario, then cleanup); this is the last resort.
+const RUN_TIMEOUT: Duration = Duration::from_secs(420);
 
 /// The scenarios share fixed namespace names (and CPU time matters for the measurements):
 /// run them one at a time.
@@ -76,13 +77,18 @@ fn pairs() -> Vec<(String, String)> {
     out
 }
 
+/// The lab's name prefix (`KVL_PREFIX`, as in tests/lab/lib.sh).
+fn prefix() -> String {
+    std::env::var("KVL_PREFIX").unwrap_or_else(|_| "kvl".to_string())
+}
+
 fn leftover_namespaces() -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output();
     let Ok(out) = out else { return Vec::new() };
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with("kvl-"))
+        .filter(|n| n.starts_with(&format!("{}-", prefix())))
         .map(str::to_string)
         .collect()
 }

@@ -23,13 +23,15 @@
 #                       also looked up under $CARGO_TARGET_DIR)
 #   KEEPVIP_ARGS        extra arguments for keepvip (default: none; base is -n -l -f CONF -p PIDFILE)
 #   KEEPALIVED_BIN      keepalived binary (default: keepalived from PATH)
-#   KVL_PREFIX          name prefix (default kvl)
+#   KVL_PREFIX          name prefix (default kvl; at most 10 characters: interface names <= 15)
+#   KVL_LOCK_WAIT_S     how long to wait for another lab with the same prefix (default 240)
 #   KVL_LOGDIR          where per-run directories go (default /tmp/kvl-lab)
 #   KVL_TIMEOUT_S       override the scenario's global time bound
 #   KVL_VERBOSE=1       echo every lab command
 
 export LC_ALL=C
 KVL=${KVL_PREFIX:-kvl}
+if [ "${#KVL}" -gt 10 ]; then echo "KVL_PREFIX '$KVL' is longer than 10 characters" >&2; exit 1; fi
 LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_CONF=$LAB_SRC/conf
 LAB_REPO=$(cd "$LAB_SRC/../.." && pwd)
@@ -124,7 +126,8 @@ lab_init() {
     trap 'lab_on_err $LINENO "$BASH_COMMAND"' ERR
     # one lab at a time per prefix: the names are fixed
     exec 9>"/run/$KVL-lab.lock"
-    if ! flock -w 600 9; then die "could not take /run/$KVL-lab.lock within 600 s"; fi
+    local lock_s=${KVL_LOCK_WAIT_S:-240}
+    if ! flock -w "$lock_s" 9; then die "another lab holds /run/$KVL-lab.lock (waited ${lock_s}s)"; fi
     LAB_LOCKED=1
     # global time bound: the watchdog sends us SIGTERM, which runs the cleanup
     (
