@@ -8,7 +8,7 @@
 //!
 //! IPv6 ([`Vrrp6Socket`]): the kernel builds the header; `IPV6_CHECKSUM`
 //! (offset 6) makes it fill in and verify the VRRP checksum; multicast hop
-//! limit 255; the unicast hop limit is only set when asked (keepalived leaves
+//! limit 255; traffic class 0xc0; the unicast hop limit is only set when asked (keepalived leaves
 //! the kernel default unless `unicast_ttl`). Receive reports hop limit,
 //! interface and destination from `IPV6_HOPLIMIT`/`IPV6_PKTINFO` cmsgs;
 //! send picks the source with an `IPV6_PKTINFO` cmsg.
@@ -341,6 +341,8 @@ impl Vrrp6Socket {
         common_setup(&fd, ifname, rcvbuf)?;
         super::setsockopt_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, 6)?;
         super::setsockopt_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, 255)?;
+        // Traffic class 0xc0 (network control), like the IPv4 TOS and keepalived.
+        super::setsockopt_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_TCLASS, 0xc0)?;
         super::setsockopt_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, 0)?;
         super::setsockopt_int(
             &fd,
