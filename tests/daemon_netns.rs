@@ -811,6 +811,9 @@ fn sighup_keeps_unchanged_master_and_survives_a_broken_config() {
     );
     assert!(!new.contains("(VI_1) Entering"), "VI_1 flapped:\n{new}");
     assert!(!new.contains("(VI_1) removing VIPs"), "{new}");
+    // The changed VI_2 was master: it leaves with priority 0 and drops its VIP first.
+    assert!(new.contains("(VI_2) sent 0 priority"), "{new}");
+    assert!(new.contains("(VI_2) removing VIPs."), "{new}");
     assert!(new.contains("(VI_2) Entering BACKUP STATE (init)"), "{new}");
     assert!(!vip_gone, "VI_1's VIP disappeared during the reload");
     assert!(lab.has(1, VIP4));
