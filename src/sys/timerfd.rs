@@ -44,7 +44,10 @@ impl TimerFd {
         }
         let us = at.map_or(0, |t| t.as_micros().max(1));
         let value = libc::timespec {
-            tv_sec: libc::time_t::try_from(us / 1_000_000).unwrap_or(libc::time_t::MAX),
+            // time_t is 32 or 64 bits (musl); saturate (68 years of uptime).
+            tv_sec: (us / 1_000_000)
+                .try_into()
+                .unwrap_or_else(|_| i32::MAX.into()),
             tv_nsec: ((us % 1_000_000) * 1000) as libc::c_long,
         };
         let spec = libc::itimerspec {
