@@ -6,8 +6,10 @@
 
 #[path = "sim/cfg.rs"]
 mod cfg;
-#[path = "sim/codec.rs"]
-mod codec;
+#[path = "sim/clock.rs"]
+mod clock;
+#[path = "sim/frames.rs"]
+mod frames;
 #[path = "sim/rng.rs"]
 mod rng;
 #[path = "sim/scenario.rs"]
@@ -91,12 +93,7 @@ fn same_seed_same_run() {
 fn two_nodes(p0: Member, p1: Member, version: VrrpVersion) -> World {
     World::new(
         9,
-        vec![VridSpec {
-            vrid: 51,
-            version,
-            interval_cs: 100,
-            v6: false,
-        }],
+        vec![VridSpec::new(51, version, 100, false)],
         vec![vec![p0], vec![p1]],
         false,
     )

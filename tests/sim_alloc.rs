@@ -6,8 +6,10 @@
 
 #[path = "sim/cfg.rs"]
 mod cfg;
-#[path = "sim/codec.rs"]
-mod codec;
+#[path = "sim/clock.rs"]
+mod clock;
+#[path = "sim/frames.rs"]
+mod frames;
 #[path = "sim/rng.rs"]
 mod rng;
 #[path = "sim/scenario.rs"]

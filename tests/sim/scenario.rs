@@ -43,12 +43,7 @@ pub fn build(seed: u64, trace: bool) -> World {
             base_cs * (1 + g.below(2) as u16)
         };
         let v6 = version == VrrpVersion::V3 && g.below(4) == 0;
-        vrids.push(VridSpec {
-            vrid: 1 + 7 * k as u8,
-            version,
-            interval_cs,
-            v6,
-        });
+        vrids.push(VridSpec::new(1 + 7 * k as u8, version, interval_cs, v6));
     }
     let mut members: Vec<Vec<Member>> = vec![Vec::new(); n];
     for v in &vrids {
