@@ -398,3 +398,124 @@ fn drifting_clocks_stretch_and_shrink_local_timers() {
     };
     assert_eq!(run(0) - run(800), Duration::from_micros(800));
 }
+
+fn tshark_fields(
+    pcap: &std::path::Path,
+    as_v2: bool,
+    filter: &str,
+    fields: &[&str],
+) -> Vec<String> {
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-n")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-o", "ip.check_checksum:TRUE"])
+        .arg("-o")
+        .arg(format!(
+            "vrrp.v3_checksum_as_in_v2:{}",
+            if as_v2 { "TRUE" } else { "FALSE" }
+        ))
+        .args(["-Y", filter, "-T", "fields", "-E", "separator=,"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The pcap of a simulated segment is what a capture of real keepalived
+/// traffic would be: tshark decodes every advert with a good VRRP (and IPv4
+/// header) checksum, and every GARP / unsolicited NA.
+#[test]
+fn segment_pcap_decodes_in_tshark_with_good_checksums() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        println!("skipped: KEEPVIP_QEMU is set (tshark is a host binary)");
+        return;
+    }
+    if std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let (pcap, adverts, garps, records) = cfg::on_big_stack(|| {
+        let mut w = mixed_segment(11);
+        w.start_capture();
+        w.run_until(Instant::from_secs(10));
+        w.schedule(w.now, Event::Stop(0));
+        w.schedule(Instant::from_secs(15), Event::Restart(0));
+        w.run_until(Instant::from_secs(30));
+        w.check_converged().unwrap();
+        let adverts: u64 = w.nodes.iter().map(|n| n.adverts).sum();
+        let garps: u64 = w.nodes.iter().map(|n| n.garps).sum();
+        let pcap = w.take_pcap().unwrap();
+        let reader = keepvip::wire::pcap::PcapReader::new(&pcap).unwrap();
+        let records = reader.records().count() as u64;
+        (pcap, adverts, garps, records)
+    });
+    assert_eq!(records, adverts + garps);
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-segment.pcap");
+    std::fs::write(&path, pcap).unwrap();
+
+    let vrids = segment_vrids();
+    let fields = [
+        "vrrp.version",
+        "vrrp.virt_rtr_id",
+        "vrrp.prio",
+        "vrrp.checksum.status",
+        "ip.checksum.status",
+        "ip.dsfield",
+        "ip.ttl",
+        "ipv6.tclass",
+        "ipv6.hlim",
+    ];
+    let mut seen = 0u64;
+    let mut prio0 = 0u64;
+    let mut versions = std::collections::BTreeSet::new();
+    for as_v2 in [false, true] {
+        for line in tshark_fields(&path, as_v2, "vrrp", &fields) {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f.len(), fields.len(), "{line}");
+            let vrid: u8 = f[1].parse().unwrap();
+            let spec = vrids.iter().find(|v| v.vrid == vrid).expect("known VRID");
+            if spec.checksum_as_v2 != as_v2 {
+                continue;
+            }
+            seen += 1;
+            prio0 += u64::from(f[2] == "0");
+            versions.insert((f[0].to_owned(), spec.v6));
+            assert_eq!(f[3], "1", "VRRP checksum not good: {line}");
+            // tshark versions print the byte as 0xc0 or 0x000000c0.
+            let hex = |s: &str| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+            if spec.v6 {
+                assert_eq!((hex(f[7]), f[8]), (Some(0xc0), "255"), "{line}");
+            } else {
+                assert_eq!(f[4], "1", "IPv4 header checksum not good: {line}");
+                assert_eq!((hex(f[5]), f[6]), (Some(0xc0), "255"), "{line}");
+            }
+        }
+    }
+    assert_eq!(seen, adverts, "tshark decoded {seen} of {adverts} adverts");
+    assert!(prio0 >= 4, "priority-0 adverts of the clean stop: {prio0}");
+    assert_eq!(versions.len(), 3, "{versions:?}");
+    let garp = tshark_fields(&path, false, "arp.isgratuitous", &["arp.src.proto_ipv4"]);
+    let na = tshark_fields(
+        &path,
+        false,
+        "icmpv6.type == 136 && icmpv6.checksum.status == 1",
+        &["icmpv6.nd.na.target_address"],
+    );
+    assert!(!garp.is_empty() && !na.is_empty());
+    assert_eq!(garp.len() + na.len(), garps as usize);
+}
