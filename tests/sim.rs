@@ -51,6 +51,10 @@ fn random_seeds() {
 fn random_seeds_body() {
     if let Some(seed) = env_u64("KEEPVIP_SIM_SEED") {
         let pcap = std::env::var_os("KEEPVIP_SIM_PCAP");
+        let write = |path: &std::ffi::OsStr, bytes: Vec<u8>| {
+            std::fs::write(path, bytes).expect("write KEEPVIP_SIM_PCAP");
+            println!("segment written to {}", path.to_string_lossy());
+        };
         match scenario::run_seed_capture(seed, true, pcap.is_some()) {
             Ok(o) => {
                 println!(
@@ -65,12 +69,16 @@ fn random_seeds_body() {
                     o.corrupt_refused
                 );
                 if let (Some(path), Some(bytes)) = (pcap, o.pcap) {
-                    std::fs::write(&path, bytes).expect("write KEEPVIP_SIM_PCAP");
-                    println!("segment written to {}", path.to_string_lossy());
+                    write(&path, bytes);
                 }
                 return;
             }
-            Err(e) => panic!("{e}"),
+            Err(e) => {
+                if let (Some(path), Some(bytes)) = (pcap.as_deref(), e.pcap) {
+                    write(path, bytes);
+                }
+                panic!("{}", e.msg);
+            }
         }
     }
     let count = env_u64("KEEPVIP_SIM_SEEDS").unwrap_or(1000);

@@ -34,7 +34,23 @@ pub struct Outcome {
 }
 
 pub fn reproduce_hint(seed: u64) -> String {
-    format!("reproduce: KEEPVIP_SIM_SEED={seed} cargo test --test sim random_seeds -- --nocapture")
+    format!(
+        "reproduce: KEEPVIP_SIM_SEED={seed} cargo test --test sim random_seeds -- --nocapture \
+         (add KEEPVIP_SIM_PCAP=/tmp/seed{seed}.pcap for a capture)"
+    )
+}
+
+/// A failed run: the checker's message (with the trace when tracing) and
+/// the capture up to the failure, when capturing.
+pub struct Failure {
+    pub msg: String,
+    pub pcap: Option<Vec<u8>>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
 }
 
 /// Builds the world for `seed` (nodes not booted yet).
@@ -127,17 +143,27 @@ fn max_delay(w: &World) -> Duration {
     Duration::from_micros(w.delay_min_us + w.jitter_us)
 }
 
-pub fn run_seed(seed: u64, trace: bool) -> Result<Outcome, String> {
+pub fn run_seed(seed: u64, trace: bool) -> Result<Outcome, Failure> {
     run_seed_capture(seed, trace, false)
 }
 
 /// `run_seed`, capturing the segment to a pcap when `pcap`.
-pub fn run_seed_capture(seed: u64, trace: bool, pcap: bool) -> Result<Outcome, String> {
+pub fn run_seed_capture(seed: u64, trace: bool, pcap: bool) -> Result<Outcome, Failure> {
     let mut w = build(seed, trace);
     if pcap {
         w.start_capture();
     }
-    let r = run_world(&mut w);
+    // The checkers inside the world panic: report those like the others,
+    // with the trace and the capture.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_world(&mut w)))
+        .unwrap_or_else(|p| {
+            let m = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".to_owned());
+            Err(format!("checker: {m}"))
+        });
     match r {
         Ok(()) => Ok(Outcome {
             steps: w.steps,
@@ -158,7 +184,10 @@ pub fn run_seed_capture(seed: u64, trace: bool, pcap: bool) -> Result<Outcome, S
             if let Some(t) = &w.trace {
                 msg = format!("{t}\n{msg}");
             }
-            Err(msg)
+            Err(Failure {
+                msg,
+                pcap: w.take_pcap(),
+            })
         }
     }
 }
