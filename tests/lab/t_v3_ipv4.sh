@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# VRRPv3 over IPv4: election, kill -9 failover (Master_Down_Interval from RFC 5798).
+set -Eeuo pipefail
+. "$(dirname "$0")/lib.sh"
+lab_init v3_ipv4 90
+lab_up 2
+capture_start
+start_router r1 "$IMPL1" "$LAB_CONF/v3.r1.conf"
+start_router r2 "$IMPL2" "$LAB_CONF/v3.r2.conf"
+wait_master r1 10
+wait_backup r2 10
+wait_vip "$VIP4" r1 5
+client_reach "$VIP4" r1
+assert_stable 2 r1
+stop_router r1 KILL
+t_kill=$STOP_T
+wait_master r2 10
+client_reach "$VIP4" r2
+sleep 1
+capture_stop
+check_stable_windows "$CAP_PCAP"
+bad=$(vrrp_table "$CAP_PCAP" | awk '$3 != 3' | wc -l)
+[ "$bad" = 0 ] || die "$bad VRRP frames are not version 3"
+report_failover "$CAP_PCAP" r1 r2 "$t_kill"
+check_checksums "$CAP_PCAP" r1 r2
+timeline "$CAP_PCAP"
