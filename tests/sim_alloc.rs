@@ -6,8 +6,10 @@
 
 #[path = "sim/cfg.rs"]
 mod cfg;
-#[path = "sim/codec.rs"]
-mod codec;
+#[path = "sim/clock.rs"]
+mod clock;
+#[path = "sim/frames.rs"]
+mod frames;
 #[path = "sim/rng.rs"]
 mod rng;
 #[path = "sim/scenario.rs"]
@@ -17,12 +19,12 @@ mod world;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct Counting;
 
-static ALLOCS_IN_CORE: AtomicU64 = AtomicU64::new(0);
-static CORE_CALLS: AtomicU64 = AtomicU64::new(0);
+static ALLOCS_IN_CORE: AtomicUsize = AtomicUsize::new(0);
+static CORE_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static IN_CORE: Cell<bool> = const { Cell::new(false) };

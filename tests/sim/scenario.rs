@@ -1,11 +1,22 @@
 //! One randomized simulation run per seed: random segment, random faults,
 //! heal, then the checkers (convergence, coherence, no flapping, failover
 //! bound after a crash, handover bound after a clean stop).
+//!
+//! Clock drift: every node's clock runs at its own rate within
+//! ±`clock::MAX_PPM` and starts at its own offset; during the fault window
+//! clocks may also jump ahead by up to 1 ms. The timing checkers bound
+//! delays made of *local* timers (Master_Down_Interval, Skew_Time, the
+//! advert interval), so each bound is converted to true time for the
+//! slowest allowed clock with `clock::worst_true` (`d / (1 - 500e-6)`,
+//! i.e. +0.05 %, plus a few µs of rounding). Network delays are true time
+//! and are not scaled. Forward steps only make local timers expire
+//! sooner, so they cannot stretch these upper bounds.
 #![allow(dead_code)]
 
 use keepvip::config::model::VrrpVersion;
 use keepvip::time::{Duration, Instant};
 
+use crate::clock::{self, Clock};
 use crate::rng::Rng;
 use crate::world::{Event, Member, VridSpec, World};
 
@@ -13,10 +24,33 @@ pub struct Outcome {
     pub steps: u64,
     pub frames: u64,
     pub transitions: Vec<(Instant, usize, usize, keepvip::vrrp::NotifyState)>,
+    /// Frame copies corrupted by the fault, and how many the parsers refused.
+    pub corrupted: u64,
+    pub corrupt_refused: u64,
+    pub garps: u64,
+    pub adverts: u64,
+    /// The whole segment as a pcap, when asked for.
+    pub pcap: Option<Vec<u8>>,
 }
 
 pub fn reproduce_hint(seed: u64) -> String {
-    format!("reproduce: KEEPVIP_SIM_SEED={seed} cargo test --test sim random_seeds -- --nocapture")
+    format!(
+        "reproduce: KEEPVIP_SIM_SEED={seed} cargo test --test sim random_seeds -- --nocapture \
+         (add KEEPVIP_SIM_PCAP=/tmp/seed{seed}.pcap for a capture)"
+    )
+}
+
+/// A failed run: the checker's message (with the trace when tracing) and
+/// the capture up to the failure, when capturing.
+pub struct Failure {
+    pub msg: String,
+    pub pcap: Option<Vec<u8>>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
 }
 
 /// Builds the world for `seed` (nodes not booted yet).
@@ -43,12 +77,14 @@ pub fn build(seed: u64, trace: bool) -> World {
             base_cs * (1 + g.below(2) as u16)
         };
         let v6 = version == VrrpVersion::V3 && g.below(4) == 0;
-        vrids.push(VridSpec {
-            vrid: 1 + 7 * k as u8,
-            version,
-            interval_cs,
-            v6,
-        });
+        vrids.push(VridSpec::new(1 + 7 * k as u8, version, interval_cs, v6));
+    }
+    // Later additions draw from their own stream, so the topology and the
+    // faults of a seed stay what they were before these knobs existed.
+    let mut h = Rng::new(seed ^ 0x0c10_c0c1_0c00);
+    for v in vrids.iter_mut() {
+        v.vips = h.range(1, 3) as u8;
+        v.checksum_as_v2 = v.version == VrrpVersion::V3 && !v.v6 && h.below(4) == 0;
     }
     let mut members: Vec<Vec<Member>> = vec![Vec::new(); n];
     for v in &vrids {
@@ -79,7 +115,12 @@ pub fn build(seed: u64, trace: bool) -> World {
             });
         }
     }
-    World::new(seed, vrids, members, trace)
+    let mut w = World::new(seed, vrids, members, trace);
+    for node in w.nodes.iter_mut() {
+        let ppm = h.range(0, 2 * clock::MAX_PPM as u64) as i64 - clock::MAX_PPM;
+        node.clock = Clock::new(ppm, h.below(1_000_000_000_000));
+    }
+    w
 }
 
 fn unit(w: &World) -> Duration {
@@ -102,14 +143,37 @@ fn max_delay(w: &World) -> Duration {
     Duration::from_micros(w.delay_min_us + w.jitter_us)
 }
 
-pub fn run_seed(seed: u64, trace: bool) -> Result<Outcome, String> {
+pub fn run_seed(seed: u64, trace: bool) -> Result<Outcome, Failure> {
+    run_seed_capture(seed, trace, false)
+}
+
+/// `run_seed`, capturing the segment to a pcap when `pcap`.
+pub fn run_seed_capture(seed: u64, trace: bool, pcap: bool) -> Result<Outcome, Failure> {
     let mut w = build(seed, trace);
-    let r = run_world(&mut w);
+    if pcap {
+        w.start_capture();
+    }
+    // The checkers inside the world panic: report those like the others,
+    // with the trace and the capture.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_world(&mut w)))
+        .unwrap_or_else(|p| {
+            let m = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".to_owned());
+            Err(format!("checker: {m}"))
+        });
     match r {
         Ok(()) => Ok(Outcome {
             steps: w.steps,
             frames: w.frames_delivered,
             transitions: w.transitions.clone(),
+            corrupted: w.corrupted,
+            corrupt_refused: w.corrupt_refused,
+            garps: w.nodes.iter().map(|n| n.garps).sum(),
+            adverts: w.nodes.iter().map(|n| n.adverts).sum(),
+            pcap: w.take_pcap(),
         }),
         Err(e) => {
             let mut msg = format!(
@@ -120,7 +184,10 @@ pub fn run_seed(seed: u64, trace: bool) -> Result<Outcome, String> {
             if let Some(t) = &w.trace {
                 msg = format!("{t}\n{msg}");
             }
-            Err(msg)
+            Err(Failure {
+                msg,
+                pcap: w.take_pcap(),
+            })
         }
     }
 }
@@ -191,6 +258,18 @@ fn run_world(w: &mut World) -> Result<(), String> {
             }
         }
     }
+    // Corruption and clock steps (their own stream, see `build`).
+    let mut h = Rng::new(w.seed ^ 0xfa01_7fa0_17fa);
+    if h.below(2) == 0 {
+        let at = Instant::from_micros(h.below(fe / 2));
+        let ppm = *h.pick(&[10_000u32, 30_000, 100_000]);
+        w.schedule(at, Event::Corrupt { ppm });
+    }
+    for _ in 0..h.range(0, 3) {
+        let at = Instant::from_micros(h.below(fe));
+        let node = h.below(n as u64) as usize;
+        w.schedule(at, Event::ClockStep(node, h.range(1, 1000)));
+    }
     let heal_jitter = (us / 20).clamp(50, 500);
     w.schedule(
         fault_end,
@@ -203,7 +282,7 @@ fn run_world(w: &mut World) -> Result<(), String> {
     w.schedule(fault_end, Event::Heal);
 
     // Converge after heal.
-    let settle = settle_time(w);
+    let settle = clock::worst_true(settle_time(w), 10);
     w.run_until(fault_end + settle);
     w.check_converged()
         .map_err(|e| format!("after heal: {e}"))?;
@@ -217,7 +296,7 @@ fn run_world(w: &mut World) -> Result<(), String> {
         && let Some((mdi, _)) = w.best_backup_timers(k)
     {
         let t0 = w.now;
-        let bound = t0 + mdi + w.interval(k) + max_delay(w);
+        let bound = t0 + clock::worst_true(mdi + w.interval(k), 10) + max_delay(w);
         w.schedule(t0, Event::Crash(m));
         let got = w.run_until_pred(bound, |w| w.masters(k).iter().any(|&x| x != m && w.live(x)));
         if got.is_none() {
@@ -240,7 +319,7 @@ fn run_world(w: &mut World) -> Result<(), String> {
         && let Some((_, skew)) = w.best_backup_timers(k)
     {
         let t0 = w.now;
-        let bound = t0 + max_delay(w) + skew + Duration::from_millis(1);
+        let bound = t0 + max_delay(w) + clock::worst_true(skew, 10) + Duration::from_millis(1);
         w.schedule(t0, Event::Stop(m));
         let got = w.run_until_pred(bound, |w| w.masters(k).iter().any(|&x| x != m && w.live(x)));
         if got.is_none() {

@@ -1,6 +1,13 @@
-//! The simulated segment: N nodes, each running a real `vrrp::Router`, a
-//! virtual clock, a seeded network with drops, delay, duplication and
-//! partitions, crashes and restarts. Frames are real bytes.
+//! The simulated segment: N nodes, each running a real `vrrp::Router` on
+//! its own drifting clock (`clock.rs`), a seeded network with drops, delay,
+//! duplication, corruption and partitions, crashes and restarts. Frames are
+//! real Ethernet frames built and parsed by the wire codec (`frames.rs`);
+//! every frame on the segment can be captured to a pcap.
+//!
+//! Checkers run inside the world (they panic with the seed): a node is
+//! Master iff it holds its VIPs; every frame the simulator did not corrupt
+//! parses; a GARP / unsolicited NA for each VIP follows every takeover;
+//! every clock stays within its drift bound and never goes back.
 #![allow(dead_code)]
 
 use std::cmp::Reverse;
@@ -11,11 +18,34 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use keepvip::config::model::{AddressFamily, Config, InstanceConfig, VrrpVersion};
 use keepvip::time::{Duration, Instant};
 use keepvip::vrrp::timers::{master_down_interval, skew_time};
-use keepvip::vrrp::{Action, Actions, InstanceId, NotifyState, Router, StateKind, TrackState};
+use keepvip::vrrp::{
+    Action, Actions, DropReason, InstanceId, NotifyState, Router, StateKind, TrackState, VipRef,
+};
+use keepvip::wire::pcap::PcapWriter;
+use keepvip::wire::vrrp as wire_vrrp;
 
 use crate::cfg;
-use crate::codec;
+use crate::clock::Clock;
+use crate::frames::{self, Filtered, Rx};
 use crate::rng::Rng;
+
+/// An in-memory `embedded_io` sink for the pcap writer.
+#[derive(Default)]
+pub struct VecSink(pub Vec<u8>);
+
+impl embedded_io::ErrorType for VecSink {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Write for VecSink {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
 
 /// Hook around every call into the core (the allocation test counts inside it).
 pub static CORE_HOOK: std::sync::OnceLock<fn(bool)> = std::sync::OnceLock::new();
@@ -33,6 +63,24 @@ pub struct VridSpec {
     pub version: VrrpVersion,
     pub interval_cs: u16,
     pub v6: bool,
+    /// Number of virtual addresses (1..=3).
+    pub vips: u8,
+    /// v3 over IPv4: RFC 9568 checksum (message only) instead of
+    /// keepalived's pseudo-header default.
+    pub checksum_as_v2: bool,
+}
+
+impl VridSpec {
+    pub fn new(vrid: u8, version: VrrpVersion, interval_cs: u16, v6: bool) -> VridSpec {
+        VridSpec {
+            vrid,
+            version,
+            interval_cs,
+            v6,
+            vips: 1,
+            checksum_as_v2: false,
+        }
+    }
 }
 
 /// One node's settings for one VRID.
@@ -49,7 +97,8 @@ pub struct Frame {
     pub seq: u64,
     pub from: usize,
     pub to: usize,
-    pub v6: bool,
+    /// The simulator flipped a byte of this copy (a corruption fault).
+    pub corrupted: bool,
     pub bytes: Vec<u8>,
 }
 
@@ -82,6 +131,12 @@ pub enum Event {
         dup_ppm: u32,
         jitter_us: u64,
     },
+    /// Flip one random byte in this fraction of the frames (per receiver copy).
+    Corrupt {
+        ppm: u32,
+    },
+    /// Node `n`'s clock jumps `us` microseconds ahead.
+    ClockStep(usize, u64),
     Block {
         from: usize,
         to: usize,
@@ -89,16 +144,44 @@ pub enum Event {
     Heal,
 }
 
+/// The virtual addresses of a VRID: 198.51.100.<vrid> (+ .<vrid+100>,
+/// .<vrid+200>) or 2001:db8::100:<vrid> (+ ...:1<vrid>, ...:2<vrid>).
+pub fn vip_list(v: &VridSpec) -> Vec<IpAddr> {
+    (0..v.vips.clamp(1, 3))
+        .map(|j| {
+            if v.v6 {
+                let low = u16::from(j) << 8 | u16::from(v.vrid);
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0x100, low))
+            } else {
+                IpAddr::V4(Ipv4Addr::new(198, 51, 100, v.vrid.wrapping_add(100 * j)))
+            }
+        })
+        .collect()
+}
+
 pub struct Node {
     pub addr4: Ipv4Addr,
     pub addr6: Ipv6Addr,
+    pub mac: frames::MacAddr,
     pub config: Box<Config>,
     pub router: Option<Box<Router>>,
     /// Simulated address table: does this node hold instance i's VIPs?
     pub held: Vec<bool>,
     pub link_up: bool,
     pub track: Vec<i32>,
+    /// GARP / unsolicited NA frames this node built.
     pub garps: u64,
+    /// Adverts this node built.
+    pub adverts: u64,
+    /// The node's monotonic clock (survives daemon restarts).
+    pub clock: Clock,
+    /// IPv4 ident / IPv6 flow label of the next advert.
+    ident: u32,
+    /// Per instance: VIPs still owed a GARP/NA since the last takeover, and
+    /// the true time by which they must have been announced.
+    pending_garp: Vec<Option<(Instant, Vec<IpAddr>)>>,
+    /// Frames the NIC / kernel filtered before the VRRP socket, per reason.
+    pub filtered: [u64; 3],
 }
 
 pub struct World {
@@ -125,6 +208,14 @@ pub struct World {
     pub trace: Option<String>,
     pub steps: u64,
     pub frames_delivered: u64,
+    /// Corruption fault rate (ppm of receiver copies).
+    pub corrupt_ppm: u32,
+    /// Copies corrupted, and how many of them the wire parsers refused
+    /// (counted by the receiving router with `record_drop`).
+    pub corrupted: u64,
+    pub corrupt_refused: u64,
+    /// Every frame put on the segment, when capturing.
+    pub capture: Option<PcapWriter<VecSink>>,
 }
 
 impl World {
@@ -134,22 +225,13 @@ impl World {
         for (i, m) in members.iter().enumerate() {
             let mut insts = Vec::new();
             for (k, v) in vrids.iter().enumerate() {
-                let vip: IpAddr = if v.v6 {
-                    IpAddr::V6(Ipv6Addr::new(
-                        0x2001,
-                        0xdb8,
-                        0,
-                        0,
-                        0,
-                        0,
-                        0x100,
-                        u16::from(v.vrid),
-                    ))
-                } else {
-                    IpAddr::V4(Ipv4Addr::new(198, 51, 100, v.vrid))
-                };
+                let vips = vip_list(v);
                 let mut c: InstanceConfig =
-                    cfg::instance(&format!("VI_{}", v.vrid), v.vrid, v.version, vip);
+                    cfg::instance(&format!("VI_{}", v.vrid), v.vrid, v.version, vips[0]);
+                for a in &vips[1..] {
+                    c.virtual_ipaddress.push(cfg::vip_entry(*a)).unwrap();
+                }
+                c.checksum_as_v2 = v.checksum_as_v2;
                 c.advert_int_cs = v.interval_cs;
                 c.priority = m[k].priority;
                 c.nopreempt = m[k].nopreempt;
@@ -157,18 +239,25 @@ impl World {
                 c.garp_master_delay_s = 1;
                 c.garp_master_repeat = 2;
                 c.garp_interval_us = 1000;
+                c.gna_interval_us = 1000;
                 insts.push(c);
             }
             let k = vrids.len();
             nodes.push(Node {
-                addr4: Ipv4Addr::new(192, 0, 2, 10 + i as u8),
-                addr6: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x10 + i as u16),
+                addr4: frames::node_addr4(i),
+                addr6: frames::node_addr6(i),
+                mac: frames::node_mac(i),
                 config: cfg::config(insts),
                 router: None,
                 held: vec![false; k],
                 link_up: true,
                 track: vec![0; k],
                 garps: 0,
+                adverts: 0,
+                clock: Clock::ideal(),
+                ident: (i as u32) << 12,
+                pending_garp: vec![None; k],
+                filtered: [0; 3],
             });
         }
         World {
@@ -192,7 +281,27 @@ impl World {
             trace: if trace { Some(String::new()) } else { None },
             steps: 0,
             frames_delivered: 0,
+            corrupt_ppm: 0,
+            corrupted: 0,
+            corrupt_refused: 0,
+            capture: None,
         }
+    }
+
+    /// Capture every frame put on the segment (see [`World::take_pcap`]).
+    pub fn start_capture(&mut self) {
+        self.capture = Some(PcapWriter::new(VecSink::default()).unwrap());
+    }
+
+    /// The capture so far, as a pcap file (capturing stops).
+    pub fn take_pcap(&mut self) -> Option<Vec<u8>> {
+        self.capture.take().map(|w| w.into_inner().0)
+    }
+
+    /// Node `n`'s local time now (what its router sees).
+    pub fn local_now(&mut self, n: usize) -> Instant {
+        let now = self.now;
+        self.nodes[n].clock.read(now)
     }
 
     fn log(&mut self, f: impl FnOnce() -> String) {
@@ -249,10 +358,9 @@ impl World {
             r.set_src_addr(InstanceId(k as u16), a);
         }
         self.nodes[n].router = Some(r);
-        let now = self.now;
         let link = self.nodes[n].link_up;
         let track = self.nodes[n].track.clone();
-        self.core(n, |r, out| {
+        self.core(n, |r, now, out| {
             if !link {
                 r.handle_link(now, "eth0", false, out);
             }
@@ -272,20 +380,30 @@ impl World {
         self.log(|| format!("node {n} boots"));
     }
 
-    /// Run a core call on node `n` and execute its actions.
-    fn core(&mut self, n: usize, f: impl FnOnce(&mut Router, &mut Actions)) {
-        let Some(r) = self.nodes[n].router.as_mut() else {
+    /// Run a core call on node `n` at its local time and execute its actions.
+    fn core(&mut self, n: usize, f: impl FnOnce(&mut Router, Instant, &mut Actions)) {
+        if self.nodes[n].router.is_none() {
             return;
-        };
+        }
+        let local = self.local_now(n);
+        let r = self.nodes[n].router.as_mut().unwrap();
         self.out.clear();
         hook(true);
-        f(r, &mut self.out);
+        f(r, local, &mut self.out);
         hook(false);
         assert_eq!(self.out.overflow_count(), 0, "Actions overflow");
         let actions: Vec<Action> = self.out.as_slice().to_vec();
         self.out.clear();
         for a in actions {
             self.execute(n, a);
+        }
+    }
+
+    fn vip(&self, n: usize, k: usize, v: VipRef) -> IpAddr {
+        let c = &self.nodes[n].config.instances[k];
+        match v {
+            VipRef::Vip(i) => c.virtual_ipaddress[usize::from(i)].addr,
+            VipRef::Excluded(i) => c.virtual_ipaddress_excluded[usize::from(i)].addr,
         }
     }
 
@@ -297,10 +415,17 @@ impl World {
                 hook(true);
                 let repr = r.advert_repr(inst, priority).unwrap();
                 hook(false);
-                let bytes = codec::encode(&repr);
-                let v6 = self.vrids[k].v6;
+                let v = &self.vrids[k];
+                let src = self.addr(n, v.v6);
+                let node = &mut self.nodes[n];
+                let as_v2 = node.config.instances[k].checksum_as_v2;
+                let id = node.ident;
+                node.ident = node.ident.wrapping_add(1);
+                node.adverts += 1;
+                let frame = frames::advert(node.mac, src, id, &repr, as_v2)
+                    .unwrap_or_else(|e| panic!("seed {}: cannot emit {repr:?}: {e}", self.seed));
                 self.log(|| format!("node {n} VRID {} sends advert prio {priority}", repr.vrid));
-                self.broadcast(n, v6, bytes);
+                self.transmit(n, frame);
             }
             Action::AddVips { .. } => {
                 self.nodes[n].held[k] = true;
@@ -308,8 +433,21 @@ impl World {
             Action::DelVips { .. } => {
                 self.nodes[n].held[k] = false;
             }
-            Action::SendGarp { .. } => {
+            Action::SendGarp { vip, .. } => {
+                let addr = self.vip(n, k, vip);
+                let frame = frames::garp(self.nodes[n].mac, addr)
+                    .unwrap_or_else(|e| panic!("seed {}: cannot emit GARP: {e}", self.seed));
+                // The checker reads the frame back with the wire parsers.
+                let announced = frames::announced_vip(&frame);
+                assert_eq!(announced, Some(addr), "seed {}: GARP frame", self.seed);
                 self.nodes[n].garps += 1;
+                if let Some((_, left)) = self.nodes[n].pending_garp[k].as_mut() {
+                    left.retain(|a| *a != addr);
+                    if left.is_empty() {
+                        self.nodes[n].pending_garp[k] = None;
+                    }
+                }
+                self.transmit(n, frame);
             }
             Action::Notify {
                 state, priority, ..
@@ -321,14 +459,36 @@ impl World {
                         state.as_str()
                     )
                 });
+                self.nodes[n].pending_garp[k] = match state {
+                    NotifyState::Master => {
+                        let c = &self.nodes[n].config.instances[k];
+                        let vips: Vec<IpAddr> = c
+                            .virtual_ipaddress
+                            .iter()
+                            .chain(c.virtual_ipaddress_excluded.iter())
+                            .map(|v| v.addr)
+                            .collect();
+                        // The first burst announces each VIP once, paced
+                        // by garp_interval / gna_interval (local time).
+                        let gap = u64::from(c.garp_interval_us.max(c.gna_interval_us));
+                        let within = Duration::from_micros(gap * vips.len() as u64);
+                        Some((self.now + crate::clock::worst_true(within, 10), vips))
+                    }
+                    _ => None,
+                };
                 self.transitions.push((self.now, n, k, state));
             }
         }
     }
 
-    fn broadcast(&mut self, from: usize, v6: bool, bytes: Vec<u8>) {
+    /// Put `frame` on the segment from node `from`: captured once, then
+    /// one copy per reachable receiver, each subject to the network faults.
+    fn transmit(&mut self, from: usize, frame: Vec<u8>) {
         if !self.nodes[from].link_up {
             return;
+        }
+        if let Some(w) = self.capture.as_mut() {
+            w.write_frame(self.now, &frame).unwrap();
         }
         for to in 0..self.nodes.len() {
             if to == from || self.blocked[from][to] {
@@ -347,15 +507,39 @@ impl World {
                 let at = (self.now + Duration::from_micros(delay)).max(self.last_at[from][to]);
                 self.last_at[from][to] = at;
                 self.seq += 1;
+                let mut bytes = frame.clone();
+                let corrupted = self.corrupt_ppm > 0 && self.rng.chance_ppm(self.corrupt_ppm);
+                if corrupted {
+                    let i = self.rng.below(bytes.len() as u64) as usize;
+                    bytes[i] ^= 1 + self.rng.below(255) as u8;
+                    self.corrupted += 1;
+                }
                 self.queue.push(Reverse(Frame {
                     at,
                     seq: self.seq,
                     from,
                     to,
-                    v6,
-                    bytes: bytes.clone(),
+                    corrupted,
+                    bytes,
                 }));
             }
+        }
+    }
+
+    /// A refused frame: the router counts it under a named reason. A frame
+    /// the simulator did not corrupt must never be refused.
+    fn refuse(&mut self, f: &Frame, id: Option<InstanceId>, reason: DropReason, why: String) {
+        assert!(
+            f.corrupted,
+            "seed {}: node {} cannot parse an intact frame from node {}: {why}",
+            self.seed, f.to, f.from
+        );
+        self.corrupt_refused += 1;
+        self.log(|| format!("node {} drops a corrupted frame: {why}", f.to));
+        if let Some(r) = self.nodes[f.to].router.as_mut() {
+            hook(true);
+            r.record_drop(id, reason);
+            hook(false);
         }
     }
 
@@ -364,18 +548,67 @@ impl World {
         if !self.live(to) {
             return;
         }
-        let repr = match codec::decode(&f.bytes, f.v6) {
-            Ok(r) => r,
-            Err(e) => panic!("seed {}: undecodable frame {e:?}", self.seed),
-        };
-        let fam = if f.v6 {
-            AddressFamily::Ipv6
-        } else {
-            AddressFamily::Ipv4
-        };
-        let src = self.addr(f.from, f.v6);
-        let now = self.now;
         self.frames_delivered += 1;
+        let ip = match frames::receive(self.nodes[to].mac, &f.bytes) {
+            Rx::Vrrp(ip) => ip,
+            Rx::Filtered(why) => {
+                // ARP / NA frames are not for the VRRP socket; anything
+                // else filtered below it must be a corrupted copy.
+                assert!(
+                    f.corrupted || why == Filtered::NotVrrp,
+                    "seed {}: intact frame filtered: {}",
+                    self.seed,
+                    why.name()
+                );
+                self.nodes[to].filtered[why as usize] += 1;
+                return;
+            }
+            Rx::Bad(e) => {
+                self.refuse(&f, None, frames::drop_reason(e), format!("IP: {e}"));
+                return;
+            }
+        };
+        // Demultiplex on the VRID, then verify with that instance's
+        // checksum mode (a real receiver knows its instance's setting).
+        let packet = wire_vrrp::Packet::new_unchecked(ip.payload);
+        if let Err(e) = packet.check_len() {
+            self.refuse(&f, None, frames::drop_reason(e), format!("VRRP: {e}"));
+            return;
+        }
+        let r = self.nodes[to].router.as_ref().unwrap();
+        let id = r.find_instance("eth0", ip.family, packet.vrid());
+        let parsed = match id {
+            Some(id) => {
+                let c = &self.nodes[to].config.instances[id.index()];
+                let version = match c.version {
+                    VrrpVersion::V2 => wire_vrrp::Version::V2,
+                    VrrpVersion::V3 => wire_vrrp::Version::V3,
+                };
+                let mode = frames::checksum_mode(version, c.checksum_as_v2, ip.src, ip.dst);
+                wire_vrrp::Repr::parse(&packet, ip.family, mode)
+            }
+            None => wire_vrrp::Repr::parse_detect_checksum(&packet, ip.src, ip.dst).map(|r| r.0),
+        };
+        let repr = match parsed {
+            Ok(r) => r,
+            Err(e) => {
+                self.refuse(&f, id, frames::drop_reason(e), format!("VRRP: {e}"));
+                return;
+            }
+        };
+        let (src, ttl) = (ip.src, ip.ttl);
+        let Some(id) = id else {
+            self.refuse(&f, None, DropReason::Vrid, format!("no VRID {}", repr.vrid));
+            return;
+        };
+        if !f.corrupted {
+            assert_eq!(
+                src,
+                self.addr(f.from, ip.family == AddressFamily::Ipv6),
+                "seed {}: advert source",
+                self.seed
+            );
+        }
         let (from, prio) = (f.from, repr.priority);
         self.log(|| {
             format!(
@@ -383,10 +616,8 @@ impl World {
                 repr.vrid
             )
         });
-        self.core(to, |r, out| {
-            if let Some(id) = r.find_instance("eth0", fam, repr.vrid) {
-                r.handle_advert(now, id, src, 255, &repr, out);
-            }
+        self.core(to, |r, now, out| {
+            r.handle_advert(now, id, src, ttl, &repr, out);
         });
     }
 
@@ -396,6 +627,10 @@ impl World {
             Event::Crash(n) => {
                 // kill -9: the VIPs stay on the interface.
                 self.nodes[n].router = None;
+                self.nodes[n]
+                    .pending_garp
+                    .iter_mut()
+                    .for_each(|p| *p = None);
             }
             Event::Restart(n) => {
                 if self.nodes[n].router.is_none() {
@@ -403,19 +638,16 @@ impl World {
                 }
             }
             Event::Stop(n) => {
-                let now = self.now;
-                self.core(n, |r, out| r.handle_shutdown(now, out));
+                self.core(n, |r, now, out| r.handle_shutdown(now, out));
                 self.nodes[n].router = None;
             }
             Event::Link(n, up) => {
                 self.nodes[n].link_up = up;
-                let now = self.now;
-                self.core(n, |r, out| r.handle_link(now, "eth0", up, out));
+                self.core(n, |r, now, out| r.handle_link(now, "eth0", up, out));
             }
             Event::Track(n, k, w) => {
                 self.nodes[n].track[k] = w;
-                let now = self.now;
-                self.core(n, |r, out| {
+                self.core(n, |r, now, out| {
                     r.handle_track(
                         now,
                         InstanceId(k as u16),
@@ -436,10 +668,16 @@ impl World {
                 self.dup_ppm = dup_ppm;
                 self.jitter_us = jitter_us;
             }
+            Event::Corrupt { ppm } => self.corrupt_ppm = ppm,
+            Event::ClockStep(n, us) => {
+                let now = self.now;
+                self.nodes[n].clock.step(now, us);
+            }
             Event::Block { from, to } => self.blocked[from][to] = true,
             Event::Heal => {
                 self.drop_ppm = 0;
                 self.dup_ppm = 0;
+                self.corrupt_ppm = 0;
                 for row in self.blocked.iter_mut() {
                     row.iter_mut().for_each(|b| *b = false);
                 }
@@ -455,13 +693,16 @@ impl World {
         }
     }
 
+    /// The earliest router deadline, converted from the node's local time
+    /// to true time (never before now).
     fn next_timer(&self) -> Option<(Instant, usize)> {
         let mut best: Option<(Instant, usize)> = None;
         for (i, n) in self.nodes.iter().enumerate() {
-            if let Some(t) = n.router.as_ref().and_then(|r| r.poll_timeout())
-                && best.is_none_or(|(b, _)| t < b)
-            {
-                best = Some((t, i));
+            if let Some(l) = n.router.as_ref().and_then(|r| r.poll_timeout()) {
+                let t = n.clock.true_at(l).max(self.now);
+                if best.is_none_or(|(b, _)| t < b) {
+                    best = Some((t, i));
+                }
             }
         }
         best
@@ -491,10 +732,11 @@ impl World {
             let Reverse(f) = self.queue.pop().unwrap();
             self.deliver(f);
         } else if let Some((_, n)) = tm {
-            let now = self.now;
-            self.core(n, |r, out| r.handle_timeout(now, out));
+            self.core(n, |r, now, out| r.handle_timeout(now, out));
         }
         self.check_coherence();
+        self.check_garps();
+        self.check_clocks();
         true
     }
 
@@ -519,6 +761,31 @@ impl World {
         }
         self.now = self.now.max(until);
         None
+    }
+
+    /// Every takeover is followed by a GARP / unsolicited NA for each VIP.
+    fn check_garps(&self) {
+        for (n, node) in self.nodes.iter().enumerate() {
+            for (k, p) in node.pending_garp.iter().enumerate() {
+                if let Some((deadline, left)) = p {
+                    assert!(
+                        self.now <= *deadline,
+                        "seed {}: node {n} VRID {} took over but sent no GARP/NA for {left:?} by {deadline:?}",
+                        self.seed,
+                        self.vrids[k].vrid
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every clock within its drift bound.
+    fn check_clocks(&self) {
+        for (n, node) in self.nodes.iter().enumerate() {
+            if let Err(e) = node.clock.check_bound(self.now) {
+                panic!("seed {}: node {n}: {e}", self.seed);
+            }
+        }
     }
 
     /// A node is Master iff it holds the VIPs (crashed nodes excepted).
