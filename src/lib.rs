@@ -13,5 +13,6 @@ pub mod limits;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;
+pub mod track;
 pub mod vrrp;
 pub mod wire;
