@@ -157,9 +157,9 @@ impl FifoLine {
     pub fn format(ev: &Event<'_>) -> FifoLine {
         let mut l = FifoLine::default();
         let name = ev.name.get(..MAX_NAME_LEN).unwrap_or(ev.name);
-        let _ = write!(
+        let _ = writeln!(
             l,
-            "{} \"{}\" {} {}\n",
+            "{} \"{}\" {} {}",
             ev.kind.as_str(),
             name,
             ev.state.as_str(),
