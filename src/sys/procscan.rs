@@ -141,6 +141,12 @@ pub struct ProcScanner {
     proc_fd: OwnedFd,
     matchers: Vec<ProcMatcher, MAX_TRACK_PROCESSES>,
     counts: [u32; MAX_TRACK_PROCESSES],
+    /// Counts of the pass in progress.
+    work: [u32; MAX_TRACK_PROCESSES],
+    in_pass: bool,
+    seen: u32,
+    dent_off: usize,
+    dent_len: usize,
     need_cmdline: bool,
     dents: [u8; 8192],
     comm: [u8; 64],
@@ -206,6 +212,11 @@ impl ProcScanner {
             proc_fd,
             matchers,
             counts: [0; MAX_TRACK_PROCESSES],
+            work: [0; MAX_TRACK_PROCESSES],
+            in_pass: false,
+            seen: 0,
+            dent_off: 0,
+            dent_len: 0,
             need_cmdline,
             dents: [0; 8192],
             comm: [0; 64],
@@ -214,64 +225,100 @@ impl ProcScanner {
         })
     }
 
-    /// One pass over /proc: afterwards [`ProcScanner::counts`] holds the
-    /// number of matching processes per tracker. Threads are not counted
-    /// (only the `/proc/PID` entries of processes are listed).
+    /// One whole pass over /proc: afterwards [`ProcScanner::counts`] holds
+    /// the number of matching processes per tracker. Threads are not
+    /// counted (only the `/proc/PID` entries of processes are listed).
+    /// Cost grows with the number of processes (see [`ProcScanner::scan_step`]
+    /// to spread it over several loop turns).
     pub fn scan(&mut self) -> io::Result<()> {
-        self.counts = [0; MAX_TRACK_PROCESSES];
-        let mut seen = 0u32;
-        // SAFETY: plain lseek on our own directory descriptor.
-        super::cerr(unsafe { libc::lseek(self.proc_fd.as_raw_fd(), 0, libc::SEEK_SET) })?;
+        self.abort();
+        while !self.scan_step(usize::MAX)? {}
+        Ok(())
+    }
+
+    /// Forgets a pass in progress (the next step starts a new one).
+    pub fn abort(&mut self) {
+        self.in_pass = false;
+    }
+
+    /// Advances the current pass (starting one if none is running) by at
+    /// most `budget` processes. Returns true when the pass completed: the
+    /// counts are then published to [`ProcScanner::counts`]; until then
+    /// the previous pass's counts stay visible.
+    pub fn scan_step(&mut self, budget: usize) -> io::Result<bool> {
+        if !self.in_pass {
+            // SAFETY: plain lseek on our own directory descriptor.
+            super::cerr(unsafe { libc::lseek(self.proc_fd.as_raw_fd(), 0, libc::SEEK_SET) })?;
+            self.work = [0; MAX_TRACK_PROCESSES];
+            self.seen = 0;
+            self.dent_off = 0;
+            self.dent_len = 0;
+            self.in_pass = true;
+        }
+        let mut left = budget;
         loop {
-            // SAFETY: `dents` is a valid writable buffer of its length.
-            let n = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
-                    self.proc_fd.as_raw_fd(),
-                    self.dents.as_mut_ptr(),
-                    self.dents.len(),
-                )
-            };
-            let n = super::cerr(n)? as usize;
-            if n == 0 {
-                break;
-            }
-            let mut off = 0usize;
-            while off + 19 < n {
-                // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
-                let reclen = match self.dents.get(off + 16..off + 18) {
-                    Some(b) => usize::from(u16::from_ne_bytes([b[0], b[1]])),
-                    None => break,
+            if self.dent_off >= self.dent_len {
+                // SAFETY: `dents` is a valid writable buffer of its length.
+                let n = unsafe {
+                    libc::syscall(
+                        libc::SYS_getdents64,
+                        self.proc_fd.as_raw_fd(),
+                        self.dents.as_mut_ptr(),
+                        self.dents.len(),
+                    )
                 };
-                if reclen == 0 {
+                let n = match super::cerr(n) {
+                    Ok(n) => n as usize,
+                    Err(e) => {
+                        self.in_pass = false;
+                        return Err(e);
+                    }
+                };
+                if n == 0 {
+                    self.in_pass = false;
+                    self.counts = self.work;
+                    self.stats.scans += 1;
+                    self.stats.last_processes = self.seen;
+                    return Ok(true);
+                }
+                self.dent_off = 0;
+                self.dent_len = n;
+            }
+            if left == 0 {
+                return Ok(false);
+            }
+            let (off, n) = (self.dent_off, self.dent_len);
+            // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
+            let reclen = match self.dents.get(off + 16..off + 18) {
+                Some(b) if off + 19 < n => usize::from(u16::from_ne_bytes([b[0], b[1]])),
+                _ => 0,
+            };
+            if reclen == 0 {
+                self.dent_off = n;
+                continue;
+            }
+            let end = (off + reclen).min(n);
+            let mut pid = [0u8; 16];
+            let mut plen = 0;
+            let mut numeric = true;
+            for &b in self.dents.get(off + 19..end).unwrap_or(&[]) {
+                if b == 0 {
                     break;
                 }
-                let name_start = off + 19;
-                let end = (off + reclen).min(n);
-                let mut pid = [0u8; 16];
-                let mut plen = 0;
-                let mut numeric = true;
-                for &b in self.dents.get(name_start..end).unwrap_or(&[]) {
-                    if b == 0 {
-                        break;
-                    }
-                    if !b.is_ascii_digit() || plen >= pid.len() {
-                        numeric = false;
-                        break;
-                    }
-                    pid[plen] = b;
-                    plen += 1;
+                if !b.is_ascii_digit() || plen >= pid.len() {
+                    numeric = false;
+                    break;
                 }
-                off += reclen;
-                if numeric && plen > 0 {
-                    seen += 1;
-                    self.look_at(&pid[..plen]);
-                }
+                pid[plen] = b;
+                plen += 1;
+            }
+            self.dent_off = off + reclen;
+            if numeric && plen > 0 {
+                self.seen += 1;
+                left -= 1;
+                self.look_at(&pid[..plen]);
             }
         }
-        self.stats.scans += 1;
-        self.stats.last_processes = seen;
-        Ok(())
     }
 
     fn look_at(&mut self, pid: &[u8]) {
@@ -309,7 +356,7 @@ impl ProcScanner {
         let cmdline = cmd_len.and_then(|n| self.cmdline.get(..n));
         for (i, m) in self.matchers.iter().enumerate() {
             if m.matches(comm, cmdline)
-                && let Some(c) = self.counts.get_mut(i)
+                && let Some(c) = self.work.get_mut(i)
             {
                 *c = c.saturating_add(1);
             }
