@@ -70,7 +70,10 @@ fn run(ex: &mut Exec, cmd: &str, timeout: Option<Duration>) -> (Reaped, std::tim
             return (r, origin.elapsed());
         }
         ex.kill_expired(now(origin));
-        assert!(origin.elapsed() < std::time::Duration::from_secs(10), "{cmd} never ended");
+        assert!(
+            origin.elapsed() < std::time::Duration::from_secs(10),
+            "{cmd} never ended"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
@@ -110,11 +113,23 @@ fn read_pid(p: &Path) -> i32 {
 #[test]
 fn exit_statuses_and_path_search() {
     let mut ex = Exec::with_env(Env::minimal()).unwrap();
-    assert_eq!(run(&mut ex, "/bin/true", None).0.outcome, ScriptOutcome::Exited(0));
-    assert_eq!(run(&mut ex, "/bin/false", None).0.outcome, ScriptOutcome::Exited(1));
+    assert_eq!(
+        run(&mut ex, "/bin/true", None).0.outcome,
+        ScriptOutcome::Exited(0)
+    );
+    assert_eq!(
+        run(&mut ex, "/bin/false", None).0.outcome,
+        ScriptOutcome::Exited(1)
+    );
     // Bare names are searched in the default PATH.
-    assert_eq!(run(&mut ex, "true", None).0.outcome, ScriptOutcome::Exited(0));
-    assert_eq!(run(&mut ex, "sh -c 'exit 42'", None).0.outcome, ScriptOutcome::Exited(42));
+    assert_eq!(
+        run(&mut ex, "true", None).0.outcome,
+        ScriptOutcome::Exited(0)
+    );
+    assert_eq!(
+        run(&mut ex, "sh -c 'exit 42'", None).0.outcome,
+        ScriptOutcome::Exited(42)
+    );
     assert_eq!(
         run(&mut ex, "/nonexistent/kv-script", None).0.outcome,
         ScriptOutcome::Exited(EXIT_NOT_FOUND as u8)
@@ -157,7 +172,10 @@ fn sigterm_ignoring_script_gets_sigkill_after_grace() {
     let pidf = d.join("grandchild");
     let mut ex = Exec::with_env(Env::minimal()).unwrap();
     ex.set_grace(Duration::from_millis(200));
-    let cmd = format!("trap '' TERM; sleep 100 & echo $! > {}; wait", pidf.display());
+    let cmd = format!(
+        "trap '' TERM; sleep 100 & echo $! > {}; wait",
+        pidf.display()
+    );
     let (r, took) = run(&mut ex, &cmd, Some(Duration::from_millis(200)));
     assert_eq!(r.outcome, ScriptOutcome::TimedOut);
     assert!(took >= std::time::Duration::from_millis(400), "{took:?}");
@@ -173,7 +191,11 @@ fn sigterm_ignoring_script_gets_sigkill_after_grace() {
 fn no_shell_path_passes_words_exactly_and_shell_path_expands() {
     let d = tmpdir("args");
     let script = d.join("args.sh");
-    std::fs::write(&script, "#!/bin/sh\nout=$1; shift\nprintf '%s|' \"$#\" \"$@\" > \"$out\"\n").unwrap();
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nout=$1; shift\nprintf '%s|' \"$#\" \"$@\" > \"$out\"\n",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = d.join("out");
@@ -202,12 +224,14 @@ fn no_shell_path_passes_words_exactly_and_shell_path_expands() {
 fn child_gets_its_own_group_and_no_inherited_fds() {
     let d = tmpdir("fds");
     let out = d.join("out");
-    // An extra descriptor without CLOEXEC that must not leak.
+    // An extra descriptor without CLOEXEC, at a number nothing else uses,
+    // that must not leak into the child.
     let f = std::fs::File::open("/dev/null").unwrap();
     use std::os::fd::AsRawFd;
-    let raw = f.as_raw_fd();
-    // SAFETY: clearing FD_CLOEXEC on our own open descriptor.
-    unsafe { libc::fcntl(raw, libc::F_SETFD, 0) };
+    // SAFETY: duplicating our own open descriptor to a free high number
+    // (F_DUPFD gives the lowest free one >= 200, without CLOEXEC).
+    let raw = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD, 200) };
+    assert!(raw >= 200);
     let mut ex = Exec::with_env(Env::minimal()).unwrap();
     let cmd = format!(
         "ls /proc/self/fd > {o}.fd; cut -d' ' -f5 /proc/self/stat > {o}.pgid; echo $$ > {o}.pid; grep SigBlk /proc/self/status > {o}.sig",
@@ -218,13 +242,26 @@ fn child_gets_its_own_group_and_no_inherited_fds() {
     let mut fds: Vec<i32> = fds.lines().filter_map(|l| l.parse().ok()).collect();
     fds.sort();
     // 0,1,2 and the one `ls` opened for /proc/self/fd.
-    assert!(fds.len() <= 4 && !fds.contains(&raw) || raw < 3, "{fds:?} (leaked {raw}?)");
-    let pid: i32 = std::fs::read_to_string(format!("{}.pid", out.display())).unwrap().trim().parse().unwrap();
-    let pgid: i32 = std::fs::read_to_string(format!("{}.pgid", out.display())).unwrap().trim().parse().unwrap();
+    assert!(
+        fds.len() <= 4 && !fds.contains(&raw),
+        "{fds:?} (leaked {raw}?)"
+    );
+    let pid: i32 = std::fs::read_to_string(format!("{}.pid", out.display()))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pgid: i32 = std::fs::read_to_string(format!("{}.pgid", out.display()))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     // `cut` runs in the shell's group, which is the child's own.
     assert_eq!(pgid, pid);
     let sig = std::fs::read_to_string(format!("{}.sig", out.display())).unwrap();
     assert_eq!(sig.trim(), "SigBlk:\t0000000000000000");
+    // SAFETY: closing the duplicate we made.
+    unsafe { libc::close(raw) };
     drop(f);
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -237,9 +274,17 @@ fn spawn_reap_and_kill_do_not_allocate() {
     let origin = std::time::Instant::now();
     let before = allocs();
     let p1 = ex
-        .spawn(now(origin), ChildKind::Notify, &a, None, Some(Duration::from_millis(50)))
+        .spawn(
+            now(origin),
+            ChildKind::Notify,
+            &a,
+            None,
+            Some(Duration::from_millis(50)),
+        )
         .unwrap();
-    let p2 = ex.spawn(now(origin), ChildKind::Notify, &b, None, None).unwrap();
+    let p2 = ex
+        .spawn(now(origin), ChildKind::Notify, &b, None, None)
+        .unwrap();
     let mut got = [0i32; 2];
     let mut n = 0;
     while n < 2 && origin.elapsed() < std::time::Duration::from_secs(10) {
