@@ -39,7 +39,8 @@ fn script_sees_a_clean_environment() {
     let mut a = Argv::new();
     build_argv(&format!("env > {}", out.display()), &[], &mut a).unwrap();
     let origin = std::time::Instant::now();
-    ex.spawn(Instant::ZERO, ChildKind::Notify, &a, None, None).unwrap();
+    ex.spawn(Instant::ZERO, ChildKind::Notify, &a, None, None)
+        .unwrap();
     let r = loop {
         if let Some(r) = ex.reap() {
             break r;
@@ -51,12 +52,18 @@ fn script_sees_a_clean_environment() {
     let env = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = env.lines().collect();
     println!("child env: {lines:?}");
-    assert!(lines.contains(&format!("PATH={DEFAULT_PATH}").as_str()), "{lines:?}");
+    assert!(
+        lines.contains(&format!("PATH={DEFAULT_PATH}").as_str()),
+        "{lines:?}"
+    );
     assert!(lines.contains(&"KV_KEEP_ME=1"), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("HOME=")), "{lines:?}");
     assert_eq!(ex.stats.env_dropped, 0);
     for bad in ["IFS=", "LD_PRELOAD=", "LD_LIBRARY_PATH=", "PATH=/kv-evil"] {
-        assert!(!lines.iter().any(|l| l.starts_with(bad)), "{bad} in {lines:?}");
+        assert!(
+            !lines.iter().any(|l| l.starts_with(bad)),
+            "{bad} in {lines:?}"
+        );
     }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -50,7 +50,10 @@ fn fifo_receives_exact_lines_and_never_blocks() {
     assert!(fifo.write_line(g.as_bytes()));
     let mut buf = [0u8; 256];
     let n = reader.read(&mut buf).unwrap();
-    assert_eq!(&buf[..n], b"INSTANCE \"VI_1\" MASTER 100\nGROUP \"G1\" BACKUP 0\n");
+    assert_eq!(
+        &buf[..n],
+        b"INSTANCE \"VI_1\" MASTER 100\nGROUP \"G1\" BACKUP 0\n"
+    );
     assert_eq!(fifo.stats.written, 2);
 
     // Reader goes away: EPIPE, reopen fails with ENXIO, dropped; then a new

@@ -34,22 +34,35 @@ fn refuses_scripts_writable_by_others() {
         other => panic!("{other:?}"),
     }
     let msg = e.to_string();
-    assert!(msg.contains("world-writable") && msg.contains("check.sh"), "{msg}");
+    assert!(
+        msg.contains("world-writable") && msg.contains("check.sh"),
+        "{msg}"
+    );
     chmod(&s, 0o755);
     // Group-writable with a non-root group: refused.
     std::os::unix::fs::chown(&s, None, Some(65534)).unwrap();
     chmod(&s, 0o775);
-    assert!(matches!(check_script_security(&cmd), Err(ScriptSecurityError::Insecure { .. })));
+    assert!(matches!(
+        check_script_security(&cmd),
+        Err(ScriptSecurityError::Insecure { .. })
+    ));
     std::os::unix::fs::chown(&s, None, Some(0)).unwrap();
     check_script_security(&cmd).unwrap();
     // Owned by a non-root user: refused.
     std::os::unix::fs::chown(&s, Some(65534), None).unwrap();
-    assert!(check_script_security(&cmd).unwrap_err().to_string().contains("non-root user"));
+    assert!(
+        check_script_security(&cmd)
+            .unwrap_err()
+            .to_string()
+            .contains("non-root user")
+    );
     std::os::unix::fs::chown(&s, Some(0), None).unwrap();
     // A writable directory above it: refused, naming the directory.
     chmod(&d, 0o777);
     match check_script_security(&cmd) {
-        Err(ScriptSecurityError::Insecure { path, .. }) => assert_eq!(path, d.display().to_string()),
+        Err(ScriptSecurityError::Insecure { path, .. }) => {
+            assert_eq!(path, d.display().to_string())
+        }
         other => panic!("{other:?}"),
     }
     chmod(&d, 0o755);
