@@ -10,8 +10,10 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod limits;
+pub mod notify;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;
+pub mod track;
 pub mod vrrp;
 pub mod wire;

@@ -12,11 +12,14 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 pub mod clock;
+pub mod exec;
+pub mod fifo;
 pub mod netlink;
 pub mod netns;
 pub mod packet_sock;
 pub mod pidfile;
 pub mod poll;
+pub mod procscan;
 pub mod signal;
 pub mod timerfd;
 pub mod vrrp_sock;

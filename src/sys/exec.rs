@@ -1,0 +1,813 @@
+//! Non-blocking script runner: `vrrp_script` checks and notify commands.
+//!
+//! [`Exec::spawn`] forks and execs one command and returns at once; the
+//! daemon learns about the end through SIGCHLD and collects it with
+//! [`Exec::reap`]. A child that outlives its timeout gets SIGTERM to its
+//! whole process group, then SIGKILL after a grace period
+//! ([`Exec::kill_expired`]), as keepalived does.
+//!
+//! The child (between `fork` and `execve` only async-signal-safe calls, no
+//! allocation):
+//! - gets its own process group (`setpgid`), so a timeout kills the
+//!   script's own children too;
+//! - `PR_SET_PDEATHSIG(SIGTERM)`: it dies with the daemon;
+//! - every signal back to its default action and unblocked (the daemon
+//!   blocks signals for `signalfd`, and Rust ignores SIGPIPE);
+//! - stdin from `/dev/null`, stdout/stderr inherited, every other
+//!   descriptor closed;
+//! - drops to the configured uid/gid (resolved at start-up with
+//!   [`resolve_creds`], never in the child);
+//! - a clean environment captured at start-up ([`Env`]): `IFS` and every
+//!   `LD_*` variable removed, `PATH` set to [`DEFAULT_PATH`];
+//! - argument vector and environment come from fixed buffers; a bare
+//!   command name is searched in [`DEFAULT_PATH`].
+//!
+//! [`check_script_security`] is keepalived's `enable_script_security` test.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use heapless::Vec;
+
+use super::{cerr, owned_fd};
+use crate::limits::MAX_SCRIPTS;
+use crate::time::{Duration, Instant};
+use crate::track::cmdline::{Argv, MAX_ARGS, split_into};
+use crate::track::{ScriptId, ScriptOutcome};
+
+/// Most children running at once: one per script plus notify commands.
+pub const MAX_CHILDREN: usize = MAX_SCRIPTS + 32;
+
+/// `PATH` of every child, and the search path for bare command names.
+pub const DEFAULT_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Time between SIGTERM and SIGKILL to a timed-out child (keepalived: 2 s).
+pub const TERM_GRACE: Duration = Duration::from_secs(2);
+
+/// Time between repeated SIGKILLs to a child that does not die.
+pub const KILL_RETRY: Duration = Duration::from_secs(10);
+
+/// Bytes of the child environment (`NAME=value\0`...).
+pub const ENV_BUF_LEN: usize = 4096;
+/// Variables in the child environment.
+pub const MAX_ENV: usize = 64;
+
+/// What a child is for (reported back by [`Exec::reap`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChildKind {
+    /// A `vrrp_script` check.
+    Script(ScriptId),
+    /// A notify command (no result expected).
+    Notify,
+}
+
+/// A finished child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reaped {
+    pub pid: i32,
+    pub kind: ChildKind,
+    /// `TimedOut` when we killed it after its timeout (it died of our
+    /// SIGTERM or SIGKILL); a child that exits normally after SIGTERM
+    /// reports its exit status, as with keepalived.
+    pub outcome: ScriptOutcome,
+}
+
+/// User and group a child runs as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Creds {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Counters of the runner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    pub spawned: u64,
+    pub spawn_failed: u64,
+    /// Spawns refused because [`MAX_CHILDREN`] were running.
+    pub table_full: u64,
+    pub timed_out: u64,
+    pub sigterm_sent: u64,
+    pub sigkill_sent: u64,
+    /// Environment variables left out because [`Env`] was full.
+    pub env_dropped: u64,
+}
+
+/// A child environment in one fixed buffer (`NAME=value\0` back to back).
+#[derive(Clone)]
+pub struct Env {
+    buf: [u8; ENV_BUF_LEN],
+    len: usize,
+    starts: [u16; MAX_ENV],
+    count: usize,
+    /// Variables that did not fit.
+    pub dropped: u64,
+}
+
+impl core::fmt::Debug for Env {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|v| core::str::from_utf8(v).unwrap_or("?")))
+            .finish()
+    }
+}
+
+/// True for variables never passed to a child: `IFS`, `PATH` (replaced)
+/// and the dynamic loader's `LD_*`.
+pub fn env_var_removed(name: &[u8]) -> bool {
+    name == b"IFS" || name == b"PATH" || name.starts_with(b"LD_")
+}
+
+impl Env {
+    /// An environment with only `PATH=`[`DEFAULT_PATH`].
+    pub fn minimal() -> Env {
+        let mut e = Env {
+            buf: [0; ENV_BUF_LEN],
+            len: 0,
+            starts: [0; MAX_ENV],
+            count: 0,
+            dropped: 0,
+        };
+        e.push(b"PATH", DEFAULT_PATH.as_bytes());
+        e
+    }
+
+    /// The daemon's environment (read once, at start-up) minus
+    /// [`env_var_removed`] variables, plus `PATH=`[`DEFAULT_PATH`].
+    pub fn from_current() -> Env {
+        use std::os::unix::ffi::OsStrExt;
+        let mut e = Env::minimal();
+        for (k, v) in std::env::vars_os() {
+            if !env_var_removed(k.as_bytes()) {
+                e.push(k.as_bytes(), v.as_bytes());
+            }
+        }
+        e
+    }
+
+    /// Adds `name=value` (dropped, and counted, when it does not fit or
+    /// contains a NUL or the name a `=`).
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        let need = name.len() + 1 + value.len() + 1;
+        let bad =
+            name.is_empty() || name.contains(&0) || name.contains(&b'=') || value.contains(&0);
+        let Ok(start) = u16::try_from(self.len) else {
+            self.dropped += 1;
+            return;
+        };
+        if bad || self.count >= MAX_ENV || self.len + need > ENV_BUF_LEN {
+            self.dropped += 1;
+            return;
+        }
+        let Some(dst) = self.buf.get_mut(self.len..self.len + need) else {
+            self.dropped += 1;
+            return;
+        };
+        let (n, rest) = dst.split_at_mut(name.len());
+        n.copy_from_slice(name);
+        let (eq, rest) = rest.split_at_mut(1);
+        eq[0] = b'=';
+        let (v, nul) = rest.split_at_mut(value.len());
+        v.copy_from_slice(value);
+        nul[0] = 0;
+        if let Some(s) = self.starts.get_mut(self.count) {
+            *s = start;
+        }
+        self.count += 1;
+        self.len += need;
+    }
+
+    /// Every `NAME=value`, without NULs.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.count).filter_map(|i| {
+            let s = usize::from(*self.starts.get(i)?);
+            let rest = self.buf.get(s..self.len)?;
+            let end = rest.iter().position(|&b| b == 0)?;
+            rest.get(..end)
+        })
+    }
+
+    fn ptrs(&self, out: &mut [*const libc::c_char; MAX_ENV + 1]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = match self.starts.get(i) {
+                Some(&s) if i < self.count => self
+                    .buf
+                    .get(usize::from(s)..)
+                    .map_or(core::ptr::null(), |b| b.as_ptr().cast()),
+                _ => core::ptr::null(),
+            };
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Running,
+    /// SIGTERM sent.
+    Terminating,
+    /// SIGKILL sent.
+    Killing,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Child {
+    pid: libc::pid_t,
+    kind: ChildKind,
+    /// When the next signal is due (`None`: no timeout).
+    deadline: Option<Instant>,
+    stage: Stage,
+}
+
+/// The table of running children.
+pub struct Exec {
+    children: Vec<Child, MAX_CHILDREN>,
+    env: Env,
+    devnull: OwnedFd,
+    /// Highest descriptor number to close in the child when `close_range`
+    /// is unavailable.
+    max_fd: libc::c_int,
+    grace: Duration,
+    pub stats: ExecStats,
+}
+
+/// `_exit` status of a child whose exec failed (as a shell reports it).
+pub const EXIT_NOT_FOUND: i32 = 127;
+/// `_exit` status of a child that could not drop privileges.
+pub const EXIT_CANNOT_SETUID: i32 = 126;
+
+impl Exec {
+    /// A runner with the daemon's cleaned environment ([`Env::from_current`]).
+    /// Call at start-up.
+    pub fn new() -> io::Result<Exec> {
+        Exec::with_env(Env::from_current())
+    }
+
+    /// A runner with a given child environment.
+    pub fn with_env(env: Env) -> io::Result<Exec> {
+        // SAFETY: the path is a NUL-terminated literal; `open` returns a new
+        // descriptor or -1, which `owned_fd` checks.
+        let devnull =
+            owned_fd(unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `rl` is a valid, writable `rlimit` for the call.
+        let r = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+        let max_fd = if r == 0 {
+            libc::c_int::try_from(rl.rlim_cur.min(65_536)).unwrap_or(1024)
+        } else {
+            1024
+        };
+        let stats = ExecStats {
+            env_dropped: env.dropped,
+            ..ExecStats::default()
+        };
+        Ok(Exec {
+            children: Vec::new(),
+            env,
+            devnull,
+            max_fd,
+            grace: TERM_GRACE,
+            stats,
+        })
+    }
+
+    /// Changes the SIGTERM → SIGKILL grace period (tests).
+    pub fn set_grace(&mut self, grace: Duration) {
+        self.grace = grace;
+    }
+
+    /// The environment children get.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// Children running (or dead but not yet reaped).
+    pub fn running(&self) -> usize {
+        self.children.len()
+    }
+
+    /// True while a child of `kind` is running.
+    pub fn is_running(&self, kind: ChildKind) -> bool {
+        self.children.iter().any(|c| c.kind == kind)
+    }
+
+    /// The earliest signal deadline, for the poll timeout.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.children.iter().filter_map(|c| c.deadline).min()
+    }
+
+    /// Starts `argv` (already split: see `track::cmdline::build_argv`) as
+    /// a child of `kind`, killed `timeout` after `now` if still running.
+    /// Returns its pid. Never blocks (beyond `fork` itself).
+    pub fn spawn(
+        &mut self,
+        now: Instant,
+        kind: ChildKind,
+        argv: &Argv,
+        creds: Option<Creds>,
+        timeout: Option<Duration>,
+    ) -> io::Result<i32> {
+        if self.children.is_full() {
+            self.stats.table_full += 1;
+            return Err(io::Error::other("too many children running"));
+        }
+        if argv.is_empty() {
+            self.stats.spawn_failed += 1;
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+        }
+        // Everything the child needs is prepared here, before fork.
+        let mut argp: [*const libc::c_char; MAX_ARGS + 1] = [core::ptr::null(); MAX_ARGS + 1];
+        for (i, p) in argp.iter_mut().enumerate().take(argv.len()) {
+            *p = argv
+                .get_with_nul(i)
+                .map_or(core::ptr::null(), |a| a.as_ptr().cast());
+        }
+        let mut envp: [*const libc::c_char; MAX_ENV + 1] = [core::ptr::null(); MAX_ENV + 1];
+        self.env.ptrs(&mut envp);
+        let prog = argv.get(0).unwrap_or(b"");
+        let bare = !prog.contains(&b'/');
+        let mut path_buf = [0u8; 512];
+        let devnull = self.devnull.as_raw_fd();
+        let max_fd = self.max_fd;
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+
+        // SAFETY: `fork` has no memory-safety preconditions; in the child
+        // (pid 0) only async-signal-safe calls follow (see `child_exec`),
+        // which never returns.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: all pointers in argp/envp point into `argv` and
+            // `self.env`, alive in the child's copy of the address space
+            // and NUL-terminated; the arrays end with a null pointer.
+            unsafe {
+                child_exec(ChildSetup {
+                    argp: &argp,
+                    envp: &envp,
+                    prog,
+                    bare,
+                    path_buf: &mut path_buf,
+                    devnull,
+                    max_fd,
+                    parent,
+                    creds,
+                })
+            }
+        }
+        if pid < 0 {
+            self.stats.spawn_failed += 1;
+            return Err(io::Error::last_os_error());
+        }
+        // Also set the group from the parent: whichever runs first wins,
+        // so a kill(-pid) right after spawn always reaches the child. It
+        // fails harmlessly (EACCES) once the child has exec'd.
+        // SAFETY: plain syscall on our own child.
+        unsafe { libc::setpgid(pid, pid) };
+        let _ = self.children.push(Child {
+            pid,
+            kind,
+            deadline: timeout.map(|t| now + t),
+            stage: Stage::Running,
+        });
+        self.stats.spawned += 1;
+        Ok(pid)
+    }
+
+    /// Collects one finished child, if any (call in a loop after SIGCHLD
+    /// until `None`). Only this runner's children are waited for.
+    pub fn reap(&mut self) -> Option<Reaped> {
+        let mut i = 0;
+        while let Some(c) = self.children.get(i).copied() {
+            let mut status: libc::c_int = 0;
+            // SAFETY: `status` is a valid out-pointer; WNOHANG never blocks.
+            let r = unsafe { libc::waitpid(c.pid, &mut status, libc::WNOHANG) };
+            if r == 0 || (r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)) {
+                i += 1;
+                continue;
+            }
+            self.children.swap_remove(i);
+            if r < 0 {
+                // ECHILD: somebody else reaped it; report a failure.
+                return Some(Reaped {
+                    pid: c.pid,
+                    kind: c.kind,
+                    outcome: ScriptOutcome::Signaled(0),
+                });
+            }
+            let outcome = if libc::WIFEXITED(status) {
+                ScriptOutcome::Exited(libc::WEXITSTATUS(status) as u8)
+            } else {
+                let sig = libc::WTERMSIG(status);
+                if c.stage != Stage::Running && (sig == libc::SIGTERM || sig == libc::SIGKILL) {
+                    ScriptOutcome::TimedOut
+                } else {
+                    ScriptOutcome::Signaled(sig)
+                }
+            };
+            if c.stage != Stage::Running {
+                // The leader is gone; make sure its children are too.
+                // SAFETY: plain syscall; ESRCH when the group is empty.
+                unsafe { libc::kill(-c.pid, libc::SIGKILL) };
+                if outcome == ScriptOutcome::TimedOut {
+                    self.stats.timed_out += 1;
+                }
+            }
+            return Some(Reaped {
+                pid: c.pid,
+                kind: c.kind,
+                outcome,
+            });
+        }
+        None
+    }
+
+    /// Signals every child past its deadline: SIGTERM to its process group
+    /// at the timeout, SIGKILL after the grace period, and again every
+    /// [`KILL_RETRY`] while it lingers.
+    pub fn kill_expired(&mut self, now: Instant) {
+        let grace = self.grace;
+        for c in self.children.iter_mut() {
+            let Some(d) = c.deadline else { continue };
+            if d > now {
+                continue;
+            }
+            let sig = match c.stage {
+                Stage::Running => {
+                    c.stage = Stage::Terminating;
+                    c.deadline = Some(now + grace);
+                    self.stats.sigterm_sent += 1;
+                    libc::SIGTERM
+                }
+                Stage::Terminating => {
+                    c.stage = Stage::Killing;
+                    c.deadline = Some(now + grace);
+                    self.stats.sigkill_sent += 1;
+                    libc::SIGKILL
+                }
+                Stage::Killing => {
+                    log::warn!("Child (PID {}) failed to terminate after kill", c.pid);
+                    c.deadline = Some(now + KILL_RETRY);
+                    self.stats.sigkill_sent += 1;
+                    libc::SIGKILL
+                }
+            };
+            // SAFETY: plain syscall to the child's own process group.
+            unsafe { libc::kill(-c.pid, sig) };
+        }
+    }
+
+    /// Sends `sig` to every child's process group (shutdown).
+    pub fn signal_all(&mut self, sig: libc::c_int) {
+        for c in &self.children {
+            // SAFETY: plain syscall to the child's own process group.
+            unsafe { libc::kill(-c.pid, sig) };
+        }
+    }
+}
+
+/// What the forked child needs, prepared by the parent.
+struct ChildSetup<'a> {
+    argp: &'a [*const libc::c_char; MAX_ARGS + 1],
+    envp: &'a [*const libc::c_char; MAX_ENV + 1],
+    prog: &'a [u8],
+    bare: bool,
+    path_buf: &'a mut [u8; 512],
+    devnull: libc::c_int,
+    max_fd: libc::c_int,
+    parent: libc::pid_t,
+    creds: Option<Creds>,
+}
+
+/// The child side of [`Exec::spawn`]: only async-signal-safe syscalls and
+/// plain memory writes; never returns.
+///
+/// # Safety
+/// Must be called only in a freshly forked child; every pointer in
+/// `s.argp` / `s.envp` must be null or point to a NUL-terminated string,
+/// and both arrays must end with a null pointer.
+unsafe fn child_exec(s: ChildSetup<'_>) -> ! {
+    // SAFETY: each call below is a raw syscall wrapper listed as
+    // async-signal-safe by POSIX/Linux, on arguments that are valid for it
+    // (pointers into live stack or heap memory of this process image, or
+    // plain integers); nothing allocates or takes a lock.
+    unsafe {
+        libc::setpgid(0, 0);
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGTERM as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        if libc::getppid() != s.parent {
+            // The daemon died before prctl: do not run orphaned.
+            libc::_exit(1);
+        }
+        // Default dispositions and an empty mask for every signal.
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..65 {
+            libc::sigaction(sig, &sa, core::ptr::null_mut());
+        }
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, core::ptr::null_mut());
+
+        libc::dup2(s.devnull, 0);
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..s.max_fd {
+                libc::close(fd);
+            }
+        }
+
+        if let Some(c) = s.creds {
+            let gid = c.gid as libc::gid_t;
+            if libc::setgroups(1, &gid) != 0 && libc::getuid() == 0 {
+                libc::_exit(EXIT_CANNOT_SETUID);
+            }
+            if libc::setgid(gid) != 0 || libc::setuid(c.uid as libc::uid_t) != 0 {
+                libc::_exit(EXIT_CANNOT_SETUID);
+            }
+        }
+
+        if !s.bare {
+            libc::execve(s.argp[0], s.argp.as_ptr(), s.envp.as_ptr());
+            libc::_exit(EXIT_NOT_FOUND);
+        }
+        // Search DEFAULT_PATH for a bare name.
+        for dir in DEFAULT_PATH.as_bytes().split(|&b| b == b':') {
+            let n = dir.len() + 1 + s.prog.len();
+            if n + 1 > s.path_buf.len() {
+                continue;
+            }
+            s.path_buf[..dir.len()].copy_from_slice(dir);
+            s.path_buf[dir.len()] = b'/';
+            s.path_buf[dir.len() + 1..n].copy_from_slice(s.prog);
+            s.path_buf[n] = 0;
+            libc::execve(s.path_buf.as_ptr().cast(), s.argp.as_ptr(), s.envp.as_ptr());
+        }
+        libc::_exit(EXIT_NOT_FOUND)
+    }
+}
+
+/// Resolves `user` (and `group`, else the user's primary group) to ids.
+/// Start-up only (NSS may allocate and read files).
+pub fn resolve_creds(user: &str, group: Option<&str>) -> io::Result<Creds> {
+    let cuser = std::ffi::CString::new(user)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in user name"))?;
+    let mut pw: libc::passwd = unsafe_zeroed_passwd();
+    let mut res: *mut libc::passwd = core::ptr::null_mut();
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: all pointers are valid for the call; `buf` outlives it and
+    // its length is passed.
+    let r = unsafe {
+        libc::getpwnam_r(
+            cuser.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut res,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    if res.is_null() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("unknown user '{user}'"),
+        ));
+    }
+    let mut creds = Creds {
+        uid: pw.pw_uid,
+        gid: pw.pw_gid,
+    };
+    if let Some(g) = group {
+        creds.gid = resolve_group(g)?;
+    }
+    Ok(creds)
+}
+
+fn unsafe_zeroed_passwd() -> libc::passwd {
+    // SAFETY: `passwd` is a plain C struct of integers and pointers, for
+    // which all-zero bytes (null pointers, 0 ids) is a valid value.
+    unsafe { core::mem::zeroed() }
+}
+
+/// Resolves a group name to its id. Start-up only.
+pub fn resolve_group(group: &str) -> io::Result<u32> {
+    let cgroup = std::ffi::CString::new(group)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in group name"))?;
+    // SAFETY: `group` is a plain C struct; all-zero is a valid value.
+    let mut gr: libc::group = unsafe { core::mem::zeroed() };
+    let mut res: *mut libc::group = core::ptr::null_mut();
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: all pointers are valid for the call; `buf` outlives it.
+    let r = unsafe {
+        libc::getgrnam_r(
+            cgroup.as_ptr(),
+            &mut gr,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut res,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    if res.is_null() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("unknown group '{group}'"),
+        ));
+    }
+    Ok(gr.gr_gid)
+}
+
+/// keepalived's default script user: `keepalived_script` if it exists,
+/// else `None` (run as the daemon's own user). Start-up only.
+pub fn default_script_creds() -> Option<Creds> {
+    resolve_creds("keepalived_script", None).ok()
+}
+
+/// Why a script fails `enable_script_security`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptSecurityError {
+    /// The script (or a directory on its path) does not exist.
+    NotFound { script: String, path: String },
+    /// A directory on the path is not a directory, or the script not a file.
+    WrongType { script: String, path: String },
+    /// `path` (the script or a directory on its path) can be modified by a
+    /// non-root user.
+    Insecure {
+        script: String,
+        path: String,
+        reason: &'static str,
+    },
+}
+
+impl core::fmt::Display for ScriptSecurityError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ScriptSecurityError::NotFound { script, path } => {
+                write!(f, "script '{script}' not found ({path} does not exist)")
+            }
+            ScriptSecurityError::WrongType { script, path } => {
+                write!(f, "script '{script}': wrong file type for {path}")
+            }
+            ScriptSecurityError::Insecure {
+                script,
+                path,
+                reason,
+            } => write!(
+                f,
+                "unsafe permissions for script '{script}': {path} {reason}; with enable_script_security it would run as root and could be modified by another user"
+            ),
+        }
+    }
+}
+
+/// Checks one path component the way keepalived does: insecure when not
+/// owned by root, or when (a file, or a directory without the sticky bit)
+/// is writable by a non-root group or by others.
+fn check_component(
+    script: &str,
+    path: &std::path::Path,
+    last: bool,
+) -> Result<(), ScriptSecurityError> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display().to_string();
+    let md = std::fs::metadata(path).map_err(|_| ScriptSecurityError::NotFound {
+        script: script.to_string(),
+        path: shown.clone(),
+    })?;
+    if (last && !md.is_file()) || (!last && !md.is_dir()) {
+        return Err(ScriptSecurityError::WrongType {
+            script: script.to_string(),
+            path: shown,
+        });
+    }
+    let mode = md.mode();
+    let sticky_dir = md.is_dir() && mode & libc::S_ISVTX != 0;
+    let reason = if md.uid() != 0 {
+        Some("is owned by a non-root user")
+    } else if !sticky_dir && md.gid() != 0 && mode & libc::S_IWGRP != 0 {
+        Some("is writable by a non-root group")
+    } else if !sticky_dir && mode & libc::S_IWOTH != 0 {
+        Some("is world-writable")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ScriptSecurityError::Insecure {
+            script: script.to_string(),
+            path: shown,
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn check_path_components(script: &str, path: &std::path::Path) -> Result<(), ScriptSecurityError> {
+    let mut cur = std::path::PathBuf::new();
+    let comps: std::vec::Vec<_> = path.components().collect();
+    for (i, c) in comps.iter().enumerate() {
+        cur.push(c);
+        check_component(script, &cur, i + 1 == comps.len())?;
+    }
+    Ok(())
+}
+
+/// keepalived's `enable_script_security` check for the program of command
+/// `cmd` (its first word; a bare name is searched in [`DEFAULT_PATH`]):
+/// the program and every directory above it — as written and after
+/// resolving symlinks — must be owned by root and not writable by a
+/// non-root group or by others (sticky directories such as `/tmp` may be
+/// world-writable). Start-up / `keepvip -t` only (allocates).
+pub fn check_script_security(cmd: &str) -> Result<(), ScriptSecurityError> {
+    let mut argv = Argv::new();
+    let _ = split_into(cmd, &mut argv);
+    let prog = argv
+        .get(0)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default();
+    let path = if prog.contains('/') {
+        std::path::PathBuf::from(&prog)
+    } else {
+        DEFAULT_PATH
+            .split(':')
+            .map(|d| std::path::Path::new(d).join(&prog))
+            .find(|p| p.is_file())
+            .ok_or_else(|| ScriptSecurityError::NotFound {
+                script: cmd.to_string(),
+                path: prog.clone(),
+            })?
+    };
+    let abs = if path.is_absolute() {
+        path.clone()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(&path))
+            .unwrap_or(path.clone())
+    };
+    check_path_components(cmd, &abs)?;
+    let real = std::fs::canonicalize(&abs).map_err(|_| ScriptSecurityError::NotFound {
+        script: cmd.to_string(),
+        path: abs.display().to_string(),
+    })?;
+    if real != abs {
+        check_path_components(cmd, &real)?;
+    }
+    Ok(())
+}
+
+/// A C string view of `bytes` if it is NUL-terminated (helper for tests
+/// and callers that hold `Argv` words).
+pub fn cstr(bytes: &[u8]) -> Option<&CStr> {
+    CStr::from_bytes_with_nul(bytes).ok()
+}
+
+/// `true` when `e` is "no such process" (the group is already gone).
+pub fn is_esrch(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Sends `sig` to process group `pgid` (for callers outside the table).
+pub fn kill_group(pgid: i32, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cerr(unsafe { libc::kill(-pgid, sig) }).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_filters_and_bounds() {
+        let mut e = Env::minimal();
+        e.push(b"HOME", b"/root");
+        e.push(b"A=B", b"x");
+        e.push(b"", b"x");
+        e.push(b"N", b"a\0b");
+        assert_eq!(e.dropped, 3);
+        let v: std::vec::Vec<_> = e.iter().collect();
+        assert_eq!(
+            v,
+            [&b"PATH=/usr/sbin:/usr/bin:/sbin:/bin"[..], b"HOME=/root"]
+        );
+        let big = [b'x'; ENV_BUF_LEN];
+        e.push(b"BIG", &big);
+        assert_eq!(e.dropped, 4);
+        for i in 0..MAX_ENV {
+            e.push(format!("V{i}").as_bytes(), b"1");
+        }
+        assert_eq!(e.iter().count(), MAX_ENV);
+        assert!(env_var_removed(b"LD_PRELOAD"));
+        assert!(env_var_removed(b"LD_LIBRARY_PATH"));
+        assert!(env_var_removed(b"IFS"));
+        assert!(!env_var_removed(b"HOME"));
+    }
+}

@@ -1,0 +1,562 @@
+//! Trackers (`vrrp_script`, `vrrp_track_process`, `vrrp_track_file`) and
+//! their effect on instances, with keepalived's arithmetic.
+//!
+//! Pure logic: no clock reads (time comes in as `now`), no I/O (the shell
+//! runs the scripts, scans `/proc`, reads the files and reports the
+//! results), no allocation (heapless; [`Trackers::new_boxed`] at start-up).
+//! `track_interface` is not here: the core handles it from link events.
+//!
+//! Per instance, every referenced tracker contributes (man5, `vrrp_track.c`):
+//! - weight 0: FAULT while the tracker is failed (with `reverse`: while it
+//!   is up);
+//! - weight > 0: `+weight` while up; weight < 0: `-|weight|` while down;
+//!   `reverse` negates the contribution;
+//! - a script that has not returned yet (no `init_fail`) counts neither way;
+//! - a file contributes `value * weight` (see [`file`]), `-254` = FAULT.
+//!
+//! Trackers of a `vrrp_sync_group` apply to every member. On a member of a
+//! sync group, trackers with a non-zero weight are ignored (logged at
+//! start-up) unless the group sets `sync_group_tracking_weight`.
+//!
+//! Shell loop, each turn with one `now`:
+//! 1. spawn every id of [`Trackers::script_due`] (on spawn error:
+//!    [`Trackers::script_spawn_failed`]);
+//! 2. report results: [`Trackers::script_result`],
+//!    [`Trackers::process_count`], [`Trackers::file_value`];
+//! 3. [`Trackers::handle_timeout`] (process debounce deadlines);
+//! 4. [`Trackers::take_changed`] → `Router::handle_track` for each;
+//! 5. include [`Trackers::poll_timeout`] in the sleep.
+
+pub mod cmdline;
+pub mod file;
+pub mod process;
+pub mod script;
+
+use heapless::Vec;
+
+use crate::config::model::{Config, Name, TrackRef};
+use crate::limits::{
+    MAX_INSTANCES, MAX_SCRIPTS, MAX_TRACK_FILES, MAX_TRACK_PROCESSES, MAX_TRACKERS,
+};
+use crate::time::{Duration, Instant};
+use crate::vrrp::{InstanceId, TrackState};
+
+pub use file::{FILE_FAULT, file_status, file_value, parse_strtol};
+pub use process::ProcessQuorum;
+pub use script::{ScriptCounter, ScriptOutcome, ScriptSchedule, ScriptStatus};
+
+/// Index into `Config::scripts`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScriptId(pub u16);
+/// Index into `Config::track_processes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcessId(pub u16);
+/// Index into `Config::track_files`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u16);
+
+/// One tracker referenced by an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrackerId {
+    Script(ScriptId),
+    Process(ProcessId),
+    File(FileId),
+}
+
+/// A tracker as one instance sees it: effective weight and direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InstanceRef {
+    pub tracker: TrackerId,
+    pub weight: i16,
+    pub reverse: bool,
+}
+
+/// References of one instance: its own plus its sync group's, each kind.
+pub const MAX_INSTANCE_REFS: usize = 6 * MAX_TRACKERS;
+
+/// The up/down state of a script or process tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// No result yet.
+    Init,
+    Up,
+    Down,
+}
+
+/// (fault, priority change) of an up/down tracker for one reference.
+pub fn up_down_contribution(status: Status, weight: i16, reverse: bool) -> (bool, i32) {
+    let up = match status {
+        Status::Init => return (false, 0),
+        Status::Up => true,
+        Status::Down => false,
+    };
+    if weight == 0 {
+        return (up == reverse, 0);
+    }
+    let mult = if reverse { -1 } else { 1 };
+    let w = i32::from(weight);
+    if (weight > 0 && up) || (weight < 0 && !up) {
+        (false, w * mult)
+    } else {
+        (false, 0)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct ScriptEntry {
+    name: Name,
+    counter: ScriptCounter,
+    sched: ScriptSchedule,
+    used: bool,
+}
+
+#[derive(Clone, Debug)]
+struct ProcessEntry {
+    name: Name,
+    quorum: ProcessQuorum,
+    used: bool,
+}
+
+#[derive(Clone, Debug)]
+struct FileEntry {
+    name: Name,
+    value: Option<i32>,
+    used: bool,
+}
+
+#[derive(Clone, Debug)]
+struct InstanceEntry {
+    refs: Vec<InstanceRef, MAX_INSTANCE_REFS>,
+    /// Last state handed out by `take_changed`.
+    reported: Option<TrackState>,
+}
+
+/// Every tracker of a configuration and the instances that use them.
+pub struct Trackers {
+    scripts: Vec<ScriptEntry, MAX_SCRIPTS>,
+    processes: Vec<ProcessEntry, MAX_TRACK_PROCESSES>,
+    files: Vec<FileEntry, MAX_TRACK_FILES>,
+    instances: Vec<InstanceEntry, MAX_INSTANCES>,
+}
+
+fn kind_word(t: TrackerId) -> &'static str {
+    match t {
+        TrackerId::Script(_) => "tracked script",
+        TrackerId::Process(_) => "tracked process",
+        TrackerId::File(_) => "tracked file",
+    }
+}
+
+impl Trackers {
+    /// Builds the trackers of `config`. References to undefined trackers
+    /// (rejected by config validation) are skipped.
+    pub fn new(config: &Config) -> Trackers {
+        let mut t = Trackers {
+            scripts: Vec::new(),
+            processes: Vec::new(),
+            files: Vec::new(),
+            instances: Vec::new(),
+        };
+        for s in &config.scripts {
+            let _ = t.scripts.push(ScriptEntry {
+                name: s.name.clone(),
+                counter: ScriptCounter::new(s.rise, s.fall, s.init_fail),
+                sched: ScriptSchedule::new(
+                    Duration::from_millis(u64::from(s.interval_ms)),
+                    Duration::from_millis(u64::from(s.timeout_ms)),
+                ),
+                used: false,
+            });
+        }
+        for p in &config.track_processes {
+            let _ = t.processes.push(ProcessEntry {
+                name: p.name.clone(),
+                quorum: ProcessQuorum::new(
+                    p.quorum,
+                    p.quorum_max,
+                    Duration::from_millis(u64::from(p.fork_delay_ms)),
+                    Duration::from_millis(u64::from(p.terminate_delay_ms)),
+                ),
+                used: false,
+            });
+        }
+        for f in &config.track_files {
+            let _ = t.files.push(FileEntry {
+                name: f.name.clone(),
+                value: None,
+                used: false,
+            });
+        }
+        for inst in &config.instances {
+            let group = inst
+                .sync_group
+                .and_then(|g| config.sync_groups.get(usize::from(g)));
+            let weights_ignored = group.is_some_and(|g| !g.sync_group_tracking_weight);
+            let mut e = InstanceEntry {
+                refs: Vec::new(),
+                reported: None,
+            };
+            let mut add = |kind: u8, r: &TrackRef| {
+                let found = match kind {
+                    0 => config
+                        .scripts
+                        .iter()
+                        .position(|s| s.name == r.name)
+                        .map(|i| {
+                            let s = &config.scripts[i];
+                            (TrackerId::Script(ScriptId(i as u16)), s.weight, s.reverse)
+                        }),
+                    1 => config
+                        .track_processes
+                        .iter()
+                        .position(|s| s.name == r.name)
+                        .map(|i| {
+                            let s = &config.track_processes[i];
+                            (TrackerId::Process(ProcessId(i as u16)), s.weight, s.reverse)
+                        }),
+                    _ => config
+                        .track_files
+                        .iter()
+                        .position(|s| s.name == r.name)
+                        .map(|i| {
+                            let s = &config.track_files[i];
+                            (TrackerId::File(FileId(i as u16)), s.weight, s.reverse)
+                        }),
+                };
+                let Some((tracker, tw, trev)) = found else {
+                    return;
+                };
+                let weight = r.weight.unwrap_or(tw);
+                let reverse = r.reverse || trev;
+                if weight != 0 && weights_ignored {
+                    log::warn!(
+                        "({}) ignoring {} {} with weights due to SYNC group",
+                        inst.name,
+                        kind_word(tracker),
+                        r.name
+                    );
+                    return;
+                }
+                // Duplicate references count once (keepalived ignores them).
+                if e.refs.iter().any(|x| x.tracker == tracker) {
+                    return;
+                }
+                let _ = e.refs.push(InstanceRef {
+                    tracker,
+                    weight,
+                    reverse,
+                });
+            };
+            for r in &inst.track_script {
+                add(0, r);
+            }
+            for r in &inst.track_process {
+                add(1, r);
+            }
+            for r in &inst.track_file {
+                add(2, r);
+            }
+            if let Some(g) = group {
+                for r in &g.track_script {
+                    add(0, r);
+                }
+                for r in &g.track_process {
+                    add(1, r);
+                }
+                for r in &g.track_file {
+                    add(2, r);
+                }
+            }
+            for r in &e.refs {
+                match r.tracker {
+                    TrackerId::Script(ScriptId(i)) => {
+                        if let Some(s) = t.scripts.get_mut(usize::from(i)) {
+                            s.used = true;
+                        }
+                    }
+                    TrackerId::Process(ProcessId(i)) => {
+                        if let Some(s) = t.processes.get_mut(usize::from(i)) {
+                            s.used = true;
+                        }
+                    }
+                    TrackerId::File(FileId(i)) => {
+                        if let Some(s) = t.files.get_mut(usize::from(i)) {
+                            s.used = true;
+                        }
+                    }
+                }
+            }
+            let _ = t.instances.push(e);
+        }
+        for s in t.scripts.iter().filter(|s| !s.used) {
+            log::warn!("Warning - script {} is not used", s.name);
+        }
+        t
+    }
+
+    /// [`Trackers::new`] on the heap (start-up only).
+    pub fn new_boxed(config: &Config) -> Box<Trackers> {
+        Box::new(Trackers::new(config))
+    }
+
+    /// The configured name of a tracker (for logs and status dumps).
+    pub fn tracker_name(&self, t: TrackerId) -> &str {
+        let n = match t {
+            TrackerId::Script(ScriptId(i)) => self.scripts.get(usize::from(i)).map(|s| &s.name),
+            TrackerId::Process(ProcessId(i)) => self.processes.get(usize::from(i)).map(|s| &s.name),
+            TrackerId::File(FileId(i)) => self.files.get(usize::from(i)).map(|s| &s.name),
+        };
+        n.map(|n| n.as_str()).unwrap_or("?")
+    }
+
+    /// The references of instance `inst` after the sync-group rule.
+    pub fn instance_refs(&self, inst: InstanceId) -> &[InstanceRef] {
+        self.instances
+            .get(inst.index())
+            .map(|e| e.refs.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// True when some instance uses script `id` (unused scripts never run).
+    pub fn script_used(&self, id: ScriptId) -> bool {
+        self.scripts.get(usize::from(id.0)).is_some_and(|s| s.used)
+    }
+
+    /// Process trackers some instance uses (the shell scans for these).
+    pub fn processes_in_use(&self) -> impl Iterator<Item = ProcessId> + '_ {
+        self.processes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.used)
+            .map(|(i, _)| ProcessId(i as u16))
+    }
+
+    /// File trackers some instance uses (the shell watches these).
+    pub fn files_in_use(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.files
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.used)
+            .map(|(i, _)| FileId(i as u16))
+    }
+
+    /// The earliest time something is due: a script run or a process
+    /// debounce deadline. `None` when nothing is scheduled.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let s = self
+            .scripts
+            .iter()
+            .filter(|s| s.used)
+            .map(|s| s.sched.next_run())
+            .min();
+        let p = self
+            .processes
+            .iter()
+            .filter_map(|p| p.quorum.deadline())
+            .min();
+        match (s, p) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Scripts to spawn now. Each yielded script is marked running and its
+    /// next run scheduled; a due script still running from last time is
+    /// skipped (and logged), as keepalived does.
+    pub fn script_due(&mut self, now: Instant) -> DueScripts<'_> {
+        DueScripts {
+            t: self,
+            now,
+            next: 0,
+        }
+    }
+
+    /// Timeout of script `id` (after which the spawner kills it).
+    pub fn script_timeout(&self, id: ScriptId) -> Duration {
+        self.scripts
+            .get(usize::from(id.0))
+            .map(|s| s.sched.timeout)
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    /// Spawning script `id` failed: no result, the next run is as scheduled.
+    pub fn script_spawn_failed(&mut self, id: ScriptId) {
+        if let Some(s) = self.scripts.get_mut(usize::from(id.0)) {
+            s.sched.finish();
+        }
+    }
+
+    /// Script `id` finished. Returns true when its up/down state changed
+    /// (then some instance states may have changed: see
+    /// [`Trackers::take_changed`]).
+    pub fn script_result(&mut self, id: ScriptId, _now: Instant, outcome: ScriptOutcome) -> bool {
+        match self.scripts.get_mut(usize::from(id.0)) {
+            Some(s) => {
+                s.sched.finish();
+                let before = s.counter.status();
+                s.counter.record(&s.name, outcome);
+                s.counter.status() != before
+            }
+            None => false,
+        }
+    }
+
+    pub fn script_status(&self, id: ScriptId) -> Option<ScriptStatus> {
+        self.scripts
+            .get(usize::from(id.0))
+            .map(|s| s.counter.status())
+    }
+
+    /// A `/proc` scan at `now` found `count` processes matching tracker `id`.
+    /// Returns true when its quorum state changed.
+    pub fn process_count(&mut self, id: ProcessId, now: Instant, count: u32) -> bool {
+        match self.processes.get_mut(usize::from(id.0)) {
+            Some(p) => p.quorum.update(&p.name, now, count),
+            None => false,
+        }
+    }
+
+    /// `(count, have_quorum)` of process tracker `id` (`None` before the
+    /// first scan).
+    pub fn process_state(&self, id: ProcessId) -> Option<(u32, Option<bool>)> {
+        self.processes
+            .get(usize::from(id.0))
+            .map(|p| (p.quorum.count(), p.quorum.have_quorum()))
+    }
+
+    /// The file of tracker `id` now holds `value` (as [`file_value`]
+    /// parses it; 0 for a missing or unreadable file). Returns true when
+    /// the value changed.
+    pub fn file_value(&mut self, id: FileId, _now: Instant, value: i32) -> bool {
+        let value = value.clamp(-254, 254);
+        match self.files.get_mut(usize::from(id.0)) {
+            Some(f) if f.value != Some(value) => {
+                f.value = Some(value);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn file_value_of(&self, id: FileId) -> Option<i32> {
+        self.files.get(usize::from(id.0)).and_then(|f| f.value)
+    }
+
+    /// Fires expired process debounce deadlines. Returns true when a quorum
+    /// state changed.
+    pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        let mut changed = false;
+        for p in self.processes.iter_mut() {
+            changed |= p.quorum.poll(&p.name, now);
+        }
+        changed
+    }
+
+    /// True while some used tracker has no result yet (a script that has not
+    /// returned, a process list not scanned, a file not read). keepalived
+    /// keeps an instance whose weight-0 script has not returned out of
+    /// BACKUP/MASTER; the shell should run the first round (bounded by the
+    /// longest script timeout) before `Router::handle_start`.
+    pub fn startup_pending(&self) -> bool {
+        self.scripts
+            .iter()
+            .any(|s| s.used && s.counter.status() == ScriptStatus::Init)
+            || self
+                .processes
+                .iter()
+                .any(|p| p.used && p.quorum.have_quorum().is_none())
+            || self.files.iter().any(|f| f.used && f.value.is_none())
+    }
+
+    fn status_of(&self, t: TrackerId) -> Status {
+        match t {
+            TrackerId::Script(ScriptId(i)) => match self.scripts.get(usize::from(i)) {
+                Some(s) => match s.counter.status() {
+                    ScriptStatus::Init => Status::Init,
+                    ScriptStatus::Up => Status::Up,
+                    ScriptStatus::Down => Status::Down,
+                },
+                None => Status::Init,
+            },
+            TrackerId::Process(ProcessId(i)) => {
+                match self
+                    .processes
+                    .get(usize::from(i))
+                    .and_then(|p| p.quorum.have_quorum())
+                {
+                    Some(true) => Status::Up,
+                    Some(false) => Status::Down,
+                    None => Status::Init,
+                }
+            }
+            TrackerId::File(_) => Status::Init,
+        }
+    }
+
+    /// The tracker input of instance `inst` for `Router::handle_track`.
+    pub fn instance_state(&self, inst: InstanceId) -> TrackState {
+        let mut fault = false;
+        let mut weight: i32 = 0;
+        for r in self.instance_refs(inst) {
+            let (f, w) = match r.tracker {
+                TrackerId::File(FileId(i)) => {
+                    match self.files.get(usize::from(i)).and_then(|f| f.value) {
+                        Some(v) => {
+                            let s = file_status(v, r.weight, r.reverse);
+                            if s <= FILE_FAULT {
+                                (true, 0)
+                            } else {
+                                (false, s)
+                            }
+                        }
+                        None => (false, 0),
+                    }
+                }
+                t => up_down_contribution(self.status_of(t), r.weight, r.reverse),
+            };
+            fault |= f;
+            weight = weight.saturating_add(w);
+        }
+        TrackState { fault, weight }
+    }
+
+    /// Calls `f` for every instance whose tracker state differs from the
+    /// last one handed out (every instance on the first call).
+    pub fn take_changed(&mut self, mut f: impl FnMut(InstanceId, TrackState)) {
+        for i in 0..self.instances.len() {
+            let id = InstanceId(i as u16);
+            let st = self.instance_state(id);
+            if let Some(e) = self.instances.get_mut(i)
+                && e.reported != Some(st)
+            {
+                e.reported = Some(st);
+                f(id, st);
+            }
+        }
+    }
+}
+
+/// Iterator of [`Trackers::script_due`].
+pub struct DueScripts<'a> {
+    t: &'a mut Trackers,
+    now: Instant,
+    next: usize,
+}
+
+impl Iterator for DueScripts<'_> {
+    type Item = ScriptId;
+
+    fn next(&mut self) -> Option<ScriptId> {
+        while let Some(s) = self.t.scripts.get_mut(self.next) {
+            let i = self.next;
+            self.next += 1;
+            if s.used && s.sched.is_due(self.now) && s.sched.start(&s.name, self.now) {
+                return Some(ScriptId(i as u16));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;
