@@ -12,12 +12,14 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 pub mod clock;
+pub mod file_atomic;
 pub mod netlink;
 pub mod netns;
 pub mod packet_sock;
 pub mod pidfile;
 pub mod poll;
 pub mod signal;
+pub mod unix_sock;
 pub mod vrrp_sock;
 
 /// Integer types a libc call can return (-1 on error).
