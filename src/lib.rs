@@ -9,7 +9,9 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dump;
 pub mod limits;
+pub mod status;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;
