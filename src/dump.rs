@@ -171,7 +171,10 @@ impl fmt::Display for CTime {
         let tod = secs % 86_400;
         let (y, m, d) = civil_from_days(days);
         let wd = DAYS.get((days % 7) as usize).copied().unwrap_or("???");
-        let mon = MONTHS.get((m as usize).wrapping_sub(1)).copied().unwrap_or("???");
+        let mon = MONTHS
+            .get((m as usize).wrapping_sub(1))
+            .copied()
+            .unwrap_or("???");
         write!(
             f,
             "{wd} {mon} {d:2} {:02}:{:02}:{:02}.{usec:06} {y}",
@@ -215,7 +218,11 @@ impl fmt::Display for VipText<'_> {
         if let Some(b) = v.brd {
             write!(f, " brd {b}")?;
         }
-        let dev = v.dev.as_ref().map(|d| d.as_str()).unwrap_or(self.default_dev);
+        let dev = v
+            .dev
+            .as_ref()
+            .map(|d| d.as_str())
+            .unwrap_or(self.default_dev);
         write!(f, " dev {dev} scope {}", scope_name(v.scope))?;
         if let Some(l) = &v.label {
             write!(f, " label {l}")?;
@@ -318,7 +325,11 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
             writeln!(w, "   {e}")?;
         }
     }
-    writeln!(w, " Default smtp_alert = {}", yes_no(g.smtp_alert, "on", "off"))?;
+    writeln!(
+        w,
+        " Default smtp_alert = {}",
+        yes_no(g.smtp_alert, "on", "off")
+    )?;
     if let Some(fifo) = &g.notify_fifo {
         writeln!(w, " VRRP notify fifo = {fifo}")?;
     }
@@ -351,7 +362,10 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
         " Send advert after receive lower priority advert = {}",
         yes_no(g.vrrp_lower_prio_no_advert, "false", "true")
     )?;
-    writeln!(w, " Send advert after receive higher priority advert = false")?;
+    writeln!(
+        w,
+        " Send advert after receive higher priority advert = false"
+    )?;
     writeln!(
         w,
         " Gratuitous ARP interval = {}",
@@ -422,7 +436,10 @@ fn write_instance_data<W: Write + ?Sized>(
     let g = &d.config.global_defs;
     writeln!(w, " VRRP Instance = {name}")?;
     writeln!(w, "   VRRP Version = {}", version_number(c.version))?;
-    if let Some(sg) = c.sync_group.and_then(|i| d.config.sync_groups.get(usize::from(i))) {
+    if let Some(sg) = c
+        .sync_group
+        .and_then(|i| d.config.sync_groups.get(usize::from(i)))
+    {
         writeln!(w, "   Sync group = {}", sg.name)?;
     }
     if c.family == AddressFamily::Ipv6 {
@@ -504,7 +521,10 @@ fn write_instance_data<W: Write + ?Sized>(
         "   Send advert after receive lower priority advert = {}",
         yes_no(c.lower_prio_no_advert, "false", "true")
     )?;
-    writeln!(w, "   Send advert after receive higher priority advert = false")?;
+    writeln!(
+        w,
+        "   Send advert after receive higher priority advert = false"
+    )?;
     writeln!(w, "   Virtual Router ID = {}", c.virtual_router_id)?;
     writeln!(
         w,
@@ -528,7 +548,11 @@ fn write_instance_data<W: Write + ?Sized>(
         )?;
     }
     writeln!(w, "   Accept = {}", yes_no(c.accept, "enabled", "disabled"))?;
-    writeln!(w, "   Preempt = {}", yes_no(c.nopreempt, "disabled", "enabled"))?;
+    writeln!(
+        w,
+        "   Preempt = {}",
+        yes_no(c.nopreempt, "disabled", "enabled")
+    )?;
     if c.preempt_delay_ms != 0 {
         writeln!(
             w,
@@ -590,10 +614,16 @@ fn write_instance_data<W: Write + ?Sized>(
     }
     let cfg = d.config;
     write_track_refs(w, "Tracked scripts", &c.track_script, &|n| {
-        cfg.scripts.iter().find(|s| s.name.as_str() == n).map(|s| s.weight)
+        cfg.scripts
+            .iter()
+            .find(|s| s.name.as_str() == n)
+            .map(|s| s.weight)
     })?;
     write_track_refs(w, "Tracked files", &c.track_file, &|n| {
-        cfg.track_files.iter().find(|s| s.name.as_str() == n).map(|s| s.weight)
+        cfg.track_files
+            .iter()
+            .find(|s| s.name.as_str() == n)
+            .map(|s| s.weight)
     })?;
     write_track_refs(w, "Tracked processes", &c.track_process, &|n| {
         cfg.track_processes
@@ -802,7 +832,12 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
     }
     json_vips(w, f, "vips", &c.virtual_ipaddress, &c.interface)?;
     json_vips(w, f, "evips", &c.virtual_ipaddress_excluded, &c.interface)?;
-    json_str_array(w, f, "track_ifp", c.track_interface.iter().map(|t| t.ifname.as_str()))?;
+    json_str_array(
+        w,
+        f,
+        "track_ifp",
+        c.track_interface.iter().map(|t| t.ifname.as_str()),
+    )?;
     let cfg = d.config;
     // keepalived lists the scripts' commands and the processes' names.
     json_str_array(
@@ -934,7 +969,10 @@ mod tests {
 
     #[test]
     fn seconds_formats() {
-        assert_eq!(s(SecsF(1_795_315_072_341_686)).as_str(), "1795315072.341686");
+        assert_eq!(
+            s(SecsF(1_795_315_072_341_686)).as_str(),
+            "1795315072.341686"
+        );
         assert_eq!(s(SecsF(0)).as_str(), "0.000000");
         assert_eq!(s(SecsG(1_000_000)).as_str(), "1");
         assert_eq!(s(SecsG(500_000)).as_str(), "0.5");

@@ -129,9 +129,21 @@ pub fn write_table<W: Write + ?Sized>(
         .iter()
         .map(|c| c.interface.len())
         .fold(5, usize::max);
+    let master_of = |id: InstanceId| match r.state(id) {
+        Some(StateKind::Master | StateKind::Backup) => r.master_addr(id),
+        _ => None,
+    };
+    let addr_w = r
+        .instance_ids()
+        .map(|id| {
+            let mut b: heapless::String<48> = heapless::String::new();
+            let _ = write!(b, "{}", AddrOrDash(master_of(id)));
+            b.len()
+        })
+        .fold(6, usize::max);
     write!(
         w,
-        "{:name_w$}  {:if_w$}  {:>4}  {:6}  {:>7}  {:39}  {:>8}",
+        "{:name_w$}  {:if_w$}  {:>4}  {:6}  {:>7}  {:addr_w$}  {:>8}",
         "INSTANCE", "IFACE", "VRID", "STATE", "PRIO", "MASTER", "SINCE"
     )?;
     if trackers.is_some() {
@@ -159,19 +171,15 @@ pub fn write_table<W: Write + ?Sized>(
         } else {
             write!(prio, "{eff}/{base}")?;
         }
-        let master = match state {
-            StateKind::Master | StateKind::Backup => r.master_addr(id),
-            _ => None,
-        };
         write!(
             w,
-            "{:name_w$}  {:if_w$}  {:>4}  {:6}  {:>7}  {:39}  ",
+            "{:name_w$}  {:if_w$}  {:>4}  {:6}  {:>7}  {:addr_w$}  ",
             name,
             c.interface.as_str(),
             c.virtual_router_id,
             state.as_str(),
             prio.as_str(),
-            AddrOrDash(master)
+            AddrOrDash(master_of(id))
         )?;
         match r.last_transition(id) {
             Some(t) => write!(w, "{:>8}", Age(d.now.saturating_duration_since(t)))?,
@@ -538,9 +546,7 @@ where
             "-p" | "--pid" => pid = Some(value(name)?),
             "-s" | "--socket" => socket = Some(value(name)?),
             _ if name.starts_with("-p") && name.len() > 2 => pid = Some(name[2..].to_string()),
-            _ if name.starts_with("-s") && name.len() > 2 => {
-                socket = Some(name[2..].to_string())
-            }
+            _ if name.starts_with("-s") && name.len() > 2 => socket = Some(name[2..].to_string()),
             _ => return Err(format!("status: unknown argument '{a}'")),
         }
     }
@@ -584,7 +590,10 @@ pub fn query(socket_path: &Path, format: Format) -> io::Result<Vec<u8>> {
             Err(e) => return Err(e),
         }
         if out.len() > STATUS_RESP_BYTES.saturating_mul(2) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "answer too long"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "answer too long",
+            ));
         }
     }
     Ok(out)

@@ -58,7 +58,12 @@ fn planted_symlinks_are_not_followed() {
     std::os::unix::fs::symlink(&victim, &p).unwrap();
     write_atomic(&p, b"[]\n", DUMP_FILE_MODE).unwrap();
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
-    assert!(!std::fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+    assert!(
+        !std::fs::symlink_metadata(&p)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read(&p).unwrap(), b"[]\n");
     assert!(!tmp.exists());
     std::fs::remove_dir_all(&dir).unwrap();

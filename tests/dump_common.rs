@@ -72,7 +72,11 @@ pub fn bench() -> Bench {
         let mut config = Config::new_boxed();
         let mut d = Diagnostics::new();
         parse(&src, "/etc/keepvip/keepvip.conf", &mut config, &mut d);
-        assert!(!d.has_errors(), "config errors: {:?}", d.iter().collect::<Vec<_>>());
+        assert!(
+            !d.has_errors(),
+            "config errors: {:?}",
+            d.iter().collect::<Vec<_>>()
+        );
         let mut router = Router::new_boxed(&config).unwrap();
         router.set_src_addr(VI_1, OUR_ADDR);
         router.set_src_addr(VI_2, OUR_ADDR);
@@ -139,7 +143,7 @@ impl Bench {
         let mut t = Instant::from_millis(1100);
         while t < Instant::from_micros(5_700_000) {
             self.advert_vi2(t, PEER, 150);
-            t = t + Duration::from_millis(500);
+            t += Duration::from_millis(500);
         }
         self.run_until(Instant::from_micros(5_700_000));
     }

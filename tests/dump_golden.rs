@@ -166,8 +166,12 @@ fn data_dump_follows_keepalived_2_4_3() {
     let lines: Vec<&str> = s.lines().collect();
 
     // Sections and their order.
-    let g = lines.iter().position(|l| *l == "------< Global definitions >------");
-    let t = lines.iter().position(|l| *l == "------< VRRP Topology >------");
+    let g = lines
+        .iter()
+        .position(|l| *l == "------< Global definitions >------");
+    let t = lines
+        .iter()
+        .position(|l| *l == "------< VRRP Topology >------");
     assert_eq!(g, Some(0));
     let t = t.expect("topology header");
 
@@ -461,8 +465,10 @@ impl P<'_> {
                         b'b' => out.push(8),
                         b'f' => out.push(12),
                         b'u' => {
-                            let h = std::str::from_utf8(self.s.get(self.i..self.i + 4).ok_or("short \\u")?)
-                                .map_err(|e| e.to_string())?;
+                            let h = std::str::from_utf8(
+                                self.s.get(self.i..self.i + 4).ok_or("short \\u")?,
+                            )
+                            .map_err(|e| e.to_string())?;
                             let cp = u32::from_str_radix(h, 16).map_err(|e| e.to_string())?;
                             self.i += 4;
                             let ch = char::from_u32(cp).ok_or("surrogate")?;
@@ -479,7 +485,10 @@ impl P<'_> {
 }
 
 fn parse_json(s: &str) -> Result<J, String> {
-    let mut p = P { s: s.as_bytes(), i: 0 };
+    let mut p = P {
+        s: s.as_bytes(),
+        i: 0,
+    };
     let v = p.value()?;
     p.ws();
     if p.i != s.len() {
@@ -490,14 +499,27 @@ fn parse_json(s: &str) -> Result<J, String> {
 
 #[test]
 fn json_validator_rejects_bad_json() {
-    for bad in ["[", "{\"a\":1,}", "[01]", "\"a\nb\"", "{\"a\":1,\"a\":2}", "[1] x", "{a:1}"] {
+    for bad in [
+        "[",
+        "{\"a\":1,}",
+        "[01]",
+        "\"a\nb\"",
+        "{\"a\":1,\"a\":2}",
+        "[1] x",
+        "{a:1}",
+    ] {
         assert!(parse_json(bad).is_err(), "accepted {bad:?}");
     }
     assert_eq!(
         parse_json(r#"{"a":[1.5,true,null,"x\"\u0041"]}"#).unwrap(),
         J::Obj(vec![(
             "a".into(),
-            J::Arr(vec![J::Num(1.5), J::Bool(true), J::Null, J::Str("x\"A".into())])
+            J::Arr(vec![
+                J::Num(1.5),
+                J::Bool(true),
+                J::Null,
+                J::Str("x\"A".into())
+            ])
         )])
     );
 }
@@ -551,7 +573,10 @@ fn json_dump_is_valid_and_has_lucis_keys() {
             assert!(stats.get(k).is_some(), "stats.{k} missing");
         }
     }
-    let (d1, s1) = (items[0].get("data").unwrap(), items[0].get("stats").unwrap());
+    let (d1, s1) = (
+        items[0].get("data").unwrap(),
+        items[0].get("stats").unwrap(),
+    );
     assert_eq!(d1.get("iname").unwrap().str(), "VI_1");
     assert_eq!(d1.get("ifp_ifname").unwrap().str(), "dum0");
     assert_eq!(d1.get("state").unwrap().num(), 2.0); // MASTER
@@ -568,7 +593,10 @@ fn json_dump_is_valid_and_has_lucis_keys() {
     assert_eq!(s1.get("advert_sent").unwrap().num(), 2.0);
     assert_eq!(s1.get("advert_rcvd").unwrap().num(), 0.0);
     assert_eq!(s1.get("become_master").unwrap().num(), 1.0);
-    let (d2, s2) = (items[1].get("data").unwrap(), items[1].get("stats").unwrap());
+    let (d2, s2) = (
+        items[1].get("data").unwrap(),
+        items[1].get("stats").unwrap(),
+    );
     assert_eq!(d2.get("state").unwrap().num(), 1.0); // BACKUP
     assert_eq!(d2.get("master_priority").unwrap().num(), 150.0);
     assert_eq!(d2.get("adver_int").unwrap().num(), 0.5);
@@ -578,7 +606,10 @@ fn json_dump_is_valid_and_has_lucis_keys() {
         d2.get("script_master").unwrap().str(),
         "/bin/echo \"VI_2\" up"
     );
-    assert_eq!(d2.get("track_ifp").unwrap(), &J::Arr(vec![J::Str("dum1".into())]));
+    assert_eq!(
+        d2.get("track_ifp").unwrap(),
+        &J::Arr(vec![J::Str("dum1".into())])
+    );
     assert_eq!(s2.get("advert_rcvd").unwrap().num(), 10.0);
     // LuCI's overview derives MASTER/BACKUP from become_master - release_master.
     assert_eq!(

@@ -162,11 +162,7 @@ impl CPath {
     /// `path` followed by `suffix` and a NUL.
     fn new(path: &[u8], suffix: &[u8]) -> io::Result<CPath> {
         let total = path.len().saturating_add(suffix.len());
-        if path.is_empty()
-            || total >= PATH_MAX_BYTES
-            || path.contains(&0)
-            || suffix.contains(&0)
-        {
+        if path.is_empty() || total >= PATH_MAX_BYTES || path.contains(&0) || suffix.contains(&0) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "path empty, too long or containing NUL",
