@@ -9,8 +9,10 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dump;
 pub mod limits;
 pub mod notify;
+pub mod status;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;

@@ -14,6 +14,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 pub mod clock;
 pub mod exec;
 pub mod fifo;
+pub mod file_atomic;
 pub mod netlink;
 pub mod netns;
 pub mod packet_sock;
@@ -22,6 +23,7 @@ pub mod poll;
 pub mod procscan;
 pub mod signal;
 pub mod timerfd;
+pub mod unix_sock;
 pub mod vrrp_sock;
 
 /// Integer types a libc call can return (-1 on error).

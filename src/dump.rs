@@ -1,0 +1,1005 @@
+//! State dumps in keepalived's formats, as pure formatting into a
+//! caller-supplied [`core::fmt::Write`] sink (no heap, no clock, no I/O):
+//!
+//! * [`write_data`]: the SIGUSR1 dump (`/tmp/keepalived.data` shape: section
+//!   headers `------< Global definitions >------`, `------< VRRP Topology >------`,
+//!   one ` VRRP Instance = NAME` block per instance). The lines and their
+//!   order follow keepalived 2.4.3; lines for things keepvip does not have
+//!   (sockpool, fds, VMACs, interface table, read timeout...) are left out.
+//!   keepalived's man page says this format is not stable; it is for humans.
+//! * [`write_stats`]: the SIGUSR2 dump, exactly keepalived's
+//!   `/tmp/keepalived.stats` (as built with VRRP authentication, which
+//!   keepvip implements: the `Type Mismatch` and `Failure` lines are there).
+//! * [`write_json`]: the `SIGRTMIN+2` dump in keepalived's `vrrp_json` schema
+//!   (v1: an array of `{"data":{...},"stats":{...}}`), which OpenWrt's rpcd
+//!   `keepalived dump` and LuCI read (`data.iname`, `data.ifp_ifname`,
+//!   `data.state`, `data.last_transition`, `stats.advert_sent`,
+//!   `stats.advert_rcvd`, `stats.become_master`, `stats.release_master`).
+//!
+//! Times: the core only knows the monotonic clock. The shell passes
+//! `wall_offset_us` = `CLOCK_REALTIME - CLOCK_MONOTONIC` in microseconds,
+//! read when the dump is requested; wall time = monotonic + offset. Dates are
+//! printed in UTC (keepalived uses local time; a router's TZ is usually UTC).
+//!
+//! The files are written by the shell with
+//! [`crate::sys::file_atomic::write_atomic_fmt`] (temp file + rename), at
+//! the paths of [`dump_paths`].
+
+use core::fmt::{self, Write};
+use core::net::IpAddr;
+
+use crate::config::model::{
+    AddressFamily, AuthType, Config, InstanceConfig, VirtualIp, VrrpVersion,
+};
+use crate::time::Instant;
+use crate::vrrp::timers::master_down_interval;
+use crate::vrrp::{InstanceId, Router, StateKind, Stats};
+
+/// Where the three dumps go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DumpPaths {
+    /// SIGUSR1.
+    pub data: &'static str,
+    /// SIGUSR2.
+    pub stats: &'static str,
+    /// SIGRTMIN+2.
+    pub json: &'static str,
+}
+
+/// keepvip's own paths, or keepalived's (`compat`) so that tools written
+/// for keepalived (OpenWrt's rpcd `keepalived dump`) work unchanged.
+pub const fn dump_paths(compat: bool) -> DumpPaths {
+    if compat {
+        DumpPaths {
+            data: "/tmp/keepalived.data",
+            stats: "/tmp/keepalived.stats",
+            json: "/tmp/keepalived.json",
+        }
+    } else {
+        DumpPaths {
+            data: "/tmp/keepvip.data",
+            stats: "/tmp/keepvip.stats",
+            json: "/tmp/keepvip.json",
+        }
+    }
+}
+
+/// Everything a dump reads.
+#[derive(Clone, Copy)]
+pub struct DumpInput<'a> {
+    pub config: &'a Config,
+    pub router: &'a Router,
+    /// Monotonic time of the dump.
+    pub now: Instant,
+    /// `CLOCK_REALTIME - CLOCK_MONOTONIC`, microseconds (may be negative).
+    pub wall_offset_us: i64,
+}
+
+impl DumpInput<'_> {
+    /// Wall-clock microseconds since the epoch of a monotonic instant
+    /// (clamped at 0).
+    pub fn wall_us(&self, t: Instant) -> u64 {
+        let mono = i64::try_from(t.as_micros()).unwrap_or(i64::MAX);
+        u64::try_from(mono.saturating_add(self.wall_offset_us)).unwrap_or(0)
+    }
+
+    fn instance(&self, id: InstanceId) -> Option<&InstanceConfig> {
+        self.config.instances.get(id.index())
+    }
+}
+
+// ---- Small formatting helpers ------------------------------------------------
+
+/// keepalived's numeric states (`VRRP_STATE_*`): INIT 0, BACKUP 1, MASTER 2, FAULT 3.
+pub const fn state_number(s: StateKind) -> u8 {
+    match s {
+        StateKind::Initialize => 0,
+        StateKind::Backup => 1,
+        StateKind::Master => 2,
+        StateKind::Fault => 3,
+    }
+}
+
+const fn version_number(v: VrrpVersion) -> u8 {
+    match v {
+        VrrpVersion::V2 => 2,
+        VrrpVersion::V3 => 3,
+    }
+}
+
+const fn yes_no(b: bool, yes: &'static str, no: &'static str) -> &'static str {
+    if b { yes } else { no }
+}
+
+/// Microseconds as seconds with exactly six decimals (C's `%f`).
+pub struct SecsF(pub u64);
+
+impl fmt::Display for SecsF {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:06}", self.0 / 1_000_000, self.0 % 1_000_000)
+    }
+}
+
+/// Microseconds as seconds in the shortest form (C's `%g` for the values
+/// dumps use: "1", "0.5", "40.95").
+pub struct SecsG(pub u64);
+
+impl fmt::Display for SecsG {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (s, mut frac) = (self.0 / 1_000_000, self.0 % 1_000_000);
+        write!(f, "{s}")?;
+        if frac == 0 {
+            return Ok(());
+        }
+        let mut digits = 6;
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        write!(f, ".{frac:0digits$}")
+    }
+}
+
+/// A wall-clock time in microseconds since the epoch, as keepalived's dump
+/// prints it: `Sun Nov 22 02:37:52.341686 2026` (UTC).
+pub struct CTime(pub u64);
+
+/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), proleptic
+/// Gregorian (the classic era-based conversion).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+impl fmt::Display for CTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let secs = self.0 / 1_000_000;
+        let usec = self.0 % 1_000_000;
+        let days = (secs / 86_400) as i64;
+        let tod = secs % 86_400;
+        let (y, m, d) = civil_from_days(days);
+        let wd = DAYS.get((days % 7) as usize).copied().unwrap_or("???");
+        let mon = MONTHS
+            .get((m as usize).wrapping_sub(1))
+            .copied()
+            .unwrap_or("???");
+        write!(
+            f,
+            "{wd} {mon} {d:2} {:02}:{:02}:{:02}.{usec:06} {y}",
+            tod / 3600,
+            tod / 60 % 60,
+            tod % 60
+        )
+    }
+}
+
+/// `rtnetlink` scope names (`ip addr` words).
+pub fn scope_name(scope: u8) -> ScopeName {
+    ScopeName(scope)
+}
+
+pub struct ScopeName(u8);
+
+impl fmt::Display for ScopeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("global"),
+            200 => f.write_str("site"),
+            253 => f.write_str("link"),
+            254 => f.write_str("host"),
+            255 => f.write_str("nowhere"),
+            n => write!(f, "{n}"),
+        }
+    }
+}
+
+/// One address as keepalived formats it: `ADDR/LEN [brd B] dev IF scope S [label L]`.
+struct VipText<'a> {
+    vip: &'a VirtualIp,
+    default_dev: &'a str,
+}
+
+impl fmt::Display for VipText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.vip;
+        write!(f, "{}/{}", v.addr, v.prefix_len)?;
+        if let Some(b) = v.brd {
+            write!(f, " brd {b}")?;
+        }
+        let dev = v
+            .dev
+            .as_ref()
+            .map(|d| d.as_str())
+            .unwrap_or(self.default_dev);
+        write!(f, " dev {dev} scope {}", scope_name(v.scope))?;
+        if let Some(l) = &v.label {
+            write!(f, " label {l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A JSON string literal with RFC 8259 escaping.
+pub struct JsonStr<'a>(pub &'a str);
+
+impl fmt::Display for JsonStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        let mut rest = self.0;
+        while let Some(i) = rest.find(|c: char| c == '"' || c == '\\' || c < ' ') {
+            let (head, tail) = rest.split_at(i);
+            f.write_str(head)?;
+            let mut chars = tail.chars();
+            let c = chars.next().unwrap_or(' ');
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c => write!(f, "\\u{:04x}", c as u32)?,
+            }
+            rest = chars.as_str();
+        }
+        f.write_str(rest)?;
+        f.write_char('"')
+    }
+}
+
+/// Formats `args` into a small stack buffer and writes it as a JSON string
+/// (for values that are not plain `&str`, e.g. addresses).
+fn json_fmt<W: Write + ?Sized>(w: &mut W, args: fmt::Arguments<'_>) -> fmt::Result {
+    let mut b: heapless::String<160> = heapless::String::new();
+    b.write_fmt(args)?;
+    write!(w, "{}", JsonStr(&b))
+}
+
+// ---- SIGUSR2: stats ---------------------------------------------------------------
+
+/// The stats block of one instance, exactly as keepalived writes it.
+pub fn write_stats_instance<W: Write + ?Sized>(w: &mut W, name: &str, s: &Stats) -> fmt::Result {
+    writeln!(w, "VRRP Instance: {name}")?;
+    writeln!(w, "  Advertisements:")?;
+    writeln!(w, "    Received: {}", s.advert_rcvd)?;
+    writeln!(w, "    Sent: {}", s.advert_sent)?;
+    writeln!(w, "  Became master: {}", s.become_master)?;
+    writeln!(w, "  Released master: {}", s.release_master)?;
+    writeln!(w, "  Packet Errors:")?;
+    writeln!(w, "    Length: {}", s.packet_len_err)?;
+    writeln!(w, "    TTL: {}", s.ip_ttl_err)?;
+    writeln!(w, "    Invalid Type: {}", s.invalid_type_rcvd)?;
+    writeln!(w, "    Advertisement Interval: {}", s.advert_interval_err)?;
+    writeln!(w, "    Address List: {}", s.addr_list_err)?;
+    writeln!(w, "  Authentication Errors:")?;
+    writeln!(w, "    Invalid Type: {}", s.invalid_authtype)?;
+    writeln!(w, "    Type Mismatch: {}", s.authtype_mismatch)?;
+    writeln!(w, "    Failure: {}", s.auth_failure)?;
+    writeln!(w, "  Priority Zero:")?;
+    writeln!(w, "    Received: {}", s.pri_zero_rcvd)?;
+    writeln!(w, "    Sent: {}", s.pri_zero_sent)
+}
+
+/// The SIGUSR2 dump: every instance's counters, in configuration order.
+pub fn write_stats<W: Write + ?Sized>(w: &mut W, router: &Router) -> fmt::Result {
+    for id in router.instance_ids() {
+        if let (Some(name), Some(s)) = (router.name(id), router.stats(id)) {
+            write_stats_instance(w, name, s)?;
+        }
+    }
+    Ok(())
+}
+
+// ---- SIGUSR1: data ----------------------------------------------------------------
+
+fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
+    let g = &c.global_defs;
+    writeln!(w, "------< Global definitions >------")?;
+    if let Some(id) = &g.router_id {
+        writeln!(w, " Router ID = {id}")?;
+    }
+    if let Some((ip, port)) = g.smtp_server {
+        writeln!(w, " Smtp server = {ip}")?;
+        writeln!(w, " Smtp server port = {port}")?;
+        writeln!(
+            w,
+            " Smtp server connection timeout = {}",
+            g.smtp_connect_timeout_s
+        )?;
+    }
+    if let Some(from) = &g.notification_email_from {
+        writeln!(w, " Email notification from = {from}")?;
+        writeln!(w, " Email notification to:")?;
+        for e in &g.notification_email {
+            writeln!(w, "   {e}")?;
+        }
+    }
+    writeln!(
+        w,
+        " Default smtp_alert = {}",
+        yes_no(g.smtp_alert, "on", "off")
+    )?;
+    if let Some(fifo) = &g.notify_fifo {
+        writeln!(w, " VRRP notify fifo = {fifo}")?;
+    }
+    writeln!(w, " VRRP IPv4 mcast group = {}", g.vrrp_mcast_group4)?;
+    writeln!(w, " VRRP IPv6 mcast group = {}", g.vrrp_mcast_group6)?;
+    writeln!(w, " Gratuitous ARP delay = {}", g.vrrp_garp_master_delay_s)?;
+    writeln!(w, " Gratuitous ARP repeat = {}", g.vrrp_garp_master_repeat)?;
+    writeln!(
+        w,
+        " Gratuitous ARP refresh timer = {}",
+        g.vrrp_garp_master_refresh_s
+    )?;
+    writeln!(
+        w,
+        " Gratuitous ARP refresh repeat = {}",
+        g.vrrp_garp_master_refresh_repeat
+    )?;
+    writeln!(
+        w,
+        " Gratuitous ARP lower priority delay = {}",
+        g.vrrp_garp_lower_prio_delay_s
+    )?;
+    writeln!(
+        w,
+        " Gratuitous ARP lower priority repeat = {}",
+        g.vrrp_garp_lower_prio_repeat
+    )?;
+    writeln!(
+        w,
+        " Send advert after receive lower priority advert = {}",
+        yes_no(g.vrrp_lower_prio_no_advert, "false", "true")
+    )?;
+    writeln!(
+        w,
+        " Send advert after receive higher priority advert = false"
+    )?;
+    writeln!(
+        w,
+        " Gratuitous ARP interval = {}",
+        SecsF(u64::from(g.vrrp_garp_interval_us))
+    )?;
+    writeln!(
+        w,
+        " Gratuitous NA interval = {}",
+        SecsF(u64::from(g.vrrp_gna_interval_us))
+    )?;
+    writeln!(
+        w,
+        " VRRP default protocol version = {}",
+        version_number(g.vrrp_version)
+    )?;
+    writeln!(
+        w,
+        " VRRP skip check advert addresses = {}",
+        g.vrrp_skip_check_adv_addr
+    )?;
+    writeln!(w, " VRRP strict mode = {}", g.vrrp_strict)?;
+    writeln!(
+        w,
+        " Script security {}",
+        yes_no(g.enable_script_security, "enabled", "disabled")
+    )?;
+    if let Some(u) = &g.script_user {
+        match &g.script_group {
+            Some(gr) => writeln!(w, " Default script user:group = {u}:{gr}")?,
+            None => writeln!(w, " Default script user = {u}")?,
+        }
+    }
+    Ok(())
+}
+
+fn write_track_refs<W: Write + ?Sized>(
+    w: &mut W,
+    title: &str,
+    refs: &[crate::config::model::TrackRef],
+    own_weight: &dyn Fn(&str) -> Option<i16>,
+) -> fmt::Result {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "   {title} :")?;
+    for t in refs {
+        let weight = t.weight.or_else(|| own_weight(&t.name)).unwrap_or(0);
+        write!(w, "     {} weight {}", t.name, weight)?;
+        if t.reverse {
+            write!(w, " reverse")?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn write_instance_data<W: Write + ?Sized>(
+    w: &mut W,
+    d: &DumpInput<'_>,
+    id: InstanceId,
+) -> fmt::Result {
+    let (Some(c), Some(name), Some(state)) =
+        (d.instance(id), d.router.name(id), d.router.state(id))
+    else {
+        return Ok(());
+    };
+    let r = d.router;
+    let g = &d.config.global_defs;
+    writeln!(w, " VRRP Instance = {name}")?;
+    writeln!(w, "   VRRP Version = {}", version_number(c.version))?;
+    if let Some(sg) = c
+        .sync_group
+        .and_then(|i| d.config.sync_groups.get(usize::from(i)))
+    {
+        writeln!(w, "   Sync group = {}", sg.name)?;
+    }
+    if c.family == AddressFamily::Ipv6 {
+        writeln!(w, "   Using Native IPv6")?;
+    }
+    let master_int_cs = r.master_adver_interval_cs(id).unwrap_or(c.advert_int_cs);
+    writeln!(w, "   State = {}", state.as_str())?;
+    if state == StateKind::Backup {
+        match r.master_addr(id) {
+            Some(a) => writeln!(w, "   Master router = {a}")?,
+            None => writeln!(w, "   Master router = (none)")?,
+        }
+        writeln!(
+            w,
+            "   Master priority = {}",
+            r.master_priority(id).unwrap_or(0)
+        )?;
+        if c.version == VrrpVersion::V3 {
+            writeln!(
+                w,
+                "   Master advert int = {:.2} sec",
+                f64::from(master_int_cs) / 100.0
+            )?;
+        }
+    }
+    // keepvip has no pending transitions: the wanted state is the state.
+    writeln!(w, "   Wantstate = {}", state.as_str())?;
+    let lt = r.last_transition(id).map(|t| d.wall_us(t)).unwrap_or(0);
+    writeln!(w, "   Last transition = {} ({})", SecsF(lt), CTime(lt))?;
+    let eff = r.effective_priority(id).unwrap_or(c.priority);
+    let down = master_down_interval(c.version, eff, master_int_cs, c.down_timer_adverts);
+    writeln!(w, "   Master down timer = {} usecs", down.as_micros())?;
+    writeln!(w, "   Interface = {}", c.interface)?;
+    if c.dont_track_primary {
+        writeln!(w, "   VRRP interface tracking disabled")?;
+    }
+    if c.skip_check_adv_addr {
+        writeln!(w, "   Skip checking advert IP addresses")?;
+    }
+    if g.vrrp_strict {
+        writeln!(w, "   Enforcing strict VRRP compliance")?;
+    }
+    let from_config = c.unicast_src_ip.is_some() || c.mcast_src_ip.is_some();
+    match r.src_addr(id) {
+        Some(a) => writeln!(
+            w,
+            "   Using src_ip = {a}{}",
+            yes_no(from_config, " (from configuration)", "")
+        )?,
+        None => writeln!(w, "   Using src_ip = (none)")?,
+    }
+    if !c.is_unicast() {
+        match c.family {
+            AddressFamily::Ipv4 => writeln!(w, "   Multicast address {}", g.vrrp_mcast_group4)?,
+            AddressFamily::Ipv6 => writeln!(w, "   Multicast address {}", g.vrrp_mcast_group6)?,
+        }
+    }
+    writeln!(w, "   Gratuitous ARP delay = {}", c.garp_master_delay_s)?;
+    writeln!(w, "   Gratuitous ARP repeat = {}", c.garp_master_repeat)?;
+    writeln!(w, "   Gratuitous ARP refresh = {}", c.garp_master_refresh_s)?;
+    writeln!(
+        w,
+        "   Gratuitous ARP refresh repeat = {}",
+        c.garp_master_refresh_repeat
+    )?;
+    writeln!(
+        w,
+        "   Gratuitous ARP lower priority delay = {}",
+        c.garp_lower_prio_delay_s
+    )?;
+    writeln!(
+        w,
+        "   Gratuitous ARP lower priority repeat = {}",
+        c.garp_lower_prio_repeat
+    )?;
+    writeln!(w, "   Down timer adverts = {}", c.down_timer_adverts)?;
+    writeln!(
+        w,
+        "   Send advert after receive lower priority advert = {}",
+        yes_no(c.lower_prio_no_advert, "false", "true")
+    )?;
+    writeln!(
+        w,
+        "   Send advert after receive higher priority advert = false"
+    )?;
+    writeln!(w, "   Virtual Router ID = {}", c.virtual_router_id)?;
+    writeln!(
+        w,
+        "   Priority = {}",
+        r.base_priority(id).unwrap_or(c.priority)
+    )?;
+    writeln!(w, "   Effective priority = {eff}")?;
+    match c.version {
+        VrrpVersion::V2 => writeln!(w, "   Advert interval = {} sec", c.advert_int_cs / 100)?,
+        VrrpVersion::V3 => writeln!(
+            w,
+            "   Advert interval = {} milli-sec",
+            u32::from(c.advert_int_cs) * 10
+        )?,
+    }
+    if state == StateKind::Backup && c.version == VrrpVersion::V3 {
+        writeln!(
+            w,
+            "   Master advert interval = {} milli-sec",
+            u32::from(master_int_cs) * 10
+        )?;
+    }
+    writeln!(w, "   Accept = {}", yes_no(c.accept, "enabled", "disabled"))?;
+    writeln!(
+        w,
+        "   Preempt = {}",
+        yes_no(c.nopreempt, "disabled", "enabled")
+    )?;
+    if c.preempt_delay_ms != 0 {
+        writeln!(
+            w,
+            "   Preempt delay = {} secs",
+            SecsG(u64::from(c.preempt_delay_ms) * 1000)
+        )?;
+    }
+    match c.authentication.auth_type {
+        AuthType::None => {
+            if c.version == VrrpVersion::V2 {
+                writeln!(w, "   Authentication type = none")?;
+            }
+        }
+        AuthType::Ah => writeln!(w, "   Authentication type = IPSEC_AH")?,
+        AuthType::Pass => {
+            writeln!(w, "   Authentication type = SIMPLE_PASSWORD")?;
+            let p = &c.authentication.auth_pass;
+            let n = p.iter().position(|&b| b == 0).unwrap_or(p.len());
+            let pass = core::str::from_utf8(&p[..n]).unwrap_or("?");
+            writeln!(w, "   Password = {pass}")?;
+        }
+    }
+    let vips_set = state == StateKind::Master;
+    for (title, list) in [
+        ("Virtual IP", &c.virtual_ipaddress),
+        ("Virtual IP Excluded", &c.virtual_ipaddress_excluded),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(w, "   {title} ({}):", list.len())?;
+        for v in list {
+            writeln!(
+                w,
+                "     {}{}",
+                VipText {
+                    vip: v,
+                    default_dev: &c.interface
+                },
+                yes_no(vips_set, " set", "")
+            )?;
+        }
+    }
+    if c.is_unicast() {
+        writeln!(w, "   Unicast Peer :")?;
+        for p in &c.unicast_peer {
+            writeln!(w, "     {p}")?;
+        }
+    }
+    if !c.track_interface.is_empty() {
+        writeln!(w, "   Tracked interfaces :")?;
+        for t in &c.track_interface {
+            write!(w, "     {} weight {}", t.ifname, t.weight)?;
+            if t.reverse {
+                write!(w, " reverse")?;
+            }
+            writeln!(w)?;
+        }
+    }
+    let cfg = d.config;
+    write_track_refs(w, "Tracked scripts", &c.track_script, &|n| {
+        cfg.scripts
+            .iter()
+            .find(|s| s.name.as_str() == n)
+            .map(|s| s.weight)
+    })?;
+    write_track_refs(w, "Tracked files", &c.track_file, &|n| {
+        cfg.track_files
+            .iter()
+            .find(|s| s.name.as_str() == n)
+            .map(|s| s.weight)
+    })?;
+    write_track_refs(w, "Tracked processes", &c.track_process, &|n| {
+        cfg.track_processes
+            .iter()
+            .find(|s| s.name.as_str() == n)
+            .map(|s| s.weight)
+    })?;
+    writeln!(
+        w,
+        "   Using smtp notification = {}",
+        yes_no(c.smtp_alert, "yes", "no")
+    )?;
+    writeln!(w, "   Notify deleted = Fault")?;
+    let n = &c.notify;
+    for (word, cmd) in [
+        ("Backup", &n.notify_backup),
+        ("Master", &n.notify_master),
+        ("Fault", &n.notify_fault),
+        ("Stop", &n.notify_stop),
+        ("Generic", &n.notify),
+    ] {
+        if let Some(cmd) = cmd {
+            writeln!(w, "   {word} state transition script = {cmd}")?;
+        }
+    }
+    if let Some(fifo) = &c.notify_fifo {
+        writeln!(w, "   Notify fifo = {fifo}")?;
+    }
+    writeln!(w, "   Notify priority changes = false")
+}
+
+/// The SIGUSR1 dump.
+pub fn write_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>) -> fmt::Result {
+    write_global(w, d.config)?;
+    writeln!(w, "------< VRRP Topology >------")?;
+    for id in d.router.instance_ids() {
+        write_instance_data(w, d, id)?;
+    }
+    if !d.config.sync_groups.is_empty() {
+        writeln!(w, "------< VRRP Sync groups >------")?;
+        for sg in &d.config.sync_groups {
+            writeln!(w, " VRRP Sync Group = {}", sg.name)?;
+            writeln!(w, "   VRRP member instances :")?;
+            for &m in &sg.members {
+                if let Some(i) = d.config.instances.get(usize::from(m)) {
+                    writeln!(w, "     {}", i.name)?;
+                }
+            }
+            if sg.sync_group_tracking_weight {
+                writeln!(w, "   sync group tracking weight set")?;
+            }
+            writeln!(
+                w,
+                "   Using smtp notification = {}",
+                yes_no(sg.smtp_alert, "yes", "no")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+// ---- SIGRTMIN+2: JSON -------------------------------------------------------------
+
+/// Writes `"key":` (keys are fixed ASCII words, no escaping needed).
+fn key<W: Write + ?Sized>(w: &mut W, first: &mut bool, k: &str) -> fmt::Result {
+    if !*first {
+        w.write_char(',')?;
+    }
+    *first = false;
+    write!(w, "\"{k}\":")
+}
+
+fn json_vips<W: Write + ?Sized>(
+    w: &mut W,
+    first: &mut bool,
+    k: &str,
+    list: &[VirtualIp],
+    dev: &str,
+) -> fmt::Result {
+    if list.is_empty() {
+        return Ok(());
+    }
+    key(w, first, k)?;
+    w.write_char('[')?;
+    for (i, v) in list.iter().enumerate() {
+        if i > 0 {
+            w.write_char(',')?;
+        }
+        json_fmt(
+            w,
+            format_args!(
+                "{}",
+                VipText {
+                    vip: v,
+                    default_dev: dev
+                }
+            ),
+        )?;
+    }
+    w.write_char(']')
+}
+
+fn json_str_array<'a, W: Write + ?Sized>(
+    w: &mut W,
+    first: &mut bool,
+    k: &str,
+    items: impl Iterator<Item = &'a str> + Clone,
+) -> fmt::Result {
+    if items.clone().next().is_none() {
+        return Ok(());
+    }
+    key(w, first, k)?;
+    w.write_char('[')?;
+    for (i, s) in items.enumerate() {
+        if i > 0 {
+            w.write_char(',')?;
+        }
+        write!(w, "{}", JsonStr(s))?;
+    }
+    w.write_char(']')
+}
+
+fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) -> fmt::Result {
+    let (Some(c), Some(name), Some(state)) =
+        (d.instance(id), d.router.name(id), d.router.state(id))
+    else {
+        return Ok(());
+    };
+    let r = d.router;
+    let f = &mut true;
+    w.write_char('{')?;
+    key(w, f, "iname")?;
+    write!(w, "{}", JsonStr(name))?;
+    key(w, f, "dont_track_primary")?;
+    write!(w, "{}", u8::from(c.dont_track_primary))?;
+    key(w, f, "skip_check_adv_addr")?;
+    write!(w, "{}", u8::from(c.skip_check_adv_addr))?;
+    key(w, f, "strict_mode")?;
+    write!(w, "{}", u8::from(d.config.global_defs.vrrp_strict))?;
+    key(w, f, "ifp_ifname")?;
+    write!(w, "{}", JsonStr(&c.interface))?;
+    key(w, f, "master_priority")?;
+    write!(w, "{}", r.master_priority(id).unwrap_or(0))?;
+    key(w, f, "last_transition")?;
+    let lt = r.last_transition(id).map(|t| d.wall_us(t)).unwrap_or(0);
+    write!(w, "{}", SecsF(lt))?;
+    key(w, f, "garp_delay")?;
+    write!(w, "{}", SecsG(u64::from(c.garp_master_delay_s) * 1_000_000))?;
+    key(w, f, "garp_refresh")?;
+    write!(w, "{}", c.garp_master_refresh_s)?;
+    key(w, f, "garp_rep")?;
+    write!(w, "{}", c.garp_master_repeat)?;
+    key(w, f, "garp_refresh_rep")?;
+    write!(w, "{}", c.garp_master_refresh_repeat)?;
+    key(w, f, "garp_lower_prio_delay")?;
+    write!(w, "{}", c.garp_lower_prio_delay_s)?;
+    key(w, f, "garp_lower_prio_rep")?;
+    write!(w, "{}", c.garp_lower_prio_repeat)?;
+    key(w, f, "lower_prio_no_advert")?;
+    write!(w, "{}", u8::from(c.lower_prio_no_advert))?;
+    key(w, f, "higher_prio_send_advert")?;
+    write!(w, "0")?;
+    key(w, f, "vrid")?;
+    write!(w, "{}", c.virtual_router_id)?;
+    key(w, f, "base_priority")?;
+    write!(w, "{}", r.base_priority(id).unwrap_or(c.priority))?;
+    key(w, f, "effective_priority")?;
+    write!(w, "{}", r.effective_priority(id).unwrap_or(c.priority))?;
+    key(w, f, "vipset")?;
+    write!(w, "{}", state == StateKind::Master)?;
+    key(w, f, "promote_secondaries")?;
+    write!(w, "false")?;
+    key(w, f, "adver_int")?;
+    write!(w, "{}", SecsG(u64::from(c.advert_int_cs) * 10_000))?;
+    key(w, f, "master_adver_int")?;
+    let mi = r.master_adver_interval_cs(id).unwrap_or(c.advert_int_cs);
+    write!(w, "{}", SecsG(u64::from(mi) * 10_000))?;
+    key(w, f, "accept")?;
+    write!(w, "{}", u8::from(c.accept))?;
+    key(w, f, "nopreempt")?;
+    write!(w, "{}", c.nopreempt)?;
+    key(w, f, "preempt_delay")?;
+    write!(w, "{}", c.preempt_delay_ms / 1000)?;
+    key(w, f, "state")?;
+    write!(w, "{}", state_number(state))?;
+    key(w, f, "wantstate")?;
+    write!(w, "{}", state_number(state))?;
+    key(w, f, "version")?;
+    write!(w, "{}", version_number(c.version))?;
+    key(w, f, "smtp_alert")?;
+    write!(w, "{}", c.smtp_alert)?;
+    key(w, f, "notify_deleted")?;
+    write!(w, "false")?;
+    let n = &c.notify;
+    for (k, cmd) in [
+        ("script_backup", &n.notify_backup),
+        ("script_master", &n.notify_master),
+        ("script_fault", &n.notify_fault),
+        ("script_stop", &n.notify_stop),
+        ("script", &n.notify),
+    ] {
+        if let Some(cmd) = cmd {
+            key(w, f, k)?;
+            write!(w, "{}", JsonStr(cmd))?;
+        }
+    }
+    json_vips(w, f, "vips", &c.virtual_ipaddress, &c.interface)?;
+    json_vips(w, f, "evips", &c.virtual_ipaddress_excluded, &c.interface)?;
+    json_str_array(
+        w,
+        f,
+        "track_ifp",
+        c.track_interface.iter().map(|t| t.ifname.as_str()),
+    )?;
+    let cfg = d.config;
+    // keepalived lists the scripts' commands and the processes' names.
+    json_str_array(
+        w,
+        f,
+        "track_script",
+        c.track_script.iter().map(|t| {
+            cfg.scripts
+                .iter()
+                .find(|s| s.name == t.name)
+                .map(|s| s.script.as_str())
+                .unwrap_or(t.name.as_str())
+        }),
+    )?;
+    json_str_array(
+        w,
+        f,
+        "track_process",
+        c.track_process.iter().map(|t| {
+            cfg.track_processes
+                .iter()
+                .find(|p| p.name == t.name)
+                .and_then(|p| p.process.split_whitespace().next())
+                .unwrap_or(t.name.as_str())
+        }),
+    )?;
+    key(w, f, "auth_type")?;
+    let at = match c.authentication.auth_type {
+        AuthType::None => 0,
+        AuthType::Pass => 1,
+        AuthType::Ah => 2,
+    };
+    write!(w, "{at}")?;
+    // keepalived also writes the PASS string (`auth_data`); keepvip does
+    // not put secrets in a file LuCI shows.
+    w.write_char('}')
+}
+
+/// The `stats` object of one instance.
+pub fn write_json_stats<W: Write + ?Sized>(w: &mut W, s: &Stats) -> fmt::Result {
+    let f = &mut true;
+    w.write_char('{')?;
+    for (k, v) in [
+        ("advert_rcvd", s.advert_rcvd),
+        ("advert_sent", s.advert_sent),
+        ("become_master", s.become_master),
+        ("release_master", s.release_master),
+        ("packet_len_err", s.packet_len_err),
+        ("advert_interval_err", s.advert_interval_err),
+        ("ip_ttl_err", s.ip_ttl_err),
+        ("invalid_type_rcvd", s.invalid_type_rcvd),
+        ("addr_list_err", s.addr_list_err),
+        ("invalid_authtype", s.invalid_authtype),
+        ("authtype_mismatch", s.authtype_mismatch),
+        ("auth_failure", s.auth_failure),
+        ("pri_zero_rcvd", s.pri_zero_rcvd),
+        ("pri_zero_sent", s.pri_zero_sent),
+    ] {
+        key(w, f, k)?;
+        write!(w, "{v}")?;
+    }
+    w.write_char('}')
+}
+
+/// The JSON dump (keepalived's `json_version 1`): `[{"data":{..},"stats":{..}},...]`
+/// followed by a newline.
+pub fn write_json<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>) -> fmt::Result {
+    w.write_char('[')?;
+    let mut first = true;
+    for id in d.router.instance_ids() {
+        let Some(s) = d.router.stats(id) else {
+            continue;
+        };
+        if !first {
+            w.write_char(',')?;
+        }
+        first = false;
+        w.write_str("{\"data\":")?;
+        json_data(w, d, id)?;
+        w.write_str(",\"stats\":")?;
+        write_json_stats(w, s)?;
+        w.write_char('}')?;
+    }
+    w.write_str("]\n")
+}
+
+/// An optional address as text, `-` when absent; honours width/alignment
+/// (for tables).
+pub struct AddrOrDash(pub Option<IpAddr>);
+
+impl fmt::Display for AddrOrDash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => {
+                let mut b: heapless::String<48> = heapless::String::new();
+                write!(b, "{a}")?;
+                f.pad(&b)
+            }
+            None => f.pad("-"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use heapless::String;
+
+    fn s<T: fmt::Display>(t: T) -> String<128> {
+        let mut b = String::new();
+        write!(b, "{t}").unwrap();
+        b
+    }
+
+    #[test]
+    fn ctime_matches_keepalived_dump() {
+        // From keepalived-2.4.3-dumps.txt (host in UTC).
+        assert_eq!(
+            s(CTime(1_795_315_072_341_686)).as_str(),
+            "Sun Nov 22 02:37:52.341686 2026"
+        );
+        assert_eq!(s(CTime(0)).as_str(), "Thu Jan  1 00:00:00.000000 1970");
+        // Leap day.
+        assert_eq!(
+            s(CTime(951_782_400_000_000)).as_str(),
+            "Tue Feb 29 00:00:00.000000 2000"
+        );
+    }
+
+    #[test]
+    fn seconds_formats() {
+        assert_eq!(
+            s(SecsF(1_795_315_072_341_686)).as_str(),
+            "1795315072.341686"
+        );
+        assert_eq!(s(SecsF(0)).as_str(), "0.000000");
+        assert_eq!(s(SecsG(1_000_000)).as_str(), "1");
+        assert_eq!(s(SecsG(500_000)).as_str(), "0.5");
+        assert_eq!(s(SecsG(40_950_000)).as_str(), "40.95");
+        assert_eq!(s(SecsG(10_000)).as_str(), "0.01");
+        assert_eq!(s(SecsG(0)).as_str(), "0");
+    }
+
+    #[test]
+    fn json_escaping() {
+        assert_eq!(s(JsonStr("a\"b\\c")).as_str(), r#""a\"b\\c""#);
+        assert_eq!(s(JsonStr("x\ny\t\u{1}")).as_str(), r#""x\ny\t\u0001""#);
+        assert_eq!(s(JsonStr("é/ok")).as_str(), "\"é/ok\"");
+        assert_eq!(s(JsonStr("")).as_str(), "\"\"");
+    }
+
+    #[test]
+    fn paths_and_states() {
+        assert_eq!(dump_paths(false).json, "/tmp/keepvip.json");
+        assert_eq!(dump_paths(true).json, "/tmp/keepalived.json");
+        assert_eq!(dump_paths(true).data, "/tmp/keepalived.data");
+        assert_eq!(dump_paths(true).stats, "/tmp/keepalived.stats");
+        assert_eq!(state_number(StateKind::Initialize), 0);
+        assert_eq!(state_number(StateKind::Backup), 1);
+        assert_eq!(state_number(StateKind::Master), 2);
+        assert_eq!(state_number(StateKind::Fault), 3);
+        assert_eq!(s(scope_name(253)).as_str(), "link");
+        assert_eq!(s(scope_name(7)).as_str(), "7");
+    }
+}

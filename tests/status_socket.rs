@@ -1,0 +1,280 @@
+//! `keepvip status` over a real unix socket: the server is driven by a
+//! poll loop on the test thread (as the daemon will), clients run on other
+//! threads. The server side must not allocate.
+
+mod dump_common;
+use dump_common::*;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant as StdInstant;
+
+use keepvip::dump::{DumpInput, write_json};
+use keepvip::status::*;
+use keepvip::sys::poll::PollTable;
+use keepvip::sys::unix_sock::UnixStream;
+use keepvip::time::Duration;
+
+// ---- Allocation counter, armed only around server calls on this thread ----
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if ARMED.with(|a| a.get()) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if ARMED.with(|a| a.get()) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn sock_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kv-status-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The daemon's side: poll the server's one fd and handle it, until `done`
+/// (bounded by 10 s). Returns the allocations made by the server.
+fn serve(
+    server: &mut StatusServer,
+    done: &dyn Fn() -> bool,
+    render: &mut dyn FnMut(&mut dyn std::fmt::Write, Format) -> std::fmt::Result,
+) -> usize {
+    let start = StdInstant::now();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    while !done() {
+        assert!(start.elapsed().as_secs() < 10, "status test loop timed out");
+        let mut table = PollTable::new();
+        let slot = table.add(server.fd()).unwrap();
+        table.poll(Some(Duration::from_millis(20))).unwrap();
+        if table.is_ready(slot) {
+            ARMED.with(|a| a.set(true));
+            server.handle_readable(|w, f| render(w, f));
+            ARMED.with(|a| a.set(false));
+        }
+    }
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+fn spawn<T: Send + 'static>(
+    n: &'static AtomicUsize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(move || {
+        let r = f();
+        n.fetch_add(1, Ordering::SeqCst);
+        r
+    })
+}
+
+#[test]
+fn table_and_json_round_trip_without_allocating() {
+    let mut b = bench();
+    b.drive();
+    let dir = sock_dir("rt");
+    let path = dir.join("keepvip.sock");
+    let mut server = StatusServer::bind(&path).unwrap();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "socket must be root-only");
+
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    let p1 = path.clone();
+    let t1 = spawn(&DONE, move || query(&p1, Format::Table));
+    let p2 = path.clone();
+    let t2 = spawn(&DONE, move || query(&p2, Format::Json));
+    let p3 = path.clone();
+    let t3 = spawn(&DONE, move || run_status_client(&p3, false));
+
+    let input = DumpInput {
+        config: &b.config,
+        router: &b.router,
+        now: b.now,
+        wall_offset_us: WALL_OFFSET_US,
+    };
+    let allocs = serve(
+        &mut server,
+        &|| DONE.load(Ordering::SeqCst) == 3,
+        &mut |w, f| match f {
+            Format::Table => write_table(w, &input, None),
+            Format::Json => write_json(w, &input),
+        },
+    );
+    assert_eq!(allocs, 0, "the status server allocated");
+
+    let table = t1.join().unwrap().unwrap();
+    let body = String::from_utf8(split_answer(&table).unwrap().to_vec()).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 3, "{body}");
+    let cols = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        cols(lines[0]),
+        [
+            "INSTANCE", "IFACE", "VRID", "STATE", "PRIO", "MASTER", "SINCE", "SENT", "RCVD",
+            "MASTER", "PRIO0", "DROPS"
+        ]
+    );
+    // VI_1 became master at 4.609375 s; the bench's clock is at 5.7 s.
+    assert_eq!(
+        cols(lines[1]),
+        [
+            "VI_1",
+            "dum0",
+            "51",
+            "MASTER",
+            "100",
+            "192.0.2.1",
+            "1s",
+            "2",
+            "0",
+            "1",
+            "0",
+            "0"
+        ]
+    );
+    // VI_2 has been Backup since 1 s, following 192.0.2.2.
+    assert_eq!(
+        cols(lines[2]),
+        [
+            "VI_2",
+            "dum0",
+            "52",
+            "BACKUP",
+            "90",
+            "192.0.2.2",
+            "4s",
+            "0",
+            "10",
+            "0",
+            "0",
+            "0"
+        ]
+    );
+
+    let json = query_result_body(t2.join().unwrap());
+    assert!(json.starts_with("[{\"data\":{\"iname\":\"VI_1\""), "{json}");
+    assert!(json.ends_with("]\n"));
+    let mut direct = String::new();
+    write_json(&mut direct, &input).unwrap();
+    assert_eq!(json, direct, "the socket carries the dump unchanged");
+
+    assert_eq!(t3.join().unwrap(), STATUS_EXIT_OK);
+    assert_eq!(server.open_connections(), 0);
+    drop(server);
+    assert!(!path.exists(), "socket file removed on drop");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn query_result_body(r: std::io::Result<Vec<u8>>) -> String {
+    let a = r.unwrap();
+    String::from_utf8(split_answer(&a).unwrap().to_vec()).unwrap()
+}
+
+#[test]
+fn silent_clients_bad_requests_and_oversize_answers() {
+    let dir = sock_dir("edge");
+    let path = dir.join("k.sock");
+    let mut server = StatusServer::bind(&path).unwrap();
+
+    // More silent clients than slots: the oldest are evicted, the server
+    // keeps at most STATUS_CONNS_MAX, and a real query still gets through.
+    let silent: Vec<UnixStream> = (0..STATUS_CONNS_MAX + 2)
+        .map(|_| UnixStream::connect(&path, std::time::Duration::from_secs(1)).unwrap())
+        .collect();
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    let p = path.clone();
+    let good = spawn(&DONE, move || query(&p, Format::Table));
+    let p = path.clone();
+    let bad = spawn(&DONE, move || {
+        let s = UnixStream::connect(&p, std::time::Duration::from_secs(3)).unwrap();
+        s.write_all(b"shutdown now\n").unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    let p = path.clone();
+    let huge = spawn(&DONE, move || query(&p, Format::Json));
+    let allocs = serve(
+        &mut server,
+        &|| DONE.load(Ordering::SeqCst) == 3,
+        &mut |w, f| {
+            match f {
+                Format::Table => w.write_str("hello\n"),
+                // Bigger than the response buffer: refused, not cut.
+                Format::Json => {
+                    for _ in 0..STATUS_RESP_BYTES / 16 + 1 {
+                        w.write_str("0123456789abcdef")?;
+                    }
+                    Ok(())
+                }
+            }
+        },
+    );
+    assert_eq!(allocs, 0);
+    assert!(server.open_connections() <= STATUS_CONNS_MAX);
+    assert_eq!(query_result_body(good.join().unwrap()), "hello\n");
+    let bad = bad.join().unwrap();
+    let e = split_answer(&bad).unwrap_err();
+    assert!(e.contains("unknown request"), "{e}");
+    let huge = huge.join().unwrap().unwrap();
+    let e = split_answer(&huge).unwrap_err();
+    assert!(e.contains("too large"), "{e}");
+    drop(silent);
+    // The evicted/closed clients are cleaned up on the next turns.
+    for _ in 0..5 {
+        server.handle_readable(|w, _| w.write_str("x"));
+    }
+    assert_eq!(server.open_connections(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn client_reports_a_missing_daemon() {
+    let dir = sock_dir("none");
+    let path: &Path = &dir.join("nobody.sock");
+    assert_eq!(run_status_client(path, false), STATUS_EXIT_NOT_RUNNING);
+    // A stale socket file with no listener behind it: same answer.
+    drop(StatusServer::bind(&dir.join("stale.sock")).unwrap());
+    let l = std::os::unix::net::UnixListener::bind(dir.join("stale2.sock")).unwrap();
+    drop(l); // leaves the file, nobody listening
+    assert_eq!(
+        run_status_client(&dir.join("stale2.sock"), true),
+        STATUS_EXIT_NOT_RUNNING
+    );
+    // And a new server replaces the stale socket file.
+    let s = StatusServer::bind(&dir.join("stale2.sock"));
+    assert!(s.is_ok());
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
