@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod limits;
+pub mod smtp;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;

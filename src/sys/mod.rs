@@ -18,6 +18,7 @@ pub mod packet_sock;
 pub mod pidfile;
 pub mod poll;
 pub mod signal;
+pub mod tcp;
 pub mod vrrp_sock;
 
 /// Integer types a libc call can return (-1 on error).
