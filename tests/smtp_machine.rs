@@ -19,8 +19,10 @@ const WALL: WallTime = WallTime {
 const T0: Instant = Instant::from_secs(1000);
 
 fn globals(rcpts: &[&str]) -> GlobalDefs {
-    let mut g = GlobalDefs::default();
-    g.router_id = Some("edge1".try_into().unwrap());
+    let mut g = GlobalDefs {
+        router_id: Some("edge1".try_into().unwrap()),
+        ..Default::default()
+    };
     for r in rcpts {
         g.notification_email.push((*r).try_into().unwrap()).unwrap();
     }
@@ -96,7 +98,7 @@ impl Script {
 
     /// Runs the dialogue up to (and including) the DATA reply; returns the
     /// message the client sent.
-    fn to_message(&mut self) -> String {
+    fn run_to_message(&mut self) -> String {
         self.step("220 mx.example.org ESMTP\r\n", "EHLO r1.example.org\r\n");
         self.step(
             "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
@@ -138,7 +140,7 @@ fn happy_path_master() {
     assert_eq!(s.smtp.poll_timeout(s.now), None, "idle: no deadline");
     s.connect("VI_1", NotifyState::Master);
     assert_eq!(s.smtp.poll_timeout(s.now), Some(Duration::from_secs(10)));
-    assert_eq!(s.to_message(), MASTER_MAIL);
+    assert_eq!(s.run_to_message(), MASTER_MAIL);
     s.finish_ok();
     let st = *s.smtp.stats();
     assert_eq!((st.queued, st.sent, st.failed, st.sessions), (1, 1, 0, 1));
@@ -179,7 +181,7 @@ fn backup_fault_stop_and_group_texts() {
         let mut s = Script::default_two();
         assert!(s.smtp.queue_alert(WALL, src, "VI_1", state));
         s.open();
-        let msg = s.to_message();
+        let msg = s.run_to_message();
         assert!(
             msg.contains(&format!("\r\nSubject: {subject}\r\n")),
             "{msg}"
@@ -280,8 +282,7 @@ fn play_until(s: &mut Script, fail_at: usize) {
 
 #[test]
 fn error_codes_at_every_step_fail_once_and_quit() {
-    for fail_at in 0..DIALOGUE.len() {
-        let step = DIALOGUE[fail_at].1;
+    for (fail_at, &(_, step, _)) in DIALOGUE.iter().enumerate() {
         if step == Step::RcptTo {
             continue; // refused recipients: see `refused_recipients`
         }
@@ -353,8 +354,7 @@ fn connect_timeout_and_reply_timeouts() {
     assert_eq!(s.sent(), "", "no QUIT without a connection");
 
     // A reply timeout at every step; the timer restarts with each command.
-    for fail_at in 0..DIALOGUE.len() {
-        let step = DIALOGUE[fail_at].1;
+    for (fail_at, &(_, step, _)) in DIALOGUE.iter().enumerate() {
         let mut s = Script::default_two();
         s.connect("VI_1", NotifyState::Master);
         for (reply, _, _) in &DIALOGUE[..fail_at] {
@@ -479,7 +479,7 @@ fn queue_overflow_is_counted_and_sessions_run_in_order() {
                     .queue_alert(WALL, AlertSource::Instance, "VI_late", NotifyState::Fault)
             );
         }
-        let msg = s.to_message();
+        let msg = s.run_to_message();
         assert!(
             msg.contains(&format!("VRRP Instance VI_{i} - Entering MASTER")),
             "{msg}"
@@ -487,7 +487,10 @@ fn queue_overflow_is_counted_and_sessions_run_in_order() {
         s.finish_ok();
     }
     s.open();
-    assert!(s.to_message().contains("VI_late - Entering FAULT state"));
+    assert!(
+        s.run_to_message()
+            .contains("VI_late - Entering FAULT state")
+    );
     s.finish_ok();
     assert!(s.smtp.is_idle());
     assert_eq!(s.smtp.stats().sent as usize, ALERT_QUEUE_LEN + 1);
