@@ -120,3 +120,10 @@ fn sessions_do_not_allocate() {
     assert_eq!((st.sent, st.failed, st.dropped_queue_full), (1, 2, 1));
     assert_eq!(smtp.last_error(), Some(SmtpError::ConnectFailed(111)));
 }
+
+#[test]
+fn client_is_small() {
+    let size = core::mem::size_of::<Smtp>();
+    println!("size_of::<Smtp>() = {size} bytes");
+    assert!(size < 4096, "{size}");
+}
