@@ -236,7 +236,7 @@ pub fn wall_clock() -> WallTime {
     if cerr(r).is_err() {
         return WallTime::default();
     }
-    let t: libc::time_t = ts.tv_sec;
+    let t = ts.tv_sec;
     // SAFETY: `tm` is plain data; all-zero is valid.
     let mut tm: libc::tm = unsafe { core::mem::zeroed() };
     // SAFETY: `t` and `tm` are valid for the call; localtime_r is the
