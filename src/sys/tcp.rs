@@ -327,7 +327,13 @@ mod tests {
                 t.poll(Some(crate::time::Duration::from_secs(5))).unwrap();
                 assert!(t.is_ready(slot));
                 let e = s.connect_status().unwrap_err();
-                assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
+                if std::env::var("KEEPVIP_QEMU").as_deref() == Ok("1") {
+                    // qemu-user passes the SO_ERROR value through untranslated
+                    // (the host's errno numbering): only "an error" is portable.
+                    eprintln!("qemu-user: SO_ERROR = {e} (errno not checked)");
+                } else {
+                    assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
+                }
             }
         }
     }
