@@ -1,7 +1,7 @@
 //! SMTP alerts against a REAL SMTP server: aiosmtpd (tests/smtp_server.py)
 //! in a `kvm-smtp-*` network namespace on 192.0.2.25 and 2001:db8::25,
-//! driven by a small poll loop built from `sys::tcp`, `sys::poll` and
-//! `sys::clock` — the same calls the daemon makes. Asserts that the mail
+//! driven by a small poll loop built from `sys::tcp::SmtpLink`, `sys::poll`
+//! and `sys::clock` — the same calls the daemon makes. Asserts that the mail
 //! arrives with keepalived's exact subject and body.
 //!
 //! Needs root (namespaces) and python3 with aiosmtpd: the test installs it
@@ -10,17 +10,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
 use keepvip::config::model::GlobalDefs;
-use keepvip::smtp::{AlertSource, IoFailure, Rfc5322Date, Smtp, SmtpError, WallTime};
+use keepvip::smtp::{AlertSource, Rfc5322Date, Smtp, SmtpError, WallTime};
 use keepvip::sys::clock::monotonic_now;
 use keepvip::sys::netns::run_in_netns;
 use keepvip::sys::poll::PollTable;
-use keepvip::sys::tcp::{ConnectState, TcpStream, wall_clock};
+use keepvip::sys::tcp::{SmtpLink, wall_clock};
 use keepvip::time::Duration;
 use keepvip::vrrp::NotifyState;
 
@@ -210,87 +209,41 @@ fn globals(server: SocketAddr, rcpts: &[&str], timeout_s: u32) -> GlobalDefs {
     g
 }
 
-fn errno(e: &std::io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(0)
-}
-
-/// The daemon's SMTP loop in miniature: runs until `smtp` is idle (every
-/// queued alert sent or failed) or `limit` passes. Sockets are created
-/// inside namespace `ns`.
+/// The daemon's SMTP loop in miniature, run on a thread inside namespace
+/// `ns`: `SmtpLink::service` once per turn, the socket in a `PollTable`,
+/// until every queued alert is sent or failed (or `limit` passes).
 fn drive(smtp: &mut Smtp, ns: &str, limit: std::time::Duration) {
-    let t_end = monotonic_now() + Duration::from_micros(limit.as_micros() as u64);
-    let mut conn: Option<TcpStream> = None;
-    let mut buf = [0u8; 512];
-    loop {
-        let now = monotonic_now();
-        assert!(now < t_end, "SMTP session did not finish within {limit:?}");
-        if conn.is_none()
-            && let Some(addr) = smtp.want_connect(now)
-        {
-            match run_in_netns(ns, move || TcpStream::connect(addr)).expect("enter netns") {
-                Ok((s, st)) => {
-                    if st == ConnectState::Connected {
-                        smtp.handle_connected(now);
-                    }
-                    conn = Some(s);
-                }
-                Err(e) => smtp.handle_error(now, IoFailure::Connect(errno(&e))),
-            }
-        }
-        // Send what the client has to say (tiny: never blocks in practice).
-        if let Some(c) = &conn {
-            while !smtp.poll_tx().is_empty() {
-                match c.send(smtp.poll_tx()) {
-                    Ok(0) => break,
-                    Ok(n) => smtp.consume_tx(n),
-                    Err(e) => {
-                        smtp.handle_error(now, IoFailure::Write(errno(&e)));
-                        break;
-                    }
-                }
-            }
-        }
-        if !smtp.wants_socket() {
-            conn = None; // close
-            if smtp.is_idle() {
-                return;
-            }
-            continue;
-        }
-        let Some(c) = &conn else {
-            continue;
-        };
+    run_in_netns(ns, || {
+        let t_end = monotonic_now() + Duration::from_micros(limit.as_micros() as u64);
+        let mut link = SmtpLink::new();
         let mut table = PollTable::new();
-        let slot = table.add(c.as_fd()).expect("poll slot");
-        let mut timeout = smtp.poll_timeout(now);
-        if !smtp.poll_tx().is_empty() {
-            // The kernel buffer was full: retry soon (the daemon would ask
-            // for POLLOUT instead).
-            timeout = Some(timeout.map_or(Duration::from_millis(10), |t| {
-                t.min(Duration::from_millis(10))
-            }));
-        }
-        table.poll(timeout).expect("poll");
-        let now = monotonic_now();
-        if table.is_ready(slot) {
-            if smtp.is_connecting() {
-                match c.connect_status() {
-                    Ok(ConnectState::Connected) => smtp.handle_connected(now),
-                    Ok(ConnectState::InProgress) => {}
-                    Err(e) => smtp.handle_error(now, IoFailure::Connect(errno(&e))),
+        let mut slot = None;
+        let mut ready = false;
+        let mut turns = 0u32;
+        loop {
+            let now = monotonic_now();
+            assert!(now < t_end, "SMTP session did not finish within {limit:?}");
+            if link.service(smtp, now, ready) {
+                if let Some(s) = slot.take() {
+                    table.remove(s);
                 }
+                slot = link.fd().map(|fd| table.add(fd).expect("poll slot"));
             }
-            if smtp.wants_socket() && !smtp.is_connecting() {
-                match c.recv(&mut buf) {
-                    Ok(Some(0)) => smtp.handle_error(now, IoFailure::Closed),
-                    Ok(Some(n)) => smtp.handle_rx(now, &buf[..n]),
-                    Ok(None) => {}
-                    Err(e) => smtp.handle_error(now, IoFailure::Read(errno(&e))),
-                }
+            assert_eq!(slot.is_some(), smtp.wants_socket());
+            if smtp.is_idle() {
+                break;
             }
+            let timeout = match (smtp.poll_timeout(now), link.write_retry(smtp)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            table.poll(timeout).expect("poll");
+            ready = slot.is_some_and(|s| table.is_ready(s));
+            turns += 1;
         }
-        smtp.handle_timeout(now);
-    }
+        println!("SMTP loop: {turns} poll turns");
+    })
+    .expect("enter netns");
 }
 
 /// Splits a received message into (headers, body) with CRLF line ends.

@@ -16,7 +16,8 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use super::{cerr, owned_fd, would_block};
-use crate::smtp::WallTime;
+use crate::smtp::{IoFailure, Smtp, WallTime};
+use crate::time::Instant;
 
 /// Where a non-blocking connect stands.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -220,6 +221,125 @@ impl AsFd for TcpStream {
     }
 }
 
+/// Reads per [`SmtpLink::service`] call at most (bounded work per loop turn;
+/// poll is level-triggered, so anything left is read on the next turn).
+const SMTP_READS_PER_TURN: usize = 4;
+
+/// The socket side of the SMTP alert client: owns the (at most one) TCP
+/// connection and moves bytes between it and [`Smtp`]. The daemon calls
+/// [`service`](SmtpLink::service) once per loop turn and keeps
+/// [`fd`](SmtpLink::fd) in its poll table (readability only):
+///
+/// ```ignore
+/// let timeout = min(core_timeout, smtp.poll_timeout(now), link.write_retry(&smtp));
+/// table.poll(timeout)?;
+/// let now = monotonic_now();
+/// let ready = smtp_slot.is_some_and(|s| table.is_ready(s));
+/// if link.service(&mut smtp, now, ready) {
+///     if let Some(s) = smtp_slot.take() { table.remove(s); }
+///     smtp_slot = link.fd().and_then(|fd| table.add(fd).ok());
+/// }
+/// ```
+#[derive(Debug)]
+pub struct SmtpLink {
+    conn: Option<TcpStream>,
+    buf: [u8; 512],
+}
+
+impl Default for SmtpLink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SmtpLink {
+    pub const fn new() -> Self {
+        SmtpLink {
+            conn: None,
+            buf: [0; 512],
+        }
+    }
+
+    /// The socket to poll for readability, while a session runs.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.conn.as_ref().map(|c| c.as_fd())
+    }
+
+    /// When bytes are waiting because the kernel's send buffer was full
+    /// (never seen with alert-sized messages, but possible): a short retry
+    /// interval for the poll timeout. `None` otherwise.
+    pub fn write_retry(&self, smtp: &Smtp) -> Option<crate::time::Duration> {
+        (self.conn.is_some() && !smtp.poll_tx().is_empty())
+            .then(|| crate::time::Duration::from_millis(10))
+    }
+
+    /// One loop turn: handles readiness of the socket (`readable`: its poll
+    /// slot was ready: `POLLIN`, `POLLERR` or `POLLHUP`), timeouts, starting
+    /// a session, sending, and closing. Never blocks. Returns true when the
+    /// socket was opened or closed: the caller re-registers [`fd`](Self::fd).
+    pub fn service(&mut self, smtp: &mut Smtp, now: Instant, readable: bool) -> bool {
+        let mut changed = false;
+        if readable && let Some(c) = &self.conn {
+            if smtp.is_connecting() {
+                match c.connect_status() {
+                    Ok(ConnectState::Connected) => smtp.handle_connected(now),
+                    Ok(ConnectState::InProgress) => {}
+                    Err(e) => smtp.handle_error(now, IoFailure::Connect(errno(&e))),
+                }
+            }
+            for _ in 0..SMTP_READS_PER_TURN {
+                if !smtp.wants_socket() || smtp.is_connecting() {
+                    break;
+                }
+                match c.recv(&mut self.buf) {
+                    Ok(Some(0)) => smtp.handle_error(now, IoFailure::Closed),
+                    Ok(Some(n)) => smtp.handle_rx(now, self.buf.get(..n).unwrap_or(&[])),
+                    Ok(None) => break,
+                    Err(e) => smtp.handle_error(now, IoFailure::Read(errno(&e))),
+                }
+            }
+        }
+        smtp.handle_timeout(now);
+        if !smtp.wants_socket() && self.conn.take().is_some() {
+            changed = true;
+        }
+        if self.conn.is_none()
+            && let Some(addr) = smtp.want_connect(now)
+        {
+            match TcpStream::connect(addr) {
+                Ok((c, st)) => {
+                    if st == ConnectState::Connected {
+                        smtp.handle_connected(now);
+                    }
+                    self.conn = Some(c);
+                    changed = true;
+                }
+                Err(e) => smtp.handle_error(now, IoFailure::Connect(errno(&e))),
+            }
+        }
+        if let Some(c) = &self.conn {
+            while !smtp.poll_tx().is_empty() {
+                match c.send(smtp.poll_tx()) {
+                    Ok(0) => break,
+                    Ok(n) => smtp.consume_tx(n),
+                    Err(e) => {
+                        smtp.handle_error(now, IoFailure::Write(errno(&e)));
+                        break;
+                    }
+                }
+            }
+        }
+        if !smtp.wants_socket() && self.conn.take().is_some() {
+            changed = true;
+        }
+        changed
+    }
+}
+
+fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
 /// The wall-clock time and the local UTC offset (from `TZ` /
 /// `/etc/localtime` as the C library sees it) for the `Date:` header.
 /// Falls back to UTC when `localtime_r` fails.
@@ -336,6 +456,106 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `SmtpLink` + `Smtp` against a scripted loopback server (no root, no
+    /// python: the real-server test is tests/smtp_real.rs).
+    #[test]
+    fn smtp_link_full_session_on_loopback() {
+        use crate::config::model::GlobalDefs;
+        use crate::smtp::AlertSource;
+        use crate::vrrp::action::NotifyState;
+        use std::io::BufRead;
+
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (peer, _) = l.accept().unwrap();
+            peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut w = peer.try_clone().unwrap();
+            let mut r = std::io::BufReader::new(peer);
+            let mut got = std::string::String::new();
+            w.write_all(b"220-loopback\r\n220 ESMTP\r\n").unwrap();
+            let mut in_data = false;
+            loop {
+                let mut line = std::string::String::new();
+                if r.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                got.push_str(&line);
+                let reply: &[u8] = if in_data {
+                    if line != ".\r\n" {
+                        continue;
+                    }
+                    in_data = false;
+                    b"250 queued\r\n"
+                } else if line.starts_with("EHLO") {
+                    b"250-loopback\r\n250 SIZE 1000\r\n"
+                } else if line.starts_with("DATA") {
+                    in_data = true;
+                    b"354 go\r\n"
+                } else if line.starts_with("QUIT") {
+                    w.write_all(b"221 bye\r\n").unwrap();
+                    break;
+                } else {
+                    b"250 ok\r\n"
+                };
+                w.write_all(reply).unwrap();
+            }
+            got
+        });
+
+        let mut g = GlobalDefs {
+            router_id: Some("edge1".try_into().unwrap()),
+            smtp_server: Some((addr.ip(), addr.port())),
+            ..Default::default()
+        };
+        g.notification_email
+            .push("ops@example.org".try_into().unwrap())
+            .unwrap();
+        let mut smtp = Smtp::new(&g, "r1");
+        let wall = wall_clock();
+        assert!(smtp.queue_alert(wall, AlertSource::Instance, "VI_1", NotifyState::Fault));
+        let mut link = SmtpLink::new();
+        let mut ready = false;
+        let t_end = crate::sys::clock::monotonic_now() + crate::time::Duration::from_secs(10);
+        let mut opened = 0;
+        loop {
+            let now = crate::sys::clock::monotonic_now();
+            assert!(now < t_end, "session did not finish");
+            if link.service(&mut smtp, now, ready) && link.fd().is_some() {
+                opened += 1;
+            }
+            if smtp.is_idle() {
+                break;
+            }
+            let mut t = crate::sys::poll::PollTable::new();
+            let slot = link.fd().map(|fd| t.add(fd).unwrap());
+            t.poll(smtp.poll_timeout(now)).unwrap();
+            ready = slot.is_some_and(|s| t.is_ready(s));
+        }
+        assert!(link.fd().is_none(), "socket closed after the session");
+        assert_eq!(opened, 1);
+        assert_eq!(smtp.stats().sent, 1);
+        assert_eq!(smtp.last_error(), None);
+        let got = server.join().unwrap();
+        assert!(
+            got.starts_with(
+                "EHLO r1\r\nMAIL FROM:<root@r1>\r\nRCPT TO:<ops@example.org>\r\nDATA\r\n"
+            ),
+            "{got}"
+        );
+        assert!(
+            got.contains("\r\nSubject: [edge1] VRRP Instance VI_1 - Entering FAULT state\r\n"),
+            "{got}"
+        );
+        assert!(
+            got.ends_with(
+                "\r\n\r\n=> VRRP Instance is no longer owning VRRP VIPs <=\r\n.\r\nQUIT\r\n"
+            ),
+            "{got}"
+        );
     }
 
     #[test]
