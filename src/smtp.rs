@@ -19,6 +19,9 @@
 //!    connection and for every reply, like keepalived).
 //! 5. When [`Smtp::wants_socket`] turns false the shell closes the socket.
 //!
+//! `crate::sys::tcp::SmtpLink` is that shell: one `service()` call per loop
+//! turn does steps 2-5.
+//!
 //! One mail per session, one session at a time: connect, `220` greeting,
 //! `EHLO` (falling back to `HELO` when the server rejects `EHLO` with a 5xx),
 //! `MAIL FROM`, one `RCPT TO` per recipient, `DATA`, the message (dot-stuffed,
