@@ -13,6 +13,7 @@ pub mod dump;
 pub mod limits;
 pub mod notify;
 pub mod status;
+pub mod smtp;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;

@@ -24,6 +24,7 @@ pub mod procscan;
 pub mod signal;
 pub mod timerfd;
 pub mod unix_sock;
+pub mod tcp;
 pub mod vrrp_sock;
 
 /// Integer types a libc call can return (-1 on error).
