@@ -370,6 +370,19 @@ pub fn parse_ipv4_ah_vrrp(
     Ok((ip, ah.seq_number(), repr))
 }
 
+/// The VRID of an IPv4 + AH + VRRP datagram, **not authenticated**: only
+/// for finding the instance (and with it the key) before
+/// [`parse_ipv4_ah_vrrp`] authenticates the packet, as keepalived's
+/// dispatcher does. `None` if the datagram is too short to hold it.
+pub fn peek_vrid(datagram: &[u8]) -> Option<u8> {
+    let ip = ipv4::Packet::new_checked(datagram).ok()?;
+    let offset = ip.header_len().checked_add(HEADER_LEN)?.checked_add(1)?;
+    if offset >= usize::from(ip.total_len()) {
+        return None;
+    }
+    datagram.get(offset).copied()
+}
+
 /// A sequence number already seen (or older) on receive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AhError {
@@ -739,6 +752,21 @@ mod test {
             parse_ipv4_ah_vrrp(&b, &KEY, false),
             Err(Error::BadSpi { spi: 0xc000_0202 })
         );
+    }
+
+    #[test]
+    fn test_peek_vrid() {
+        assert_eq!(peek_vrid(&MCAST_1), Some(51));
+        assert_eq!(peek_vrid(&UCAST_1), Some(51));
+        assert_eq!(peek_vrid(&MCAST_1[..45]), None);
+        let mut b = MCAST_1;
+        let mut ip = ipv4::Packet::new_unchecked(&mut b[..]);
+        ip.set_total_len(45);
+        assert_eq!(peek_vrid(&b), None);
+        ip = ipv4::Packet::new_unchecked(&mut b[..]);
+        ip.set_total_len(46);
+        assert_eq!(peek_vrid(&b), Some(51));
+        assert_eq!(peek_vrid(&[]), None);
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //!   into it is meaningless, since leftover bytes decide whether the check
 //!   passes.
 //!
-//! The frame builders (`ipv4::emit_ipv4_vrrp`, `ipv6::emit_ipv6_vrrp`,
+//! The frame builders (`ipv4::emit_ipv4_vrrp`, `ah::emit_ipv4_ah_vrrp`, `ipv6::emit_ipv6_vrrp`,
 //! `garp::emit_garp`, `garp::emit_unsolicited_na`, `ethernet::emit_header`) write into a caller's `&mut [u8]`, return the
 //! number of octets written, and report a too-small buffer as
 //! [`Error::BufferTooSmall`]. Nothing here allocates.
@@ -348,6 +348,7 @@ mod test {
             let _ = ipv6::Repr::parse(data);
             let _ = ah::parse_ipv4_ah_vrrp(data, b"secret12", false);
             let _ = ah::compute_icv(data, b"secret12", true);
+            let _ = ah::peek_vrid(data);
             let _ = garp::parse_garp(data);
             let _ = garp::parse_unsolicited_na(data);
             let _ = ethernet::parse_header(data);
