@@ -18,9 +18,9 @@ MODE=$1
 case $MODE in mcast | ucast) ;; *) echo "usage: $0 [mcast|ucast]" >&2; exit 2 ;; esac
 export KVL_PREFIX=${KVL_PREFIX:-kva}
 export KVL_LOGDIR=${KVL_LOGDIR:-/tmp/kva-lab}
-IMPL1=keepalived
-IMPL2=keepalived
-# shellcheck source=../lab/lib.sh
+export IMPL1=keepalived
+export IMPL2=keepalived
+# shellcheck source=SCRIPTDIR/../lab/lib.sh
 . "$HERE/../lab/lib.sh"
 lab_init "ah_$MODE" 60
 lab_up 2
