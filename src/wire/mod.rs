@@ -21,7 +21,7 @@
 //!   into it is meaningless, since leftover bytes decide whether the check
 //!   passes.
 //!
-//! The frame builders (`ipv4::emit_ipv4_vrrp`, `ipv6::emit_ipv6_vrrp`,
+//! The frame builders (`ipv4::emit_ipv4_vrrp`, `ah::emit_ipv4_ah_vrrp`, `ipv6::emit_ipv6_vrrp`,
 //! `garp::emit_garp`, `garp::emit_unsolicited_na`, `ethernet::emit_header`) write into a caller's `&mut [u8]`, return the
 //! number of octets written, and report a too-small buffer as
 //! [`Error::BufferTooSmall`]. Nothing here allocates.
@@ -31,10 +31,12 @@
 
 use core::fmt;
 
+pub mod ah;
 pub mod ethernet;
 pub mod garp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod md5;
 pub mod netlink;
 pub mod pcap;
 pub mod vrrp;
@@ -96,11 +98,24 @@ pub enum Error {
     /// pcap: a record's captured length exceeds the snapshot length or the
     /// data left in the file.
     BadPcapRecord { incl_len: u32 },
+    /// AH: the SPI is not the IPv4 source address (keepalived: "invalid
+    /// IPSEC SPI value").
+    BadSpi { spi: u32 },
+    /// AH: the HMAC-MD5-96 ICV does not verify (wrong password, or a hashed
+    /// field changed in flight).
+    BadIcv,
+    /// AH: the Next Header is not VRRP (112).
+    BadAhNextHeader { next_header: u8 },
+    /// AH: Payload Len is not 4 (a 96-bit ICV).
+    BadAhLength { payload_len: u8 },
+    /// AH: the sequence number is not above the instance's counter
+    /// (replay; see `ah::AhSeq`).
+    AhReplay { seq: u32, last: u32 },
 }
 
 impl Error {
     /// Number of variants: size of a per-reason counter array.
-    pub const KINDS: usize = 18;
+    pub const KINDS: usize = 23;
 
     /// A dense index in `0..Error::KINDS`, one per variant (fields
     /// ignored), for per-reason drop counters.
@@ -124,6 +139,11 @@ impl Error {
             Error::BadPcapMagic { .. } => 15,
             Error::BadPcapRecord { .. } => 16,
             Error::BadProtocol { .. } => 17,
+            Error::BadSpi { .. } => 18,
+            Error::BadIcv => 19,
+            Error::BadAhNextHeader { .. } => 20,
+            Error::BadAhLength { .. } => 21,
+            Error::AhReplay { .. } => 22,
         }
     }
 
@@ -148,6 +168,11 @@ impl Error {
             Error::BadPcapMagic { .. } => "bad_pcap_magic",
             Error::BadPcapRecord { .. } => "bad_pcap_record",
             Error::BadProtocol { .. } => "bad_protocol",
+            Error::BadSpi { .. } => "bad_ah_spi",
+            Error::BadIcv => "bad_ah_icv",
+            Error::BadAhNextHeader { .. } => "bad_ah_next_header",
+            Error::BadAhLength { .. } => "bad_ah_length",
+            Error::AhReplay { .. } => "ah_replay",
         }
     }
 }
@@ -181,6 +206,22 @@ impl fmt::Display for Error {
             Error::BadPcapRecord { incl_len } => {
                 write!(f, "bad pcap record (captured length {incl_len})")
             }
+            Error::BadSpi { spi } => write!(
+                f,
+                "invalid IPSEC-AH SPI {} (not the source address)",
+                core::net::Ipv4Addr::from(spi)
+            ),
+            Error::BadIcv => write!(f, "invalid IPSEC-AH HMAC-MD5 value"),
+            Error::BadAhNextHeader { next_header } => {
+                write!(f, "IPSEC-AH next header {next_header} is not VRRP")
+            }
+            Error::BadAhLength { payload_len } => {
+                write!(f, "invalid IPSEC-AH payload length {payload_len}")
+            }
+            Error::AhReplay { seq, last } => write!(
+                f,
+                "IPSEC-AH sequence number {seq} already processed (local {last})"
+            ),
         }
     }
 }
@@ -243,6 +284,11 @@ mod test {
         Error::BadPcapMagic { magic: 0 },
         Error::BadPcapRecord { incl_len: 0 },
         Error::BadProtocol { protocol: 0 },
+        Error::BadSpi { spi: 0 },
+        Error::BadIcv,
+        Error::BadAhNextHeader { next_header: 0 },
+        Error::BadAhLength { payload_len: 0 },
+        Error::AhReplay { seq: 0, last: 0 },
     ];
 
     #[test]
@@ -300,6 +346,9 @@ mod test {
             );
             let _ = ipv4::Repr::parse(&ipv4::Packet::new_unchecked(data));
             let _ = ipv6::Repr::parse(data);
+            let _ = ah::parse_ipv4_ah_vrrp(data, b"secret12", false);
+            let _ = ah::compute_icv(data, b"secret12", true);
+            let _ = ah::peek_vrid(data);
             let _ = garp::parse_garp(data);
             let _ = garp::parse_unsolicited_na(data);
             let _ = ethernet::parse_header(data);
