@@ -233,7 +233,11 @@ impl Harness {
         assert_eq!(self.out.overflow_count(), 0, "Actions overflow");
         for a in self.out.iter() {
             let id = a.inst();
-            let c = self.cfg.instances.get(id.index()).expect("action for an unknown instance");
+            let c = self
+                .cfg
+                .instances
+                .get(id.index())
+                .expect("action for an unknown instance");
             match *a {
                 Action::AddVips { inst } => self.held[inst.index()] = true,
                 Action::DelVips { inst } => self.held[inst.index()] = false,
@@ -298,7 +302,11 @@ impl Harness {
             calls += 1;
             match self.r.poll_timeout() {
                 Some(t) if t <= self.now => {
-                    assert!(calls < MAX_TURN_CALLS, "deadline stuck at {t:?} (now {:?})", self.now)
+                    assert!(
+                        calls < MAX_TURN_CALLS,
+                        "deadline stuck at {t:?} (now {:?})",
+                        self.now
+                    )
                 }
                 _ => break,
             }
@@ -308,7 +316,11 @@ impl Harness {
 
     fn check(&self) {
         if let Some(t) = self.r.poll_timeout() {
-            assert!(t > self.now, "poll_timeout {t:?} not after now {:?}", self.now);
+            assert!(
+                t > self.now,
+                "poll_timeout {t:?} not after now {:?}",
+                self.now
+            );
         }
         for i in 0..self.n() {
             let id = InstanceId(i as u16);
@@ -321,7 +333,11 @@ impl Harness {
                 assert!(eff <= 254, "instance {i}: effective {eff} for base {base}");
             }
             let master = self.r.state(id) == Some(StateKind::Master);
-            assert_eq!(master, self.held[i], "instance {i}: master={master} vips={}", self.held[i]);
+            assert_eq!(
+                master, self.held[i],
+                "instance {i}: master={master} vips={}",
+                self.held[i]
+            );
             if master {
                 assert_eq!(self.r.master_priority(id), Some(eff));
             }
@@ -331,7 +347,9 @@ impl Harness {
     fn deliver(&mut self, src: IpAddr, ttl: u8, ifname: &str, repr: &Repr) {
         let family = family_of(&src);
         match self.r.find_instance(ifname, family, repr.vrid) {
-            Some(id) => self.r.handle_advert(self.now, id, src, ttl, repr, &mut self.out),
+            Some(id) => self
+                .r
+                .handle_advert(self.now, id, src, ttl, repr, &mut self.out),
             None => self.r.record_drop(None, DropReason::Vrid),
         }
     }
@@ -468,7 +486,9 @@ impl Harness {
         let now = self.now;
         match inp.u8() % 12 {
             0 | 1 => self.now += Duration::from_millis(u64::from(inp.u8())),
-            2 => self.now += Duration::from_micros(u64::from(inp.u16()) * 1000 + u64::from(inp.u8())),
+            2 => {
+                self.now += Duration::from_micros(u64::from(inp.u16()) * 1000 + u64::from(inp.u8()))
+            }
             3 => self.now += Duration::from_secs(u64::from(inp.u8() % 120)),
             4 => {
                 if let Some(t) = self.r.poll_timeout() {
@@ -480,7 +500,8 @@ impl Harness {
             8 => {
                 let b = inp.u8();
                 let ifname = IFACES[usize::from(b) % 4];
-                self.r.handle_link(self.now, ifname, b & 0x80 != 0, &mut self.out);
+                self.r
+                    .handle_link(self.now, ifname, b & 0x80 != 0, &mut self.out);
             }
             9 => {
                 let id = InstanceId(u16::from(inp.u8()) % (self.n() as u16 + 1));

@@ -25,7 +25,10 @@ fn walk_attrs(buf: &[u8]) {
     for a in NlaIter::new(buf) {
         assert!(!failed, "NlaIter yielded after an error");
         n += 1;
-        assert!(n <= buf.len() / Nla::<&[u8]>::HEADER_LEN + 1, "NlaIter does not terminate");
+        assert!(
+            n <= buf.len() / Nla::<&[u8]>::HEADER_LEN + 1,
+            "NlaIter does not terminate"
+        );
         match a {
             Ok(a) => {
                 let len = usize::from(a.length());
@@ -48,7 +51,10 @@ fn walk_messages(buf: &[u8]) {
     for m in MsgIter::new(buf) {
         assert!(!failed, "MsgIter yielded after an error");
         n += 1;
-        assert!(n <= buf.len() / NlMsg::<&[u8]>::HEADER_LEN + 1, "MsgIter does not terminate");
+        assert!(
+            n <= buf.len() / NlMsg::<&[u8]>::HEADER_LEN + 1,
+            "MsgIter does not terminate"
+        );
         let m = match m {
             Ok(m) => m,
             Err(_) => {
@@ -120,13 +126,20 @@ fn addr_request_round_trip(data: &[u8]) {
     }
     let seq = u32::from(head[0]);
     let mut buf = [0u8; 128];
-    let size = if head[0] & 32 != 0 { 128 } else { usize::from(head[31]) % 129 };
+    let size = if head[0] & 32 != 0 {
+        128
+    } else {
+        usize::from(head[31]) % 129
+    };
     let Ok(n) = emit_addr_request(&mut buf[..size], op, seq, &req) else {
         return;
     };
     assert!(n <= size);
     let mut it = MsgIter::new(&buf[..n]);
-    let m = it.next().expect("one message").expect("emitted message parses");
+    let m = it
+        .next()
+        .expect("one message")
+        .expect("emitted message parses");
     assert!(it.next().is_none());
     assert_eq!(m.seq(), seq);
     let info = match (Message::parse(&m), op) {
@@ -168,7 +181,10 @@ fuzz_target!(|data: &[u8]| {
     let len = data.first().map_or(0, |b| usize::from(*b) % 65);
     for kind in [DumpKind::Links, DumpKind::Addrs { family: len as u8 }] {
         if let Ok(n) = emit_dump_request(&mut buf[..len], kind, 7) {
-            let m = MsgIter::new(&buf[..n]).next().expect("dump request").expect("parses");
+            let m = MsgIter::new(&buf[..n])
+                .next()
+                .expect("dump request")
+                .expect("parses");
             assert_eq!(m.length() as usize, n);
         }
     }
