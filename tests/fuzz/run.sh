@@ -70,8 +70,10 @@ for t in $TARGETS; do
 	else
 		result=FAILED
 		status=1
-		echo "---- $t failed; end of its log:" >&2
-		tail -n 40 "$log" >&2
+		echo "---- $t failed:" >&2
+		grep -A 4 -E 'panicked at|ERROR: libFuzzer' "$log" | grep -v '^stack backtrace' | head -n 20 >&2 || true
+		echo "---- end of its log:" >&2
+		tail -n 12 "$log" >&2
 		ls "$FUZZ_DIR/artifacts/$t/" >&2 2>/dev/null || true
 	fi
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
