@@ -29,7 +29,16 @@ TARGETS=${FUZZ_TARGETS:-"vrrp_parse netlink_parse config_parse core"}
 cd "$ROOT"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
-	echo "cargo-fuzz is not installed: cargo install cargo-fuzz" >&2
+	echo "cargo-fuzz is not installed: installing it (cargo install cargo-fuzz --locked)"
+	cargo install cargo-fuzz --locked || {
+		echo "cannot install cargo-fuzz" >&2
+		exit 2
+	}
+fi
+# libfuzzer-sys compiles libFuzzer (C++) with the cc crate.
+if ! command -v "${CXX:-c++}" >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1 &&
+	! command -v clang++ >/dev/null 2>&1; then
+	echo "no C++ compiler (libFuzzer is C++): apt-get install g++" >&2
 	exit 2
 fi
 # libFuzzer instrumentation needs unstable rustc flags (-Cpasses=sancov-module,
@@ -37,7 +46,7 @@ fi
 if ! rustc --version | grep -q nightly; then
 	export RUSTC_BOOTSTRAP=1
 fi
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/$FUZZ_DIR/target}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/$FUZZ_DIR/target}"
 
 # No sanitizer: the fuzzed code is safe Rust (see README.md). Release build
 # with debug assertions and overflow checks (cargo-fuzz's default).
