@@ -10,7 +10,7 @@ set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (packages, network namespaces)" >&2; exit 1; }
 
-PKGS=(iproute2 keepalived tcpdump tshark iputils-ping arping procps util-linux strace gcc libc6-dev file)
+PKGS=(iproute2 keepalived tcpdump tshark iputils-ping arping procps util-linux strace gcc g++ libc6-dev file python3-aiosmtpd)
 
 rust_ok() {
     command -v cargo >/dev/null 2>&1 || return 1

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// Router implementation pairs run by default. keepalived vs keepalived validates the bench
 /// itself; once the keepvip daemon exists this becomes
 /// `"keepvip:keepvip,keepvip:keepalived,keepalived:keepvip"`.
-const DEFAULT_PAIRS: &str = "keepalived:keepalived";
+const DEFAULT_PAIRS: &str = "keepvip:keepvip,keepvip:keepalived,keepalived:keepvip";
 
 /// Outer bound per scenario run: the scripts bound themselves (up to 240 s waiting for another
 /// lab's lock, then 90 s of scenario, then cleanup); this is the last resort.

@@ -12,7 +12,7 @@
 # Needs root, iproute2, tcpdump, tshark, ping, arping (and keepalived for IMPL=keepalived).
 set -Eeuo pipefail
 # The default becomes keepvip as soon as its daemon lands (one-line change).
-IMPL=${IMPL:-keepalived}
+IMPL=${IMPL:-keepvip}
 DEMO_MODE=${DEMO_MODE:-crash}
 export IMPL1=$IMPL IMPL2=$IMPL
 HERE=$(cd "$(dirname "$0")" && pwd)
