@@ -190,6 +190,8 @@ pub fn drop_reason(e: wire::Error) -> DropReason {
         E::BadAddrCount { .. } => DropReason::AddrList,
         E::ZeroInterval => DropReason::AdvertInterval,
         E::WrongFamily => DropReason::Family,
+        E::BadSpi { .. } | E::BadIcv | E::AhReplay { .. } => DropReason::AuthFailure,
+        E::BadAhNextHeader { .. } | E::BadAhLength { .. } => DropReason::PacketLen,
         E::Truncated
         | E::BadLength { .. }
         | E::BadIhl { .. }
