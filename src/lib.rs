@@ -12,8 +12,8 @@ pub mod daemon;
 pub mod dump;
 pub mod limits;
 pub mod notify;
-pub mod status;
 pub mod smtp;
+pub mod status;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;

@@ -16,6 +16,12 @@ fn run(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn every_example_passes_config_test() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary, which the host cannot exec (no binfmt)"
+        );
+        return;
+    }
     let mut n = 0;
     for e in std::fs::read_dir("config").unwrap() {
         let p = e.unwrap().path();
@@ -32,6 +38,12 @@ fn every_example_passes_config_test() {
 
 #[test]
 fn broken_config_exits_3_with_file_line_col() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary, which the host cannot exec (no binfmt)"
+        );
+        return;
+    }
     let (code, _, err) = run(&["-t", "-f", "tests/fixtures/broken/vrid-range.conf"]);
     assert_eq!(code, 3, "{err}");
     assert!(
@@ -52,6 +64,12 @@ fn broken_config_exits_3_with_file_line_col() {
 
 #[test]
 fn warnings_exit_4_missing_file_exits_3() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary, which the host cannot exec (no binfmt)"
+        );
+        return;
+    }
     let (code, _, err) = run(&["-t", "-f", "tests/fixtures/broken/warnings-only.conf"]);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains(":7:16: warning: advert_int 1.5 s"), "{err}");
@@ -65,6 +83,12 @@ fn warnings_exit_4_missing_file_exits_3() {
 
 #[test]
 fn version_help_usage_and_daemon_refuses_broken_config() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary, which the host cannot exec (no binfmt)"
+        );
+        return;
+    }
     let (code, out, _) = run(&["-v"]);
     assert_eq!(code, 0);
     assert!(

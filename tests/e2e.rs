@@ -172,62 +172,110 @@ fn scenario(name: &str, quick: bool) {
 
 #[test]
 fn e2e_failover_kill() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("failover_kill", true);
 }
 
 #[test]
 fn e2e_sigterm() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("sigterm", true);
 }
 
 #[test]
 fn e2e_preempt() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("preempt", false);
 }
 
 #[test]
 fn e2e_nopreempt() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("nopreempt", false);
 }
 
 #[test]
 fn e2e_unicast() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("unicast", false);
 }
 
 #[test]
 fn e2e_v3_ipv4() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("v3_ipv4", false);
 }
 
 #[test]
 fn e2e_v3_ipv6() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("v3_ipv6", true);
 }
 
 #[test]
 fn e2e_two_instances() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("two_instances", false);
 }
 
 #[test]
 fn e2e_link_down() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("link_down", false);
 }
 
 #[test]
 fn e2e_stale_vip() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("stale_vip", false);
 }
 
 #[test]
 fn e2e_v2_auth() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     scenario("v2_auth", true);
 }
 
 /// Every scenario script in tests/lab has a test above (so none is silently left out).
 #[test]
 fn e2e_every_script_has_a_test() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
     let this = include_str!("e2e.rs");
     let mut missing = Vec::new();
     for entry in std::fs::read_dir(lab_dir()).expect("read tests/lab") {

@@ -89,6 +89,12 @@ fn ack_of(seen: &[Seen], seq: u32) -> Option<i32> {
 
 #[test]
 fn netlink_adds_and_removes_vips() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): qemu-user cannot translate these socket options and netlink attributes"
+        );
+        return;
+    }
     let ns = Ns::new("nlvip");
     let peer = Ns::new("nlvipp");
     veth(&ns, "kvs-a", &peer, "kvs-b");
@@ -184,6 +190,12 @@ fn netlink_adds_and_removes_vips() {
 
 #[test]
 fn netlink_reports_link_down() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): qemu-user cannot translate these socket options and netlink attributes"
+        );
+        return;
+    }
     let ns = Ns::new("nllink");
     let peer = Ns::new("nllinkp");
     veth(&ns, "kvs-a", &peer, "kvs-b");
@@ -236,6 +248,12 @@ fn netlink_reports_link_down() {
 
 #[test]
 fn netlink_overrun_triggers_redump() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): qemu-user cannot translate these socket options and netlink attributes"
+        );
+        return;
+    }
     let ns = Ns::new("nlovr");
     let peer = Ns::new("nlovrp");
     veth(&ns, "kvs-a", &peer, "kvs-b");
@@ -355,6 +373,12 @@ fn assert_nothing<T: std::fmt::Debug>(r: Result<T, RecvError>) {
 
 #[test]
 fn vrrp4_multicast_and_unicast_between_namespaces() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): qemu-user cannot translate these socket options and netlink attributes"
+        );
+        return;
+    }
     let (r1, r2) = two_routers("v4");
     let a = r1.ifindex("kvs-a");
     let b = r2.ifindex("kvs-b");
@@ -437,6 +461,12 @@ fn checksum6(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> u16 {
 
 #[test]
 fn vrrp6_multicast_and_unicast_between_namespaces() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): qemu-user cannot translate these socket options and netlink attributes"
+        );
+        return;
+    }
     let (r1, r2) = two_routers("v6");
     let a = r1.ifindex("kvs-a");
     let b = r2.ifindex("kvs-b");
@@ -495,6 +525,12 @@ fn vrrp6_multicast_and_unicast_between_namespaces() {
 
 #[test]
 fn garp_frame_via_af_packet() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): qemu-user cannot translate these socket options and netlink attributes"
+        );
+        return;
+    }
     let (r1, r2) = two_routers("pk");
     r1.ip(&["link", "set", "kvs-a", "address", "02:00:5e:00:01:0b"]);
     let a = r1.ifindex("kvs-a");
@@ -541,6 +577,12 @@ fn garp_frame_via_af_packet() {
 
 #[test]
 fn run_in_netns_rejects_missing_or_bad_names() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): qemu-user cannot translate these socket options and netlink attributes"
+        );
+        return;
+    }
     netns::require_root();
     use keepvip::sys::netns::run_in_netns;
     assert!(run_in_netns("kvs-does-not-exist", || ()).is_err());

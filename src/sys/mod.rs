@@ -22,9 +22,9 @@ pub mod pidfile;
 pub mod poll;
 pub mod procscan;
 pub mod signal;
+pub mod tcp;
 pub mod timerfd;
 pub mod unix_sock;
-pub mod tcp;
 pub mod vrrp_sock;
 
 /// Integer types a libc call can return (-1 on error).
