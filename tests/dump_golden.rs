@@ -74,7 +74,7 @@ const KEEPALIVED_TOPOLOGY: &str = " VRRP Instance = VI_1
    Read timeout = 1795315074.341848 (Sun Nov 22 02:37:54.341848 2026)
    Master down timer = 3609375 usecs
    Interface = dum0
-   Using src_ip = 10.99.0.1
+   Using src_ip = 192.0.2.1
    Multicast address 224.0.0.18
    Gratuitous ARP delay = 5
    Gratuitous ARP repeat = 5
@@ -94,7 +94,7 @@ const KEEPALIVED_TOPOLOGY: &str = " VRRP Instance = VI_1
    Preempt = enabled
    Promote_secondaries = disabled
    Virtual IP (1):
-     10.99.0.100/24 dev dum0 scope global set
+     192.0.2.100/24 dev dum0 scope global set
    fd_in 14, fd_out 15
    Using smtp notification = no
    Notify deleted = Fault
