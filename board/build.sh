@@ -118,12 +118,27 @@ command -v file >/dev/null 2>&1 || die "file(1) is missing (apt-get install file
 # The profile is authoritative: drop capacity/std settings inherited from the caller's
 # environment so that the same profile always gives the same binary.
 for v in $(env | sed -n 's/^\(KEEPVIP_MAX_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-unset CROSS_STD_FEATURES
+unset CROSS_STD_FEATURES BOARD_RUSTFLAGS BOARD_MAX_PAGE_SIZE
 set -a
 # shellcheck source=/dev/null
 . "$PROFILE_FILE"
 set +a
-log "profile $PROFILE: $(env | grep -E '^(KEEPVIP_MAX_[A-Z0-9_]*|CROSS_STD_FEATURES)=' | sort | tr '\n' ' ')"
+log "profile $PROFILE: $(env | grep -E '^(KEEPVIP_MAX_[A-Z0-9_]*|CROSS_STD_FEATURES|BOARD_RUSTFLAGS|BOARD_MAX_PAGE_SIZE)=' | sort | tr '\n' ' ')"
+# The caller's RUSTFLAGS come after the profile's (cross-build.sh appends +crt-static).
+CALLER_RUSTFLAGS=${RUSTFLAGS:-}
+
+# rustflags_for TARGET: the profile's BOARD_RUSTFLAGS, plus the linker's max page size for the
+# 32-bit router CPUs (their kernels use 4 KiB pages; binutils' MIPS default of 64 KiB pads the
+# static binary's file by tens of KiB), plus the caller's RUSTFLAGS.
+rustflags_for() {
+    local rf=${BOARD_RUSTFLAGS:-}
+    case "$1" in
+        mips-*|mipsel-*|armv7-*)
+            [ -n "${BOARD_MAX_PAGE_SIZE:-}" ] && rf="$rf -Clink-arg=-Wl,-z,max-page-size=$BOARD_MAX_PAGE_SIZE" ;;
+    esac
+    rf="$rf $CALLER_RUSTFLAGS"
+    printf '%s' "${rf# }" | sed 's/ *$//'
+}
 
 BASE_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 export CARGO_TARGET_DIR=$BASE_TARGET_DIR/board-$PROFILE
@@ -134,7 +149,9 @@ OUT_BASE=${KEEPVIP_BOARD_OUT:-$REPO/target/board}
 cd "$REPO"
 for T in "${TARGETS[@]}"; do
     t0=$(date +%s)
-    log "building $T (profile $PROFILE) with $CROSS/cross-build.sh"
+    rf=$(rustflags_for "$T")
+    if [ -n "$rf" ]; then export RUSTFLAGS="$rf"; else unset RUSTFLAGS; fi
+    log "building $T (profile $PROFILE) with $CROSS/cross-build.sh, RUSTFLAGS='$rf'"
     "$CROSS/cross-build.sh" "$T" build --release --locked --bin keepvip
     src=$CARGO_TARGET_DIR/$T/release/keepvip
     [ -f "$src" ] || die "cargo produced no $src"

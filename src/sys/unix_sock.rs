@@ -187,8 +187,13 @@ impl UnixStream {
         // SAFETY: as above.
         cerr(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) })?;
         let tv = libc::timeval {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+            // time_t / suseconds_t are 32 or 64 bits (musl: their aliases are
+            // deprecated); saturate the seconds.
+            tv_sec: timeout
+                .as_secs()
+                .try_into()
+                .unwrap_or_else(|_| i32::MAX.into()),
+            tv_usec: timeout.subsec_micros() as _,
         };
         setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
         setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)?;
