@@ -108,7 +108,7 @@ fn unchanged_instance_keeps_state_changed_and_removed_restart() {
         let mut out = Actions::new();
         new.handle_start(now, &mut out);
         assert!(
-            out.iter().all(|a| a.inst() != vi1),
+            out.iter().all(|a| a.inst() != Some(vi1)),
             "the unchanged master must not be touched: {:?}",
             out.as_slice()
         );

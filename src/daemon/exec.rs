@@ -15,7 +15,7 @@ use crate::sys::netlink::{Event, NL_PENDING_MAX, Netlink};
 use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::PollTable;
 use crate::sys::vrrp_sock::{VRRP_RCVBUF, Vrrp4Socket, Vrrp6Socket};
-use crate::vrrp::{Action, Actions, InstanceId, NotifyState, Router, StateKind, VipRef};
+use crate::vrrp::{Action, Actions, GroupId, InstanceId, NotifyState, Router, StateKind, VipRef};
 use crate::wire::garp::{GARP_LEN, NA_LEN, emit_garp, emit_unsolicited_na};
 use crate::wire::ipv4::{HEADER_LEN as IPV4_HEADER_LEN, emit_ipv4_vrrp};
 use crate::wire::netlink::{AddrRequest, IFA_F_NODAD};
@@ -125,6 +125,7 @@ pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions
                 state,
                 priority,
             } => run_notify(cfg, inst, state, priority),
+            Action::NotifyGroup { group, state } => run_notify_group(cfg, group, state),
         }
     }
 }
@@ -607,6 +608,28 @@ pub fn run_notify(cfg: &Config, id: InstanceId, state: NotifyState, priority: u8
         warn!(
             "({}) notify scripts not yet supported: {} notification not run",
             c.name,
+            state.as_str()
+        );
+    }
+}
+
+/// Sync group notify hook (same status as [`run_notify`]).
+pub fn run_notify_group(cfg: &Config, group: GroupId, state: NotifyState) {
+    let Some(g) = cfg.sync_groups.get(group.index()) else {
+        return;
+    };
+    debug!("VRRP_Group({}) notify {}", g.name, state.as_str());
+    let n = &g.notify;
+    let specific = match state {
+        NotifyState::Master => n.notify_master.is_some(),
+        NotifyState::Backup => n.notify_backup.is_some(),
+        NotifyState::Fault => n.notify_fault.is_some(),
+        NotifyState::Stop => n.notify_stop.is_some(),
+    };
+    if specific || n.notify.is_some() {
+        warn!(
+            "VRRP_Group({}) notify scripts not yet supported: {} notification not run",
+            g.name,
             state.as_str()
         );
     }

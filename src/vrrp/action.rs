@@ -2,13 +2,23 @@
 
 use heapless::Vec;
 
-use crate::limits::MAX_INSTANCES;
+use crate::limits::{MAX_INSTANCES, MAX_SYNC_GROUPS};
 
 /// Index of an instance: its position in [`crate::config::Config::instances`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InstanceId(pub u16);
 
 impl InstanceId {
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Index of a sync group: its position in [`crate::config::Config::sync_groups`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupId(pub u16);
+
+impl GroupId {
     pub const fn index(self) -> usize {
         self.0 as usize
     }
@@ -64,16 +74,21 @@ pub enum Action {
         state: NotifyState,
         priority: u8,
     },
+    /// Run the sync group's notify scripts / write the FIFO: the group
+    /// entered `state` (keepalived reports priority 0 for groups).
+    NotifyGroup { group: GroupId, state: NotifyState },
 }
 
 impl Action {
-    pub const fn inst(&self) -> InstanceId {
+    /// The instance the action is for (`None` for a group notification).
+    pub const fn inst(&self) -> Option<InstanceId> {
         match *self {
             Action::SendAdvert { inst, .. }
             | Action::AddVips { inst }
             | Action::DelVips { inst }
             | Action::SendGarp { inst, .. }
-            | Action::Notify { inst, .. } => inst,
+            | Action::Notify { inst, .. } => Some(inst),
+            Action::NotifyGroup { .. } => None,
         }
     }
 }
@@ -88,8 +103,9 @@ pub const GARP_BATCH_MAX: usize = 5;
 pub const ACTIONS_PER_INSTANCE_MAX: usize = 3 + GARP_BATCH_MAX;
 
 /// Capacity of [`Actions`]: every instance at its worst case in one call
-/// (a link event, a shutdown or a common deadline can touch all of them).
-pub const ACTIONS_MAX: usize = MAX_INSTANCES * ACTIONS_PER_INSTANCE_MAX;
+/// (a link event, a shutdown or a common deadline can touch all of them),
+/// plus one notification per sync group.
+pub const ACTIONS_MAX: usize = MAX_INSTANCES * ACTIONS_PER_INSTANCE_MAX + MAX_SYNC_GROUPS;
 
 /// A bounded, ordered list of actions. Overflow cannot happen by
 /// construction (see [`ACTIONS_MAX`]); if it does, it is a bug:

@@ -20,7 +20,7 @@ pub mod stats;
 pub mod timers;
 
 pub use action::{
-    ACTIONS_MAX, ACTIONS_PER_INSTANCE_MAX, Action, Actions, GARP_BATCH_MAX, InstanceId,
+    ACTIONS_MAX, ACTIONS_PER_INSTANCE_MAX, Action, Actions, GARP_BATCH_MAX, GroupId, InstanceId,
     NotifyState, VipRef,
 };
 pub use instance::{PRIORITY_OWNER, PRIORITY_STOP, StateKind};

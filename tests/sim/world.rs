@@ -408,7 +408,14 @@ impl World {
     }
 
     fn execute(&mut self, n: usize, a: Action) {
-        let k = a.inst().index();
+        let Some(inst) = a.inst() else {
+            // Sync group notifications: recorded in the trace only.
+            if let Action::NotifyGroup { group, state } = a {
+                self.log(|| format!("node {n} group {} -> {}", group.0, state.as_str()));
+            }
+            return;
+        };
+        let k = inst.index();
         match a {
             Action::SendAdvert { inst, priority } => {
                 let r = self.nodes[n].router.as_ref().unwrap();
@@ -478,6 +485,7 @@ impl World {
                 };
                 self.transitions.push((self.now, n, k, state));
             }
+            Action::NotifyGroup { .. } => {}
         }
     }
 

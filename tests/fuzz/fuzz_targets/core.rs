@@ -232,7 +232,13 @@ impl Harness {
     fn execute(&mut self) {
         assert_eq!(self.out.overflow_count(), 0, "Actions overflow");
         for a in self.out.iter() {
-            let id = a.inst();
+            let Some(id) = a.inst() else {
+                let Action::NotifyGroup { group, .. } = *a else {
+                    unreachable!("only group notifications have no instance")
+                };
+                assert!(group.index() < self.cfg.sync_groups.len(), "unknown group");
+                continue;
+            };
             let c = self
                 .cfg
                 .instances
@@ -285,7 +291,7 @@ impl Harness {
                         _ => {}
                     }
                 }
-                Action::Notify { .. } => {}
+                Action::Notify { .. } | Action::NotifyGroup { .. } => {}
             }
         }
         self.out.clear();
