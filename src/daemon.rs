@@ -159,9 +159,12 @@ impl Daemon {
         );
         let router =
             Router::new_boxed(&cfg).map_err(|e| error!("cannot build the router: {e:?}"))?;
+        // The spare is built from an empty configuration: a Router has the
+        // same size whatever it holds, and nothing is logged twice.
+        let spare_cfg = Config::new_boxed();
         let spare = Runtime {
-            cfg: Config::new_boxed(),
-            router: Router::new_boxed(&cfg).map_err(|_| ())?,
+            router: Router::new_boxed(&spare_cfg).map_err(|_| ())?,
+            cfg: spare_cfg,
         };
         let nl = Netlink::open(NL_MONITOR_RCVBUF)
             .map_err(|e| error!("cannot open netlink: {}", errno::IoErr(&e)))?;

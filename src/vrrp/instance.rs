@@ -76,6 +76,9 @@ impl GarpSchedule {
     }
 }
 
+/// `track_interface` entries of an instance: its own plus its sync group's.
+pub(crate) const TRACK_IF_MAX: usize = 2 * MAX_TRACKERS;
+
 /// Where the instance is, with its single timer inside the state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -137,7 +140,10 @@ pub(crate) struct Instance {
     garp: GarpConfig,
     pub(crate) own_link: u8,
     pub(crate) track_primary: bool,
-    pub(crate) track_if: Vec<TrackIf, MAX_TRACKERS>,
+    pub(crate) track_if: Vec<TrackIf, TRACK_IF_MAX>,
+    /// Index of the instance's `vrrp_sync_group` (the group decides when a
+    /// member may become master; see `Router`).
+    pub(crate) sync_group: Option<u16>,
 
     // Run time.
     src_addr: Option<IpAddr>,
@@ -149,6 +155,10 @@ pub(crate) struct Instance {
     master_priority: u8,
     last_transition: Option<Instant>,
     last_interval_logged_cs: u16,
+    /// A sync group member whose Master_Down_Timer expired: it wants to be
+    /// master and becomes master when every member of its group does
+    /// (keepalived's `wantstate MASTER`; "prefer backup to avoid thrashing").
+    pub(crate) want_master: bool,
     pub(crate) stats: Stats,
 }
 
@@ -188,7 +198,7 @@ impl Instance {
         id: InstanceId,
         c: &InstanceConfig,
         own_link: u8,
-        track_if: Vec<TrackIf, MAX_TRACKERS>,
+        track_if: Vec<TrackIf, TRACK_IF_MAX>,
     ) -> Self {
         let mut vips = Vec::new();
         for v in &c.virtual_ipaddress {
@@ -232,6 +242,7 @@ impl Instance {
             own_link,
             track_primary: !c.dont_track_primary,
             track_if,
+            sync_group: c.sync_group,
             src_addr: c.unicast_src_ip.or(c.mcast_src_ip),
             state: State::Initialize,
             effective_priority: base,
@@ -241,6 +252,7 @@ impl Instance {
             master_priority: 0,
             last_transition: None,
             last_interval_logged_cs: 0,
+            want_master: false,
             stats: Stats::default(),
         }
     }
@@ -383,6 +395,7 @@ impl Instance {
             info!("({}) Entering BACKUP STATE", self.name);
         }
         Stats::inc(&mut self.stats.enter_backup);
+        self.want_master = false;
         self.state = State::Backup {
             master_down_at: now + self.down_interval(master_adver_interval_cs),
             master_adver_interval_cs,
@@ -395,6 +408,7 @@ impl Instance {
     fn become_master(&mut self, now: Instant, out: &mut Actions) {
         info!("({}) Entering MASTER STATE", self.name);
         Stats::inc(&mut self.stats.become_master);
+        self.want_master = false;
         if self.version == VrrpVersion::V3
             && self.master_adver_interval_cs() != self.adver_interval_cs
         {
@@ -444,6 +458,7 @@ impl Instance {
             info!("({}) Entering FAULT STATE", self.name);
         }
         Stats::inc(&mut self.stats.enter_fault);
+        self.want_master = false;
         self.state = State::Fault;
         self.master_addr = None;
         self.last_transition = Some(now);
@@ -558,16 +573,49 @@ impl Instance {
             State::Backup { .. } | State::Fault => {}
         }
         self.state = State::Initialize;
+        self.want_master = false;
         self.last_transition = Some(now);
         self.master_addr = None;
         self.notify(NotifyState::Stop, out);
     }
 
+    /// Sync group: every member wants master (or is master): a Backup
+    /// member becomes master now.
+    pub(crate) fn sync_to_master(&mut self, now: Instant, out: &mut Actions) {
+        if matches!(self.state, State::Backup { .. }) {
+            self.become_master(now, out);
+        }
+    }
+
+    /// Sync group: a member went from master to backup: a master member
+    /// follows (VIPs removed; no priority-0 advert, as keepalived).
+    pub(crate) fn sync_to_backup(&mut self, now: Instant, out: &mut Actions) {
+        if matches!(self.state, State::Master { .. }) {
+            self.leave_master(false, out);
+            self.enter_backup(now, self.adver_interval_cs, false, out);
+        }
+    }
+
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Actions) {
         match self.state {
-            State::Backup { master_down_at, .. } if master_down_at <= now => {
+            State::Backup {
+                master_down_at,
+                master_adver_interval_cs,
+                preempt_at,
+            } if master_down_at <= now => {
                 info!("({}) Receive advertisement timeout", self.name);
-                self.become_master(now, out);
+                if self.sync_group.is_some() {
+                    // The group decides (Router::sync_masters); until every
+                    // member wants master, wait another Master_Down_Interval.
+                    self.want_master = true;
+                    self.state = State::Backup {
+                        master_down_at: now + self.down_interval(master_adver_interval_cs),
+                        master_adver_interval_cs,
+                        preempt_at,
+                    };
+                } else {
+                    self.become_master(now, out);
+                }
             }
             State::Master { adver_at, garp } => {
                 if adver_at <= now {
@@ -826,6 +874,7 @@ impl Instance {
             }
             self.master_addr = Some(src);
             self.master_priority = prio;
+            self.want_master = false;
             self.state = State::Backup {
                 master_down_at: now + self.down_interval(mai_cs),
                 master_adver_interval_cs: mai_cs,

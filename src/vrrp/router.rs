@@ -13,11 +13,11 @@ use core::net::IpAddr;
 
 use heapless::Vec;
 
-use super::action::{Actions, InstanceId};
-use super::instance::{Instance, StateKind, TrackIf};
+use super::action::{Action, Actions, GroupId, InstanceId, NotifyState};
+use super::instance::{Instance, StateKind, TRACK_IF_MAX, TrackIf};
 use super::stats::{DropReason, Stats};
-use crate::config::model::{AddressFamily, Config, IfName};
-use crate::limits::{MAX_INSTANCES, MAX_INTERFACES, MAX_TRACKERS};
+use crate::config::model::{AddressFamily, Config, IfName, Name, TrackInterface};
+use crate::limits::{MAX_INSTANCES, MAX_INTERFACES, MAX_SYNC_GROUP_MEMBERS, MAX_SYNC_GROUPS};
 use crate::time::Instant;
 use crate::wire::vrrp::Repr;
 
@@ -45,12 +45,64 @@ struct Link {
     up: bool,
 }
 
+/// A `vrrp_sync_group`: its members move together (keepalived's
+/// `vrrp_sync.c` semantics):
+/// - a member whose Master_Down_Timer expires only *wants* master; the
+///   group goes master when every member wants it or already is master
+///   ("prefer backup to avoid thrashing"): `VRRP_Group(G) Syncing instances
+///   to MASTER state`;
+/// - a master member that steps down for a higher-priority advert takes
+///   the other masters with it (`... to BACKUP state`, no priority-0 advert);
+/// - a fault in one member faults them all (`... to FAULT state`, masters
+///   send priority 0); the group leaves FAULT when no member is faulty;
+/// - the group's own `track_interface` applies to every member;
+/// - `Action::NotifyGroup` whenever the group's state changes (STOP at
+///   shutdown), after the members' own notifications.
+#[derive(Clone, Debug)]
+struct Group {
+    name: Name,
+    members: Vec<u16, MAX_SYNC_GROUP_MEMBERS>,
+    /// Initialize until started; then Backup, Master or Fault.
+    state: StateKind,
+}
+
 /// All VRRP instances of one configuration.
 pub struct Router {
     instances: Vec<Instance, MAX_INSTANCES>,
     links: Vec<Link, MAX_INTERFACES>,
     track: Vec<TrackState, MAX_INSTANCES>,
+    groups: Vec<Group, MAX_SYNC_GROUPS>,
     global: Stats,
+}
+
+/// Adds `t` to `track_if` (once per link). A weighted entry of a sync
+/// group member is ignored (logged) unless the group sets
+/// `sync_group_tracking_weight` (keepalived).
+fn add_track_if(
+    links: &mut Vec<Link, MAX_INTERFACES>,
+    track_if: &mut Vec<TrackIf, TRACK_IF_MAX>,
+    t: &TrackInterface,
+    weights_ignored: Option<&str>,
+) -> Result<(), RouterError> {
+    if t.weight != 0
+        && let Some(inst) = weights_ignored
+    {
+        log::warn!(
+            "({}) ignoring tracked interface {} with weights due to SYNC group",
+            inst,
+            t.ifname
+        );
+        return Ok(());
+    }
+    let link = link_index(links, &t.ifname)?;
+    if track_if.iter().all(|x| x.link != link) {
+        let _ = track_if.push(TrackIf {
+            link,
+            weight: t.weight,
+            reverse: t.reverse,
+        });
+    }
+    Ok(())
 }
 
 fn link_index(links: &mut Vec<Link, MAX_INTERFACES>, name: &IfName) -> Result<u8, RouterError> {
@@ -76,18 +128,33 @@ impl Router {
             instances: Vec::new(),
             links: Vec::new(),
             track: Vec::new(),
+            groups: Vec::new(),
             global: Stats::default(),
         };
+        for g in &config.sync_groups {
+            // Same capacity as config.sync_groups: cannot fail.
+            let _ = r.groups.push(Group {
+                name: g.name.clone(),
+                members: g.members.clone(),
+                state: StateKind::Initialize,
+            });
+        }
         for (i, c) in config.instances.iter().enumerate() {
             let own = link_index(&mut r.links, &c.interface)?;
-            let mut track_if: Vec<TrackIf, MAX_TRACKERS> = Vec::new();
+            let mut track_if: Vec<TrackIf, TRACK_IF_MAX> = Vec::new();
+            let group = c
+                .sync_group
+                .and_then(|g| config.sync_groups.get(usize::from(g)));
+            let weights_ignored = group
+                .filter(|g| !g.sync_group_tracking_weight)
+                .map(|_| c.name.as_str());
             for t in &c.track_interface {
-                let link = link_index(&mut r.links, &t.ifname)?;
-                let _ = track_if.push(TrackIf {
-                    link,
-                    weight: t.weight,
-                    reverse: t.reverse,
-                });
+                add_track_if(&mut r.links, &mut track_if, t, weights_ignored)?;
+            }
+            if let Some(g) = group {
+                for t in &g.track_interface {
+                    add_track_if(&mut r.links, &mut track_if, t, weights_ignored)?;
+                }
             }
             // Same capacity as config.instances: cannot fail.
             let _ = r
@@ -184,6 +251,21 @@ impl Router {
         self.get(id).map(|i| &i.stats)
     }
 
+    /// Number of sync groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// A sync group's state (Initialize before start and after shutdown).
+    pub fn group_state(&self, g: GroupId) -> Option<StateKind> {
+        self.groups.get(g.index()).map(|g| g.state)
+    }
+
+    /// A sync group's name.
+    pub fn group_name(&self, g: GroupId) -> Option<&str> {
+        self.groups.get(g.index()).map(|g| g.name.as_str())
+    }
+
     /// Drops that could not be attributed to an instance.
     pub fn global_stats(&self) -> &Stats {
         &self.global
@@ -233,14 +315,148 @@ impl Router {
         (fault, weight)
     }
 
+    /// (own fault, weight) of instance `idx` from its trackers and links.
+    fn own_fault_and_weight(&self, idx: usize) -> (bool, i32) {
+        match self.instances.get(idx) {
+            Some(inst) => {
+                let track = self.track.get(idx).copied().unwrap_or_default();
+                self.fault_and_weight(inst, track)
+            }
+            None => (false, 0),
+        }
+    }
+
+    fn group_of(&self, idx: usize) -> Option<usize> {
+        self.instances
+            .get(idx)
+            .and_then(|i| i.sync_group)
+            .map(usize::from)
+            .filter(|g| *g < self.groups.len())
+    }
+
+    fn members(&self, g: usize) -> Vec<u16, MAX_SYNC_GROUP_MEMBERS> {
+        self.groups
+            .get(g)
+            .map(|g| g.members.clone())
+            .unwrap_or_default()
+    }
+
+    /// True when some member of group `g` has a fault of its own.
+    fn group_fault(&self, g: usize) -> bool {
+        self.members(g)
+            .iter()
+            .any(|&m| self.own_fault_and_weight(usize::from(m)).0)
+    }
+
     fn reevaluate(&mut self, now: Instant, idx: usize, out: &mut Actions) {
-        let Some(inst) = self.instances.get(idx) else {
+        if let Some(g) = self.group_of(idx) {
+            self.reevaluate_group(now, g, out);
             return;
-        };
-        let track = self.track.get(idx).copied().unwrap_or_default();
-        let (fault, weight) = self.fault_and_weight(inst, track);
+        }
+        let (fault, weight) = self.own_fault_and_weight(idx);
         if let Some(inst) = self.instances.get_mut(idx) {
             inst.update(now, fault, weight, out);
+        }
+    }
+
+    /// A fault in one member faults the whole group; each member keeps
+    /// its own priority.
+    fn reevaluate_group(&mut self, now: Instant, g: usize, out: &mut Actions) {
+        let fault = self.group_fault(g);
+        let members = self.members(g);
+        if fault
+            && let Some(grp) = self.groups.get(g)
+            && grp.state != StateKind::Fault
+            && grp.state != StateKind::Initialize
+        {
+            log::info!("VRRP_Group({}) Syncing instances to FAULT state", grp.name);
+        }
+        for &m in &members {
+            let (_, weight) = self.own_fault_and_weight(usize::from(m));
+            if let Some(inst) = self.instances.get_mut(usize::from(m)) {
+                inst.update(now, fault, weight, out);
+            }
+        }
+        self.update_group_state(g, out);
+    }
+
+    /// The group's state from its started members: any in FAULT -> FAULT,
+    /// all MASTER -> MASTER, none started -> Initialize, else BACKUP.
+    fn derived_group_state(&self, g: usize) -> StateKind {
+        let mut started = 0;
+        let mut masters = 0;
+        for &m in &self.members(g) {
+            match self.instances.get(usize::from(m)).map(|i| i.state_kind()) {
+                Some(StateKind::Fault) => return StateKind::Fault,
+                Some(StateKind::Master) => {
+                    started += 1;
+                    masters += 1;
+                }
+                Some(StateKind::Backup) => started += 1,
+                Some(StateKind::Initialize) | None => {}
+            }
+        }
+        if started == 0 {
+            StateKind::Initialize
+        } else if masters == started {
+            StateKind::Master
+        } else {
+            StateKind::Backup
+        }
+    }
+
+    /// Re-derives group `g`'s state; a change is notified (STOP when the
+    /// last member stopped).
+    fn update_group_state(&mut self, g: usize, out: &mut Actions) {
+        let new = self.derived_group_state(g);
+        let Some(grp) = self.groups.get_mut(g) else {
+            return;
+        };
+        if grp.state == new {
+            return;
+        }
+        grp.state = new;
+        let state = match new {
+            StateKind::Initialize => NotifyState::Stop,
+            StateKind::Backup => NotifyState::Backup,
+            StateKind::Master => NotifyState::Master,
+            StateKind::Fault => NotifyState::Fault,
+        };
+        out.push(Action::NotifyGroup {
+            group: GroupId(g as u16),
+            state,
+        });
+    }
+
+    /// Groups in which a member wants master: when every started member
+    /// wants master or is master, the others follow it to MASTER.
+    fn sync_masters(&mut self, now: Instant, out: &mut Actions) {
+        for g in 0..self.groups.len() {
+            let members = self.members(g);
+            let mut wanting = false;
+            let mut all = true;
+            for &m in &members {
+                match self.instances.get(usize::from(m)) {
+                    Some(i) if i.want_master => wanting = true,
+                    Some(i) if i.state_kind() == StateKind::Master => {}
+                    Some(_) => all = false,
+                    None => {}
+                }
+            }
+            if !wanting || !all {
+                continue;
+            }
+            if let Some(grp) = self.groups.get(g)
+                && grp.state != StateKind::Master
+            {
+                log::info!("VRRP_Group({}) Syncing instances to MASTER state", grp.name);
+            }
+            for &m in &members {
+                if let Some(i) = self.instances.get_mut(usize::from(m)) {
+                    i.sync_to_master(now, out);
+                }
+            }
+            self.update_group_state(g, out);
         }
     }
 
@@ -249,16 +465,20 @@ impl Router {
     /// to clean up after a crash). Call after the initial `handle_link`s.
     pub fn handle_start(&mut self, now: Instant, out: &mut Actions) {
         for idx in 0..self.instances.len() {
-            let Some(inst) = self.instances.get(idx) else {
-                continue;
+            let (own_fault, weight) = self.own_fault_and_weight(idx);
+            // A sync group member starts in FAULT when any member is faulty.
+            let fault = match self.group_of(idx) {
+                Some(g) => self.group_fault(g),
+                None => own_fault,
             };
-            let track = self.track.get(idx).copied().unwrap_or_default();
-            let (fault, weight) = self.fault_and_weight(inst, track);
             if let Some(inst) = self.instances.get_mut(idx) {
                 // Apply the priority silently before the first state.
                 inst.update(now, fault, weight, out);
                 inst.start(now, fault, out);
             }
+        }
+        for g in 0..self.groups.len() {
+            self.update_group_state(g, out);
         }
     }
 
@@ -273,18 +493,40 @@ impl Router {
         repr: &Repr,
         out: &mut Actions,
     ) {
-        match self.instances.get_mut(id.index()) {
-            Some(i) => i.handle_advert(now, src, ttl, repr, out),
-            None => self.global.count_drop(DropReason::Vrid),
+        let Some(i) = self.instances.get_mut(id.index()) else {
+            self.global.count_drop(DropReason::Vrid);
+            return;
+        };
+        let before = i.state_kind();
+        i.handle_advert(now, src, ttl, repr, out);
+        let after = i.state_kind();
+        if before == StateKind::Master
+            && after == StateKind::Backup
+            && let Some(g) = self.group_of(id.index())
+        {
+            if let Some(grp) = self.groups.get(g) {
+                log::info!("VRRP_Group({}) Syncing instances to BACKUP state", grp.name);
+            }
+            for &m in &self.members(g) {
+                if let Some(i) = self.instances.get_mut(usize::from(m)) {
+                    i.sync_to_backup(now, out);
+                }
+            }
+            self.update_group_state(g, out);
         }
     }
 
     /// Fires every expired deadline. Early or repeated calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Actions) {
+        let mut wanting = false;
         for i in self.instances.iter_mut() {
             if i.deadline().is_some_and(|d| d <= now) {
                 i.handle_timeout(now, out);
             }
+            wanting |= i.want_master;
+        }
+        if wanting {
+            self.sync_masters(now, out);
         }
     }
 
@@ -352,6 +594,9 @@ impl Router {
         if let Some(i) = self.instances.get_mut(id.index()) {
             i.shutdown(now, out);
         }
+        if let Some(g) = self.group_of(id.index()) {
+            self.update_group_state(g, out);
+        }
     }
 
     /// Reload: take over the run-time state (state, timers, effective
@@ -382,6 +627,7 @@ impl Router {
             inst.id = dst.id;
             inst.own_link = dst.own_link;
             inst.track_if = dst.track_if.clone();
+            inst.sync_group = dst.sync_group;
             if let Some(slot) = self.instances.get_mut(idx) {
                 *slot = inst;
             }
@@ -389,6 +635,13 @@ impl Router {
                 *t = *ot;
             }
             n += 1;
+        }
+        // Group states follow the adopted members (nothing is notified).
+        for g in 0..self.groups.len() {
+            let st = self.derived_group_state(g);
+            if let Some(grp) = self.groups.get_mut(g) {
+                grp.state = st;
+            }
         }
         n
     }
@@ -398,6 +651,9 @@ impl Router {
     pub fn handle_shutdown(&mut self, now: Instant, out: &mut Actions) {
         for i in self.instances.iter_mut() {
             i.shutdown(now, out);
+        }
+        for g in 0..self.groups.len() {
+            self.update_group_state(g, out);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The whole protocol core: a `vrrp::Router` built from a small fixed
 //! configuration (VRRPv2 with PASS auth, a v3 address owner, v3 over IPv6
 //! with preempt_delay, a v3 nopreempt instance with a GARP burst in batches,
-//! a v3 unicast instance) driven by a sequence of inputs decoded from the
+//! a v3 unicast instance; V6 and NP form a vrrp_sync_group) driven by a sequence of inputs decoded from the
 //! fuzz input: time steps, received packets (raw bytes, or adverts built
 //! from an instance's own advert and then mutated, both going through
 //! bytes -> wire parse -> `handle_advert` as in the daemon), link up/down,
@@ -38,6 +38,12 @@ global_defs {
     router_id fuzz
     vrrp_garp_master_delay 1
     vrrp_garp_master_repeat 2
+}
+vrrp_sync_group G {
+    group {
+        V6
+        NP
+    }
 }
 vrrp_instance V2 {
     interface eth0
@@ -346,6 +352,23 @@ impl Harness {
             );
             if master {
                 assert_eq!(self.r.master_priority(id), Some(eff));
+            }
+        }
+        // Sync group: a fault in one member faults every started member.
+        for g in &self.cfg.sync_groups {
+            let states: Vec<StateKind> = g
+                .members
+                .iter()
+                .map(|&m| self.r.state(InstanceId(m)).unwrap())
+                .collect();
+            if states.contains(&StateKind::Fault) {
+                assert!(
+                    states
+                        .iter()
+                        .all(|s| matches!(s, StateKind::Fault | StateKind::Initialize)),
+                    "group {}: members {states:?}",
+                    g.name
+                );
             }
         }
     }
