@@ -261,6 +261,15 @@ fn e2e_stale_vip() {
 }
 
 #[test]
+fn e2e_sync_group() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario("sync_group", false);
+}
+
+#[test]
 fn e2e_v2_auth() {
     if std::env::var_os("KEEPVIP_QEMU").is_some() {
         eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");

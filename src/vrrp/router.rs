@@ -350,7 +350,7 @@ impl Router {
 
     fn reevaluate(&mut self, now: Instant, idx: usize, out: &mut Actions) {
         if let Some(g) = self.group_of(idx) {
-            self.reevaluate_group(now, g, out);
+            self.reevaluate_group(now, g, idx, out);
             return;
         }
         let (fault, weight) = self.own_fault_and_weight(idx);
@@ -359,22 +359,43 @@ impl Router {
         }
     }
 
-    /// A fault in one member faults the whole group; each member keeps
-    /// its own priority.
-    fn reevaluate_group(&mut self, now: Instant, g: usize, out: &mut Actions) {
-        let fault = self.group_fault(g);
-        let members = self.members(g);
-        if fault
-            && let Some(grp) = self.groups.get(g)
-            && grp.state != StateKind::Fault
-            && grp.state != StateKind::Initialize
-        {
-            log::info!("VRRP_Group({}) Syncing instances to FAULT state", grp.name);
+    /// Members of group `g`, `first` (the member whose input started the
+    /// change) first: keepalived logs its transition, then "Syncing ...",
+    /// then the others'.
+    fn members_from(&self, g: usize, first: usize) -> Vec<u16, MAX_SYNC_GROUP_MEMBERS> {
+        let mut v: Vec<u16, MAX_SYNC_GROUP_MEMBERS> = Vec::new();
+        let all = self.members(g);
+        for &m in all.iter().filter(|&&m| usize::from(m) == first) {
+            let _ = v.push(m);
         }
-        for &m in &members {
+        for &m in all.iter().filter(|&&m| usize::from(m) != first) {
+            let _ = v.push(m);
+        }
+        v
+    }
+
+    /// A fault in one member faults the whole group; each member keeps
+    /// its own priority. `trigger` is the member whose input changed.
+    fn reevaluate_group(&mut self, now: Instant, g: usize, trigger: usize, out: &mut Actions) {
+        let fault = self.group_fault(g);
+        let before = self.groups.get(g).map(|g| g.state);
+        for (k, m) in self.members_from(g, trigger).into_iter().enumerate() {
             let (_, weight) = self.own_fault_and_weight(usize::from(m));
             if let Some(inst) = self.instances.get_mut(usize::from(m)) {
                 inst.update(now, fault, weight, out);
+            }
+            if k == 0
+                && let Some(grp) = self.groups.get(g)
+            {
+                match before {
+                    Some(StateKind::Backup | StateKind::Master) if fault => {
+                        log::info!("VRRP_Group({}) Syncing instances to FAULT state", grp.name)
+                    }
+                    Some(StateKind::Fault) if !fault => {
+                        log::info!("VRRP_Group({}) Syncing instances to BACKUP state", grp.name)
+                    }
+                    _ => {}
+                }
             }
         }
         self.update_group_state(g, out);
@@ -429,10 +450,11 @@ impl Router {
     }
 
     /// Groups in which a member wants master: when every started member
-    /// wants master or is master, the others follow it to MASTER.
-    fn sync_masters(&mut self, now: Instant, out: &mut Actions) {
+    /// wants master or is master, the others follow it to MASTER
+    /// (`trigger`, the member whose timer expired last, goes first).
+    fn sync_masters(&mut self, now: Instant, trigger: usize, out: &mut Actions) {
         for g in 0..self.groups.len() {
-            let members = self.members(g);
+            let members = self.members_from(g, trigger);
             let mut wanting = false;
             let mut all = true;
             for &m in &members {
@@ -446,14 +468,15 @@ impl Router {
             if !wanting || !all {
                 continue;
             }
-            if let Some(grp) = self.groups.get(g)
-                && grp.state != StateKind::Master
-            {
-                log::info!("VRRP_Group({}) Syncing instances to MASTER state", grp.name);
-            }
-            for &m in &members {
+            for (k, &m) in members.iter().enumerate() {
                 if let Some(i) = self.instances.get_mut(usize::from(m)) {
                     i.sync_to_master(now, out);
+                }
+                if k == 0
+                    && let Some(grp) = self.groups.get(g)
+                    && grp.state != StateKind::Master
+                {
+                    log::info!("VRRP_Group({}) Syncing instances to MASTER state", grp.name);
                 }
             }
             self.update_group_state(g, out);
@@ -518,15 +541,17 @@ impl Router {
 
     /// Fires every expired deadline. Early or repeated calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Actions) {
-        let mut wanting = false;
-        for i in self.instances.iter_mut() {
+        let mut trigger = None;
+        for (idx, i) in self.instances.iter_mut().enumerate() {
             if i.deadline().is_some_and(|d| d <= now) {
                 i.handle_timeout(now, out);
+                if i.want_master {
+                    trigger = Some(idx);
+                }
             }
-            wanting |= i.want_master;
         }
-        if wanting {
-            self.sync_masters(now, out);
+        if let Some(t) = trigger {
+            self.sync_masters(now, t, out);
         }
     }
 

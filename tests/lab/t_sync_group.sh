@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# vrrp_sync_group: r1 (priority 200) and r2 (100) each run VI_1 (vrid 51, 192.0.2.100) and
+# VI_2 (vrid 52, 192.0.2.101) in group G; VI_2 tracks trk0, one end of a veth pair inside the
+# router's own namespace (no dummy module on every kernel). trk0 down on r1 faults VI_2 there, and the group takes VI_1 into FAULT too:
+# both VIPs move to r2 together. trk0 up: r1 preempts both back. kill -9 r1: r2 takes both.
+set -Eeuo pipefail
+. "$(dirname "$0")/lib.sh"
+lab_init sync_group 90
+lab_up 2
+for r in r1 r2; do
+    run ip -n "$(ns_of "$r")" link add trk0 type veth peer name trk0p
+    run ip -n "$(ns_of "$r")" link set trk0p up
+    run ip -n "$(ns_of "$r")" link set trk0 up
+done
+# wait_entered NAME STATE INSTANCE N: until NAME's log has N "Entering STATE" lines (10 s)
+wait_entered() {
+    local i=0
+    until [ "$(state_count "$1" "$2" "$3")" -ge "$4" ] || [ "$i" -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+    [ "$(state_count "$1" "$2" "$3")" -ge "$4" ] || die "$1 ($3) did not enter $2 a ${4}th time"
+    say "$1 ($3) entered $2 (${4}x)"
+}
+capture_start
+start_router r1 "$IMPL1" "$LAB_CONF/sync.r1.conf"
+start_router r2 "$IMPL2" "$LAB_CONF/sync.r2.conf"
+wait_master r1 10 VI_1
+wait_master r1 10 VI_2
+wait_vip "$VIP4" r1 5
+wait_vip "$VIP4B" r1 5
+[ -z "$(grep -F 'Entering MASTER STATE' "${R_LOG[r2]}" || true)" ] || die "r2 became master at start"
+assert_stable 2 r1:51 r1:52
+
+t_down=$EPOCHREALTIME
+run ip -n "$(ns_of r1)" link set trk0 down
+say "r1: trk0 down"
+wait_fault r1 5 VI_2
+wait_fault r1 5 VI_1
+wait_master r2 10 VI_1
+wait_master r2 10 VI_2
+wait_vip "$VIP4" r2 5
+wait_vip "$VIP4B" r2 5
+say "both VIPs on r2 $(ms_between "$t_down" "$EPOCHREALTIME") ms after trk0 went down on r1"
+client_reach "$VIP4" r2
+client_reach "$VIP4B" r2
+
+run ip -n "$(ns_of r1)" link set trk0 up
+say "r1: trk0 up"
+wait_entered r1 MASTER VI_1 2
+wait_entered r1 MASTER VI_2 2
+wait_vip "$VIP4" r1 5
+wait_vip "$VIP4B" r1 5
+say "r1 is MASTER of both again"
+assert_stable 2 r1:51 r1:52
+
+# r1's transitions and group lines, in keepalived's words and order (the same script passes
+# with keepalived as r1): the member that moves first, then "Syncing ...", then the other
+got=$(grep -oE '\(VI_[12]\) Entering [A-Z]+ STATE( \(init\))?|VRRP_Group\(G\) Syncing instances to [A-Z]+ state' \
+      "${R_LOG[r1]}" | paste -sd'|')
+want='^\(VI_1\) Entering BACKUP STATE \(init\)\|\(VI_2\) Entering BACKUP STATE \(init\)'
+want+='\|\(VI_[12]\) Entering MASTER STATE\|VRRP_Group\(G\) Syncing instances to MASTER state\|\(VI_[12]\) Entering MASTER STATE'
+want+='\|\(VI_2\) Entering FAULT STATE\|VRRP_Group\(G\) Syncing instances to FAULT state\|\(VI_1\) Entering FAULT STATE'
+want+='\|\(VI_2\) Entering BACKUP STATE\|VRRP_Group\(G\) Syncing instances to BACKUP state\|\(VI_1\) Entering BACKUP STATE'
+want+='\|\(VI_[12]\) Entering MASTER STATE\|VRRP_Group\(G\) Syncing instances to MASTER state\|\(VI_[12]\) Entering MASTER STATE$'
+printf '%s\n' "$got" | grep -qE "$want" || die "r1's sync group log lines differ from keepalived's: $got"
+say "r1 logged the group transitions as keepalived does"
+
+stop_router r1 KILL
+t_kill=$STOP_T
+wait_entered r2 MASTER VI_1 2
+wait_entered r2 MASTER VI_2 2
+# r1's namespace keeps the addresses of the killed daemon (removed when it starts again)
+wait_vip "$VIP4" "r1 r2" 5
+wait_vip "$VIP4B" "r1 r2" 5
+client_reach "$VIP4" r2
+client_reach "$VIP4B" r2
+sleep 1
+capture_stop
+check_stable_windows "$CAP_PCAP"
+report_failover "$CAP_PCAP" r1 r2 "$t_kill" 51
+check_checksums "$CAP_PCAP" r1 r2
+timeline "$CAP_PCAP"
