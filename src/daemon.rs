@@ -46,7 +46,7 @@ use crate::sys::{self, pidfile};
 use crate::time::{Duration, Instant};
 use crate::vrrp::{Actions, InstanceId, Router, reload_map};
 
-pub use errno::{Errno, errno_text};
+pub use errno::{Errno, IoErr, errno_text};
 use exec::Io;
 
 /// Logged (info) once start-up is over: everything after it runs without
