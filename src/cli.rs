@@ -33,6 +33,9 @@ use crate::config::{self, Config, ConfigSource, Diagnostics, FsSource};
 pub const DEFAULT_CONFIG: &str = "/etc/keepvip/keepvip.conf";
 pub const FALLBACK_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 pub const DEFAULT_PID_FILE: &str = "/var/run/keepvip.pid";
+/// The pid file board/systemd/keepvip.service passes (`RuntimeDirectory=keepvip`);
+/// `keepvip status` looks for the socket there when the default one is absent.
+pub const SYSTEMD_PID_FILE: &str = "/run/keepvip/keepvip.pid";
 /// Dump files `PREFIX.data`, `PREFIX.stats`, `PREFIX.json`.
 pub const DEFAULT_DUMP_PREFIX: &str = "/tmp/keepvip";
 /// keepalived's dump files (`--keepalived-compat`).

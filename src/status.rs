@@ -806,10 +806,19 @@ where
     let socket_path = match socket {
         Some(s) => PathBuf::from(s),
         None => {
+            let given = pid.is_some();
             let pid = pid.as_deref().unwrap_or(crate::cli::DEFAULT_PID_FILE);
-            match status_socket_path(pid) {
+            let path = match status_socket_path(pid) {
                 Some(s) => PathBuf::from(s.as_str()),
                 None => return Err(format!("status: pid file path too long: {pid}")),
+            };
+            // Without -p: the systemd unit's runtime directory when only it
+            // has a socket (its ProtectSystem=strict leaves /run read-only).
+            match status_socket_path(crate::cli::SYSTEMD_PID_FILE) {
+                Some(alt) if !given && !path.exists() && Path::new(alt.as_str()).exists() => {
+                    PathBuf::from(alt.as_str())
+                }
+                _ => path,
             }
         }
     };
