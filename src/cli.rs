@@ -18,6 +18,12 @@
 //!   `enable_script_security`.
 //!
 //! A bad command line exits with 2.
+//!
+//! State dumps (`--dump-prefix`, `--keepalived-compat`): SIGUSR1 writes
+//! `PREFIX.data`, SIGUSR2 `PREFIX.stats`, SIGRTMIN+2 `PREFIX.json`; the
+//! prefix is `/tmp/keepvip`, or keepalived's `/tmp/keepalived` with
+//! `--keepalived-compat`. `--signum=DATA|STATS|JSON|STOP|RELOAD` prints the
+//! signal number, like keepalived's `--signum`.
 
 use std::io::Write;
 use std::string::String;
@@ -27,6 +33,13 @@ use crate::config::{self, Config, ConfigSource, Diagnostics, FsSource};
 pub const DEFAULT_CONFIG: &str = "/etc/keepvip/keepvip.conf";
 pub const FALLBACK_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 pub const DEFAULT_PID_FILE: &str = "/var/run/keepvip.pid";
+/// The pid file board/systemd/keepvip.service passes (`RuntimeDirectory=keepvip`);
+/// `keepvip status` looks for the socket there when the default one is absent.
+pub const SYSTEMD_PID_FILE: &str = "/run/keepvip/keepvip.pid";
+/// Dump files `PREFIX.data`, `PREFIX.stats`, `PREFIX.json`.
+pub const DEFAULT_DUMP_PREFIX: &str = "/tmp/keepvip";
+/// keepalived's dump files (`--keepalived-compat`).
+pub const KEEPALIVED_DUMP_PREFIX: &str = "/tmp/keepalived";
 
 /// Exit status for a bad command line.
 pub const EXIT_USAGE: i32 = 2;
@@ -42,6 +55,8 @@ pub enum Action {
     Version,
     /// `-h`.
     Help,
+    /// `--signum=NAME`: print a signal number and exit.
+    Signum,
 }
 
 /// Parsed command line.
@@ -59,6 +74,12 @@ pub struct Options {
     pub log_detail: bool,
     /// `-p/--pid FILE` (None = [`DEFAULT_PID_FILE`]).
     pub pid_file: Option<String>,
+    /// `--dump-prefix PREFIX`.
+    pub dump_prefix: Option<String>,
+    /// `--keepalived-compat`: the dumps at keepalived's paths.
+    pub keepalived_compat: bool,
+    /// `--signum NAME`.
+    pub signum: Option<String>,
 }
 
 impl Default for Options {
@@ -70,6 +91,9 @@ impl Default for Options {
             log_console: false,
             log_detail: false,
             pid_file: None,
+            dump_prefix: None,
+            keepalived_compat: false,
+            signum: None,
         }
     }
 }
@@ -91,6 +115,32 @@ impl Options {
     pub fn pid_path(&self) -> &str {
         self.pid_file.as_deref().unwrap_or(DEFAULT_PID_FILE)
     }
+
+    /// The dump files' prefix: `--dump-prefix`, else keepalived's with
+    /// `--keepalived-compat`, else [`DEFAULT_DUMP_PREFIX`].
+    pub fn dump_prefix(&self) -> &str {
+        match (&self.dump_prefix, self.keepalived_compat) {
+            (Some(p), _) => p,
+            (None, true) => KEEPALIVED_DUMP_PREFIX,
+            (None, false) => DEFAULT_DUMP_PREFIX,
+        }
+    }
+}
+
+/// `--signum=NAME`: the number of the signal keepvip handles for keepalived's
+/// signal function NAME (`STOP`, `RELOAD`, `DATA`, `STATS`, `JSON`), e.g.
+/// `kill -s $(keepvip --signum=JSON) $(cat /var/run/keepvip.pid)`.
+pub fn signum(name: &str) -> Option<i32> {
+    use crate::sys::signal::Signal;
+    let s = match name {
+        "STOP" => Signal::Term,
+        "RELOAD" => Signal::Hup,
+        "DATA" => Signal::Usr1,
+        "STATS" => Signal::Usr2,
+        "JSON" => Signal::RtMin2,
+        _ => return None,
+    };
+    Some(s.number())
 }
 
 /// A command-line error, printed with the usage hint.
@@ -123,9 +173,13 @@ enum Opt {
     LogConsole,
     LogDetail,
     Pid,
+    DumpPrefix,
+    KeepalivedCompat,
+    Signum,
 }
 
-/// (short, long, takes a value: 0 no, 1 required, 2 optional attached)
+/// (short, long, takes a value: 0 no, 1 required, 2 optional attached);
+/// short `'\0'`: long form only.
 const OPTS: &[(char, &str, u8, Opt)] = &[
     ('f', "use-file", 1, Opt::UseFile),
     ('t', "config-test", 2, Opt::ConfigTest),
@@ -135,6 +189,9 @@ const OPTS: &[(char, &str, u8, Opt)] = &[
     ('l', "log-console", 0, Opt::LogConsole),
     ('D', "log-detail", 0, Opt::LogDetail),
     ('p', "pid", 1, Opt::Pid),
+    ('\0', "dump-prefix", 1, Opt::DumpPrefix),
+    ('\0', "keepalived-compat", 0, Opt::KeepalivedCompat),
+    ('\0', "signum", 1, Opt::Signum),
 ];
 
 const LONG_NAMES: &[&str] = &[
@@ -146,6 +203,9 @@ const LONG_NAMES: &[&str] = &[
     "--log-console",
     "--log-detail",
     "--pid",
+    "--dump-prefix",
+    "--keepalived-compat",
+    "--signum",
 ];
 
 fn name_of(o: Opt) -> &'static str {
@@ -182,6 +242,14 @@ where
         Opt::LogConsole => o.log_console = true,
         Opt::LogDetail => o.log_detail = true,
         Opt::Pid => o.pid_file = val,
+        Opt::DumpPrefix => o.dump_prefix = val,
+        Opt::KeepalivedCompat => o.keepalived_compat = true,
+        Opt::Signum => {
+            if o.action != Action::Help {
+                o.action = Action::Signum;
+            }
+            o.signum = val;
+        }
     };
     while let Some(arg) = it.next() {
         if let Some(long) = arg.strip_prefix("--") {
@@ -203,7 +271,7 @@ where
         } else if arg.len() > 1 && arg.starts_with('-') {
             let body = &arg[1..];
             for (pos, c) in body.char_indices() {
-                let Some(&(_, _, kind, opt)) = OPTS.iter().find(|x| x.0 == c) else {
+                let Some(&(_, _, kind, opt)) = OPTS.iter().find(|x| x.0 == c && c != '\0') else {
                     return Err(ArgError::UnknownOption(format!("-{c}")));
                 };
                 let rest = &body[pos + c.len_utf8()..];
@@ -247,9 +315,16 @@ pub fn help_text() -> String {
          \x20 -n, --dont-fork          stay in the foreground\n\
          \x20 -l, --log-console        log to the console\n\
          \x20 -D, --log-detail         detailed logging\n\
-         \x20 -p, --pid=FILE           pid file (default {DEFAULT_PID_FILE})\n\
+         \x20 -p, --pid=FILE           pid file (default {DEFAULT_PID_FILE}); the status\n\
+         \x20                          socket is next to it (X.pid -> X.sock)\n\
+         \x20     --dump-prefix=PREFIX dumps: SIGUSR1 PREFIX.data, SIGUSR2 PREFIX.stats,\n\
+         \x20                          SIGRTMIN+2 (and 37) PREFIX.json (default {DEFAULT_DUMP_PREFIX})\n\
+         \x20     --keepalived-compat  dumps at keepalived's paths ({KEEPALIVED_DUMP_PREFIX}.*)\n\
+         \x20     --signum=NAME        print the signal number for STOP, RELOAD, DATA,\n\
+         \x20                          STATS or JSON and exit\n\
          \x20 -v, --version            print the version and exit\n\
-         \x20 -h, --help               print this help and exit\n"
+         \x20 -h, --help               print this help and exit\n\n\
+         Usage: keepvip status [--json] [-p FILE]   state of the running daemon\n"
     )
 }
 
@@ -378,6 +453,40 @@ mod tests {
             p(&["file.conf"]),
             Err(ArgError::UnexpectedArgument("file.conf".into()))
         );
+    }
+
+    #[test]
+    fn dump_and_signum_options() {
+        let o = p(&[]).unwrap();
+        assert_eq!(o.dump_prefix(), "/tmp/keepvip");
+        let o = p(&["--keepalived-compat"]).unwrap();
+        assert!(o.keepalived_compat);
+        assert_eq!(o.dump_prefix(), "/tmp/keepalived");
+        let o = p(&["--dump-prefix", "/run/kv", "--keepalived-compat"]).unwrap();
+        assert_eq!(o.dump_prefix(), "/run/kv");
+        let o = p(&["--dump-prefix=/x/y", "-n"]).unwrap();
+        assert_eq!(o.dump_prefix(), "/x/y");
+        assert!(o.dont_fork);
+        assert_eq!(
+            p(&["--keepalived-compat=1"]),
+            Err(ArgError::UnexpectedValue("--keepalived-compat"))
+        );
+        assert_eq!(
+            p(&["--dump-prefix"]),
+            Err(ArgError::MissingValue("--dump-prefix"))
+        );
+        let o = p(&["--signum=JSON"]).unwrap();
+        assert_eq!(o.action, Action::Signum);
+        assert_eq!(o.signum.as_deref(), Some("JSON"));
+        assert_eq!(p(&["--signum", "DATA", "-h"]).unwrap().action, Action::Help);
+        assert_eq!(signum("JSON"), Some(libc::SIGRTMIN() + 2));
+        assert_eq!(signum("DATA"), Some(libc::SIGUSR1));
+        assert_eq!(signum("STATS"), Some(libc::SIGUSR2));
+        assert_eq!(signum("STOP"), Some(libc::SIGTERM));
+        assert_eq!(signum("RELOAD"), Some(libc::SIGHUP));
+        assert_eq!(signum("TDATA"), None);
+        assert!(help_text().contains("--keepalived-compat"));
+        assert!(help_text().contains("keepvip status"));
     }
 
     #[test]

@@ -9,13 +9,15 @@
 //!    timerfd armed at that deadline: poll's own timeout has a slack of
 //!    0.1 % of its length, 3.6 ms on a 3.6 s Master_Down_Interval);
 //! 2. read `CLOCK_MONOTONIC` once;
-//! 3. signals (TERM/INT: clean stop; HUP: reload; CHLD: reap);
+//! 3. signals (TERM/INT: clean stop; HUP: reload; CHLD: reap; USR1, USR2,
+//!    RTMIN+2: dumps, written at the end of the turn);
 //! 4. netlink replies and events: they only update the interface table and
 //!    set flags, acted on in step 6;
 //! 5. VRRP sockets, at most `RX_BURST_MAX` packets each;
 //! 6. link changes -> `handle_link`, addresses -> advert sources, VIPs
 //!    removed behind a master's back -> re-added;
-//! 7. `handle_timeout` until no deadline is due.
+//! 7. `handle_timeout` until no deadline is due;
+//! 8. requested dumps and the `keepvip status` socket (`observe`).
 //!
 //! After every core call the actions are executed in order and cleared.
 //! Nothing in the loop allocates on the heap (the logger formats into
@@ -26,6 +28,7 @@
 mod errno;
 mod exec;
 mod iface;
+mod observe;
 mod rx;
 
 use std::path::Path;
@@ -46,7 +49,7 @@ use crate::sys::{self, pidfile};
 use crate::time::{Duration, Instant};
 use crate::vrrp::{Actions, InstanceId, Router, reload_map};
 
-pub use errno::{Errno, errno_text};
+pub use errno::{Errno, IoErr, errno_text};
 use exec::Io;
 
 /// Logged (info) once start-up is over: everything after it runs without
@@ -87,6 +90,8 @@ struct Daemon {
     timer: TimerFd,
     timer_slot: Slot,
     actions: Box<Actions>,
+    /// State dumps and the status socket.
+    observe: observe::Observer,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -137,7 +142,8 @@ pub fn run(opts: &Options) -> i32 {
         error!("cannot write pid file {}: {}", pid_path, errno::IoErr(&e));
         return 1;
     }
-    let code = match Daemon::start(path, cfg, diags, signals) {
+    let observe = observe::Observer::new(opts);
+    let code = match Daemon::start(path, cfg, diags, signals, observe) {
         Ok(mut d) => d.run(),
         Err(()) => 1,
     };
@@ -151,6 +157,7 @@ impl Daemon {
         cfg: Box<Config>,
         diags: Box<Diagnostics>,
         signals: Signals,
+        mut observe: observe::Observer,
     ) -> Result<Daemon, ()> {
         info!(
             "Starting keepvip {} (git {})",
@@ -184,6 +191,7 @@ impl Daemon {
         let timer =
             TimerFd::open().map_err(|e| error!("cannot open timerfd: {}", errno::IoErr(&e)))?;
         let timer_slot = poll.add(std::os::fd::AsFd::as_fd(&timer)).map_err(|_| ())?;
+        observe.register(&mut poll);
         let mut d = Daemon {
             config_path,
             cur: Runtime { cfg, router },
@@ -199,6 +207,7 @@ impl Daemon {
             timer,
             timer_slot,
             actions: Box::new(Actions::new()),
+            observe,
         };
 
         // Interfaces: index, MAC, state, addresses.
@@ -371,15 +380,7 @@ impl Daemon {
                     let n = sys::reap_children();
                     debug!("SIGCHLD: reaped {} child(ren)", n);
                 }
-                if set.contains(Signal::Usr1) {
-                    debug!("SIGUSR1 (data dump) is not implemented yet");
-                }
-                if set.contains(Signal::Usr2) {
-                    debug!("SIGUSR2 (stats dump) is not implemented yet");
-                }
-                if set.contains(Signal::RtMin2) {
-                    debug!("SIGRTMIN+2 (JSON dump) is not implemented yet");
-                }
+                self.observe.request(set);
                 if set.contains(Signal::Hup) {
                     self.reload(now);
                 }
@@ -418,6 +419,9 @@ impl Daemon {
 
             self.after_netlink(now);
             self.pump_timers(now);
+            // Tracker states: `Some(&trackers)` once the daemon owns them.
+            self.observe
+                .turn(&self.poll, now, &self.cur.cfg, &self.cur.router, None);
         }
     }
 

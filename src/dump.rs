@@ -270,25 +270,45 @@ fn json_fmt<W: Write + ?Sized>(w: &mut W, args: fmt::Arguments<'_>) -> fmt::Resu
 
 /// The stats block of one instance, exactly as keepalived writes it.
 pub fn write_stats_instance<W: Write + ?Sized>(w: &mut W, name: &str, s: &Stats) -> fmt::Result {
-    writeln!(w, "VRRP Instance: {name}")?;
-    writeln!(w, "  Advertisements:")?;
-    writeln!(w, "    Received: {}", s.advert_rcvd)?;
-    writeln!(w, "    Sent: {}", s.advert_sent)?;
-    writeln!(w, "  Became master: {}", s.become_master)?;
-    writeln!(w, "  Released master: {}", s.release_master)?;
-    writeln!(w, "  Packet Errors:")?;
-    writeln!(w, "    Length: {}", s.packet_len_err)?;
-    writeln!(w, "    TTL: {}", s.ip_ttl_err)?;
-    writeln!(w, "    Invalid Type: {}", s.invalid_type_rcvd)?;
-    writeln!(w, "    Advertisement Interval: {}", s.advert_interval_err)?;
-    writeln!(w, "    Address List: {}", s.addr_list_err)?;
-    writeln!(w, "  Authentication Errors:")?;
-    writeln!(w, "    Invalid Type: {}", s.invalid_authtype)?;
-    writeln!(w, "    Type Mismatch: {}", s.authtype_mismatch)?;
-    writeln!(w, "    Failure: {}", s.auth_failure)?;
-    writeln!(w, "  Priority Zero:")?;
-    writeln!(w, "    Received: {}", s.pri_zero_rcvd)?;
-    writeln!(w, "    Sent: {}", s.pri_zero_sent)
+    write!(
+        w,
+        concat!(
+            "VRRP Instance: {}\n",
+            "  Advertisements:\n",
+            "    Received: {}\n",
+            "    Sent: {}\n",
+            "  Became master: {}\n",
+            "  Released master: {}\n",
+            "  Packet Errors:\n",
+            "    Length: {}\n",
+            "    TTL: {}\n",
+            "    Invalid Type: {}\n",
+            "    Advertisement Interval: {}\n",
+            "    Address List: {}\n",
+            "  Authentication Errors:\n",
+            "    Invalid Type: {}\n",
+            "    Type Mismatch: {}\n",
+            "    Failure: {}\n",
+            "  Priority Zero:\n",
+            "    Received: {}\n",
+            "    Sent: {}\n"
+        ),
+        name,
+        s.advert_rcvd,
+        s.advert_sent,
+        s.become_master,
+        s.release_master,
+        s.packet_len_err,
+        s.ip_ttl_err,
+        s.invalid_type_rcvd,
+        s.advert_interval_err,
+        s.addr_list_err,
+        s.invalid_authtype,
+        s.authtype_mismatch,
+        s.auth_failure,
+        s.pri_zero_rcvd,
+        s.pri_zero_sent,
+    )
 }
 
 /// The SIGUSR2 dump: every instance's counters, in configuration order.
@@ -333,64 +353,41 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
     if let Some(fifo) = &g.notify_fifo {
         writeln!(w, " VRRP notify fifo = {fifo}")?;
     }
-    writeln!(w, " VRRP IPv4 mcast group = {}", g.vrrp_mcast_group4)?;
-    writeln!(w, " VRRP IPv6 mcast group = {}", g.vrrp_mcast_group6)?;
-    writeln!(w, " Gratuitous ARP delay = {}", g.vrrp_garp_master_delay_s)?;
-    writeln!(w, " Gratuitous ARP repeat = {}", g.vrrp_garp_master_repeat)?;
-    writeln!(
+    write!(
         w,
-        " Gratuitous ARP refresh timer = {}",
-        g.vrrp_garp_master_refresh_s
-    )?;
-    writeln!(
-        w,
-        " Gratuitous ARP refresh repeat = {}",
-        g.vrrp_garp_master_refresh_repeat
-    )?;
-    writeln!(
-        w,
-        " Gratuitous ARP lower priority delay = {}",
-        g.vrrp_garp_lower_prio_delay_s
-    )?;
-    writeln!(
-        w,
-        " Gratuitous ARP lower priority repeat = {}",
-        g.vrrp_garp_lower_prio_repeat
-    )?;
-    writeln!(
-        w,
-        " Send advert after receive lower priority advert = {}",
-        yes_no(g.vrrp_lower_prio_no_advert, "false", "true")
-    )?;
-    writeln!(
-        w,
-        " Send advert after receive higher priority advert = false"
-    )?;
-    writeln!(
-        w,
-        " Gratuitous ARP interval = {}",
-        SecsF(u64::from(g.vrrp_garp_interval_us))
-    )?;
-    writeln!(
-        w,
-        " Gratuitous NA interval = {}",
-        SecsF(u64::from(g.vrrp_gna_interval_us))
-    )?;
-    writeln!(
-        w,
-        " VRRP default protocol version = {}",
-        version_number(g.vrrp_version)
-    )?;
-    writeln!(
-        w,
-        " VRRP skip check advert addresses = {}",
-        g.vrrp_skip_check_adv_addr
-    )?;
-    writeln!(w, " VRRP strict mode = {}", g.vrrp_strict)?;
-    writeln!(
-        w,
-        " Script security {}",
-        yes_no(g.enable_script_security, "enabled", "disabled")
+        concat!(
+            " VRRP IPv4 mcast group = {}\n",
+            " VRRP IPv6 mcast group = {}\n",
+            " Gratuitous ARP delay = {}\n",
+            " Gratuitous ARP repeat = {}\n",
+            " Gratuitous ARP refresh timer = {}\n",
+            " Gratuitous ARP refresh repeat = {}\n",
+            " Gratuitous ARP lower priority delay = {}\n",
+            " Gratuitous ARP lower priority repeat = {}\n",
+            " Send advert after receive lower priority advert = {}\n",
+            " Send advert after receive higher priority advert = false\n",
+            " Gratuitous ARP interval = {}\n",
+            " Gratuitous NA interval = {}\n",
+            " VRRP default protocol version = {}\n",
+            " VRRP skip check advert addresses = {}\n",
+            " VRRP strict mode = {}\n",
+            " Script security {}\n"
+        ),
+        g.vrrp_mcast_group4,
+        g.vrrp_mcast_group6,
+        g.vrrp_garp_master_delay_s,
+        g.vrrp_garp_master_repeat,
+        g.vrrp_garp_master_refresh_s,
+        g.vrrp_garp_master_refresh_repeat,
+        g.vrrp_garp_lower_prio_delay_s,
+        g.vrrp_garp_lower_prio_repeat,
+        yes_no(g.vrrp_lower_prio_no_advert, "false", "true"),
+        SecsF(u64::from(g.vrrp_garp_interval_us)),
+        SecsF(u64::from(g.vrrp_gna_interval_us)),
+        version_number(g.vrrp_version),
+        g.vrrp_skip_check_adv_addr,
+        g.vrrp_strict,
+        yes_no(g.enable_script_security, "enabled", "disabled"),
     )?;
     if let Some(u) = &g.script_user {
         match &g.script_group {
@@ -458,21 +455,33 @@ fn write_instance_data<W: Write + ?Sized>(
             r.master_priority(id).unwrap_or(0)
         )?;
         if c.version == VrrpVersion::V3 {
+            // C's `%.2f` of the centiseconds / 100, without float formatting.
             writeln!(
                 w,
-                "   Master advert int = {:.2} sec",
-                f64::from(master_int_cs) / 100.0
+                "   Master advert int = {}.{:02} sec",
+                master_int_cs / 100,
+                master_int_cs % 100
             )?;
         }
     }
     // keepvip has no pending transitions: the wanted state is the state.
-    writeln!(w, "   Wantstate = {}", state.as_str())?;
     let lt = r.last_transition(id).map(|t| d.wall_us(t)).unwrap_or(0);
-    writeln!(w, "   Last transition = {} ({})", SecsF(lt), CTime(lt))?;
     let eff = r.effective_priority(id).unwrap_or(c.priority);
     let down = master_down_interval(c.version, eff, master_int_cs, c.down_timer_adverts);
-    writeln!(w, "   Master down timer = {} usecs", down.as_micros())?;
-    writeln!(w, "   Interface = {}", c.interface)?;
+    write!(
+        w,
+        concat!(
+            "   Wantstate = {}\n",
+            "   Last transition = {} ({})\n",
+            "   Master down timer = {} usecs\n",
+            "   Interface = {}\n"
+        ),
+        state.as_str(),
+        SecsF(lt),
+        CTime(lt),
+        down.as_micros(),
+        c.interface,
+    )?;
     if c.dont_track_primary {
         writeln!(w, "   VRRP interface tracking disabled")?;
     }
@@ -497,41 +506,34 @@ fn write_instance_data<W: Write + ?Sized>(
             AddressFamily::Ipv6 => writeln!(w, "   Multicast address {}", g.vrrp_mcast_group6)?,
         }
     }
-    writeln!(w, "   Gratuitous ARP delay = {}", c.garp_master_delay_s)?;
-    writeln!(w, "   Gratuitous ARP repeat = {}", c.garp_master_repeat)?;
-    writeln!(w, "   Gratuitous ARP refresh = {}", c.garp_master_refresh_s)?;
-    writeln!(
+    write!(
         w,
-        "   Gratuitous ARP refresh repeat = {}",
-        c.garp_master_refresh_repeat
+        concat!(
+            "   Gratuitous ARP delay = {}\n",
+            "   Gratuitous ARP repeat = {}\n",
+            "   Gratuitous ARP refresh = {}\n",
+            "   Gratuitous ARP refresh repeat = {}\n",
+            "   Gratuitous ARP lower priority delay = {}\n",
+            "   Gratuitous ARP lower priority repeat = {}\n",
+            "   Down timer adverts = {}\n",
+            "   Send advert after receive lower priority advert = {}\n",
+            "   Send advert after receive higher priority advert = false\n",
+            "   Virtual Router ID = {}\n",
+            "   Priority = {}\n",
+            "   Effective priority = {}\n"
+        ),
+        c.garp_master_delay_s,
+        c.garp_master_repeat,
+        c.garp_master_refresh_s,
+        c.garp_master_refresh_repeat,
+        c.garp_lower_prio_delay_s,
+        c.garp_lower_prio_repeat,
+        c.down_timer_adverts,
+        yes_no(c.lower_prio_no_advert, "false", "true"),
+        c.virtual_router_id,
+        r.base_priority(id).unwrap_or(c.priority),
+        eff,
     )?;
-    writeln!(
-        w,
-        "   Gratuitous ARP lower priority delay = {}",
-        c.garp_lower_prio_delay_s
-    )?;
-    writeln!(
-        w,
-        "   Gratuitous ARP lower priority repeat = {}",
-        c.garp_lower_prio_repeat
-    )?;
-    writeln!(w, "   Down timer adverts = {}", c.down_timer_adverts)?;
-    writeln!(
-        w,
-        "   Send advert after receive lower priority advert = {}",
-        yes_no(c.lower_prio_no_advert, "false", "true")
-    )?;
-    writeln!(
-        w,
-        "   Send advert after receive higher priority advert = false"
-    )?;
-    writeln!(w, "   Virtual Router ID = {}", c.virtual_router_id)?;
-    writeln!(
-        w,
-        "   Priority = {}",
-        r.base_priority(id).unwrap_or(c.priority)
-    )?;
-    writeln!(w, "   Effective priority = {eff}")?;
     match c.version {
         VrrpVersion::V2 => writeln!(w, "   Advert interval = {} sec", c.advert_int_cs / 100)?,
         VrrpVersion::V3 => writeln!(
@@ -753,70 +755,53 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
         return Ok(());
     };
     let r = d.router;
-    let f = &mut true;
-    w.write_char('{')?;
-    key(w, f, "iname")?;
-    write!(w, "{}", JsonStr(name))?;
-    key(w, f, "dont_track_primary")?;
-    write!(w, "{}", u8::from(c.dont_track_primary))?;
-    key(w, f, "skip_check_adv_addr")?;
-    write!(w, "{}", u8::from(c.skip_check_adv_addr))?;
-    key(w, f, "strict_mode")?;
-    write!(w, "{}", u8::from(d.config.global_defs.vrrp_strict))?;
-    key(w, f, "ifp_ifname")?;
-    write!(w, "{}", JsonStr(&c.interface))?;
-    key(w, f, "master_priority")?;
-    write!(w, "{}", r.master_priority(id).unwrap_or(0))?;
-    key(w, f, "last_transition")?;
     let lt = r.last_transition(id).map(|t| d.wall_us(t)).unwrap_or(0);
-    write!(w, "{}", SecsF(lt))?;
-    key(w, f, "garp_delay")?;
-    write!(w, "{}", SecsG(u64::from(c.garp_master_delay_s) * 1_000_000))?;
-    key(w, f, "garp_refresh")?;
-    write!(w, "{}", c.garp_master_refresh_s)?;
-    key(w, f, "garp_rep")?;
-    write!(w, "{}", c.garp_master_repeat)?;
-    key(w, f, "garp_refresh_rep")?;
-    write!(w, "{}", c.garp_master_refresh_repeat)?;
-    key(w, f, "garp_lower_prio_delay")?;
-    write!(w, "{}", c.garp_lower_prio_delay_s)?;
-    key(w, f, "garp_lower_prio_rep")?;
-    write!(w, "{}", c.garp_lower_prio_repeat)?;
-    key(w, f, "lower_prio_no_advert")?;
-    write!(w, "{}", u8::from(c.lower_prio_no_advert))?;
-    key(w, f, "higher_prio_send_advert")?;
-    write!(w, "0")?;
-    key(w, f, "vrid")?;
-    write!(w, "{}", c.virtual_router_id)?;
-    key(w, f, "base_priority")?;
-    write!(w, "{}", r.base_priority(id).unwrap_or(c.priority))?;
-    key(w, f, "effective_priority")?;
-    write!(w, "{}", r.effective_priority(id).unwrap_or(c.priority))?;
-    key(w, f, "vipset")?;
-    write!(w, "{}", state == StateKind::Master)?;
-    key(w, f, "promote_secondaries")?;
-    write!(w, "false")?;
-    key(w, f, "adver_int")?;
-    write!(w, "{}", SecsG(u64::from(c.advert_int_cs) * 10_000))?;
-    key(w, f, "master_adver_int")?;
     let mi = r.master_adver_interval_cs(id).unwrap_or(c.advert_int_cs);
-    write!(w, "{}", SecsG(u64::from(mi) * 10_000))?;
-    key(w, f, "accept")?;
-    write!(w, "{}", u8::from(c.accept))?;
-    key(w, f, "nopreempt")?;
-    write!(w, "{}", c.nopreempt)?;
-    key(w, f, "preempt_delay")?;
-    write!(w, "{}", c.preempt_delay_ms / 1000)?;
-    key(w, f, "state")?;
-    write!(w, "{}", state_number(state))?;
-    key(w, f, "wantstate")?;
-    write!(w, "{}", state_number(state))?;
-    key(w, f, "version")?;
-    write!(w, "{}", version_number(c.version))?;
-    key(w, f, "smtp_alert")?;
-    write!(w, "{}", c.smtp_alert)?;
-    key(w, f, "notify_deleted")?;
-    write!(w, "false")?;
+    // One format string for the fixed members: far less code than one
+    // write per member (the binary size matters on routers).
+    write!(
+        w,
+        concat!(
+            "{{\"iname\":{},\"dont_track_primary\":{},\"skip_check_adv_addr\":{},",
+            "\"strict_mode\":{},\"ifp_ifname\":{},\"master_priority\":{},",
+            "\"last_transition\":{},\"garp_delay\":{},\"garp_refresh\":{},",
+            "\"garp_rep\":{},\"garp_refresh_rep\":{},\"garp_lower_prio_delay\":{},",
+            "\"garp_lower_prio_rep\":{},\"lower_prio_no_advert\":{},",
+            "\"higher_prio_send_advert\":0,\"vrid\":{},\"base_priority\":{},",
+            "\"effective_priority\":{},\"vipset\":{},\"promote_secondaries\":false,",
+            "\"adver_int\":{},\"master_adver_int\":{},\"accept\":{},\"nopreempt\":{},",
+            "\"preempt_delay\":{},\"state\":{},\"wantstate\":{},\"version\":{},",
+            "\"smtp_alert\":{},\"notify_deleted\":false"
+        ),
+        JsonStr(name),
+        u8::from(c.dont_track_primary),
+        u8::from(c.skip_check_adv_addr),
+        u8::from(d.config.global_defs.vrrp_strict),
+        JsonStr(&c.interface),
+        r.master_priority(id).unwrap_or(0),
+        SecsF(lt),
+        SecsG(u64::from(c.garp_master_delay_s) * 1_000_000),
+        c.garp_master_refresh_s,
+        c.garp_master_repeat,
+        c.garp_master_refresh_repeat,
+        c.garp_lower_prio_delay_s,
+        c.garp_lower_prio_repeat,
+        u8::from(c.lower_prio_no_advert),
+        c.virtual_router_id,
+        r.base_priority(id).unwrap_or(c.priority),
+        r.effective_priority(id).unwrap_or(c.priority),
+        state == StateKind::Master,
+        SecsG(u64::from(c.advert_int_cs) * 10_000),
+        SecsG(u64::from(mi) * 10_000),
+        u8::from(c.accept),
+        c.nopreempt,
+        c.preempt_delay_ms / 1000,
+        state_number(state),
+        state_number(state),
+        version_number(c.version),
+        c.smtp_alert,
+    )?;
+    let f = &mut false;
     let n = &c.notify;
     for (k, cmd) in [
         ("script_backup", &n.notify_backup),
@@ -878,33 +863,49 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
 
 /// The `stats` object of one instance.
 pub fn write_json_stats<W: Write + ?Sized>(w: &mut W, s: &Stats) -> fmt::Result {
-    let f = &mut true;
-    w.write_char('{')?;
-    for (k, v) in [
-        ("advert_rcvd", s.advert_rcvd),
-        ("advert_sent", s.advert_sent),
-        ("become_master", s.become_master),
-        ("release_master", s.release_master),
-        ("packet_len_err", s.packet_len_err),
-        ("advert_interval_err", s.advert_interval_err),
-        ("ip_ttl_err", s.ip_ttl_err),
-        ("invalid_type_rcvd", s.invalid_type_rcvd),
-        ("addr_list_err", s.addr_list_err),
-        ("invalid_authtype", s.invalid_authtype),
-        ("authtype_mismatch", s.authtype_mismatch),
-        ("auth_failure", s.auth_failure),
-        ("pri_zero_rcvd", s.pri_zero_rcvd),
-        ("pri_zero_sent", s.pri_zero_sent),
-    ] {
-        key(w, f, k)?;
-        write!(w, "{v}")?;
-    }
-    w.write_char('}')
+    write!(
+        w,
+        concat!(
+            "{{\"advert_rcvd\":{},\"advert_sent\":{},\"become_master\":{},",
+            "\"release_master\":{},\"packet_len_err\":{},\"advert_interval_err\":{},",
+            "\"ip_ttl_err\":{},\"invalid_type_rcvd\":{},\"addr_list_err\":{},",
+            "\"invalid_authtype\":{},\"authtype_mismatch\":{},\"auth_failure\":{},",
+            "\"pri_zero_rcvd\":{},\"pri_zero_sent\":{}}}"
+        ),
+        s.advert_rcvd,
+        s.advert_sent,
+        s.become_master,
+        s.release_master,
+        s.packet_len_err,
+        s.advert_interval_err,
+        s.ip_ttl_err,
+        s.invalid_type_rcvd,
+        s.addr_list_err,
+        s.invalid_authtype,
+        s.authtype_mismatch,
+        s.auth_failure,
+        s.pri_zero_rcvd,
+        s.pri_zero_sent,
+    )
 }
 
 /// The JSON dump (keepalived's `json_version 1`): `[{"data":{..},"stats":{..}},...]`
 /// followed by a newline.
 pub fn write_json<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>) -> fmt::Result {
+    write_json_with(w, d, None)
+}
+
+/// Writes one instance's extra JSON value (see [`write_json_with`]).
+pub type JsonExtra<'a, W> = &'a dyn Fn(&mut W, InstanceId) -> fmt::Result;
+
+/// [`write_json`], with `extra` adding a `"keepvip":VALUE` member after
+/// `"stats"` in every element (`keepvip status --json`; JSON readers of
+/// keepalived's schema ignore unknown members).
+pub fn write_json_with<W: Write + ?Sized>(
+    w: &mut W,
+    d: &DumpInput<'_>,
+    extra: Option<JsonExtra<'_, W>>,
+) -> fmt::Result {
     w.write_char('[')?;
     let mut first = true;
     for id in d.router.instance_ids() {
@@ -919,6 +920,10 @@ pub fn write_json<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>) -> fmt::Resul
         json_data(w, d, id)?;
         w.write_str(",\"stats\":")?;
         write_json_stats(w, s)?;
+        if let Some(extra) = extra {
+            w.write_str(",\"keepvip\":")?;
+            extra(w, id)?;
+        }
         w.write_char('}')?;
     }
     w.write_str("]\n")

@@ -19,11 +19,13 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use crate::dump::{AddrOrDash, DumpInput};
+use crate::daemon::IoErr;
+use crate::dump::{AddrOrDash, DumpInput, JsonStr, write_json_with};
 use crate::limits::MAX_INSTANCES;
 use crate::sys::file_atomic::SliceBuf;
 use crate::sys::unix_sock::{EPOLL_IN, EPOLL_OUT, Epoll, UnixListener, UnixStream};
 use crate::time::Duration;
+use crate::track::{FILE_FAULT, ScriptStatus, TrackerId, Trackers, file_status};
 use crate::vrrp::{InstanceId, StateKind, Stats};
 
 /// What the client asked for.
@@ -204,6 +206,257 @@ pub fn write_table<W: Write + ?Sized>(
     Ok(())
 }
 
+// ---- Tracker rows and the daemon's answers ---------------------------------------------
+
+/// What a tracker row is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackerKind {
+    /// The instance's own interface (unless `dont_track_primary`) or a
+    /// `track_interface`.
+    Interface,
+    Script,
+    Process,
+    File,
+}
+
+impl TrackerKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TrackerKind::Interface => "interface",
+            TrackerKind::Script => "script",
+            TrackerKind::Process => "process",
+            TrackerKind::File => "file",
+        }
+    }
+}
+
+/// The state of a tracker row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowState {
+    Up,
+    Down,
+    /// No result yet (script not returned, processes not scanned, file not read).
+    Init,
+    /// A `vrrp_track_file` value; `fault` when it puts the instance in FAULT.
+    Value {
+        value: i32,
+        fault: bool,
+    },
+}
+
+impl RowState {
+    const fn word(self) -> &'static str {
+        match self {
+            RowState::Up => "up",
+            RowState::Down => "down",
+            RowState::Init => "init",
+            RowState::Value { fault: true, .. } => "fault",
+            RowState::Value { .. } => "ok",
+        }
+    }
+}
+
+/// One tracker of one instance, as `keepvip status` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackerRow<'a> {
+    pub kind: TrackerKind,
+    pub name: &'a str,
+    pub state: RowState,
+    /// The weight that applies to this instance (0: FAULT when failed).
+    pub weight: i16,
+    pub reverse: bool,
+    /// The instance's own interface.
+    pub primary: bool,
+    /// Matching processes (process trackers after a scan).
+    pub count: Option<u32>,
+}
+
+/// What the daemon answers `keepvip status` from: the dump input plus the
+/// tracker states. `trackers` is `None` until the daemon owns a
+/// [`Trackers`] (then the interface rows, which the core keeps, are shown
+/// alone).
+#[derive(Clone, Copy)]
+pub struct StatusView<'a> {
+    pub input: DumpInput<'a>,
+    pub trackers: Option<&'a Trackers>,
+}
+
+fn up_down(up: Option<bool>) -> RowState {
+    match up {
+        Some(true) => RowState::Up,
+        Some(false) => RowState::Down,
+        None => RowState::Init,
+    }
+}
+
+impl StatusView<'_> {
+    /// Calls `f` for every tracker row of instance `id`, in order: own
+    /// interface, `track_interface`s, then scripts, processes and files (the
+    /// instance's and its sync group's, after the sync-group weight rule).
+    pub fn for_each_tracker(&self, id: InstanceId, f: &mut dyn FnMut(&TrackerRow<'_>)) {
+        let r = self.input.router;
+        let Some(c) = self.input.config.instances.get(id.index()) else {
+            return;
+        };
+        if !c.dont_track_primary {
+            f(&TrackerRow {
+                kind: TrackerKind::Interface,
+                name: &c.interface,
+                state: up_down(r.link_up(&c.interface)),
+                weight: 0,
+                reverse: false,
+                primary: true,
+                count: None,
+            });
+        }
+        for t in &c.track_interface {
+            f(&TrackerRow {
+                kind: TrackerKind::Interface,
+                name: &t.ifname,
+                state: up_down(r.link_up(&t.ifname)),
+                weight: t.weight,
+                reverse: t.reverse,
+                primary: false,
+                count: None,
+            });
+        }
+        let Some(tr) = self.trackers else {
+            return;
+        };
+        for x in tr.instance_refs(id) {
+            let mut count = None;
+            let (kind, state) = match x.tracker {
+                TrackerId::Script(s) => (
+                    TrackerKind::Script,
+                    match tr.script_status(s) {
+                        Some(ScriptStatus::Up) => RowState::Up,
+                        Some(ScriptStatus::Down) => RowState::Down,
+                        _ => RowState::Init,
+                    },
+                ),
+                TrackerId::Process(p) => {
+                    let st = tr.process_state(p);
+                    count = st.filter(|(_, q)| q.is_some()).map(|(n, _)| n);
+                    (TrackerKind::Process, up_down(st.and_then(|(_, q)| q)))
+                }
+                TrackerId::File(fi) => (
+                    TrackerKind::File,
+                    match tr.file_value_of(fi) {
+                        Some(value) => RowState::Value {
+                            value,
+                            fault: file_status(value, x.weight, x.reverse) <= FILE_FAULT,
+                        },
+                        None => RowState::Init,
+                    },
+                ),
+            };
+            f(&TrackerRow {
+                kind,
+                name: tr.tracker_name(x.tracker),
+                state,
+                weight: x.weight,
+                reverse: x.reverse,
+                primary: false,
+                count,
+            });
+        }
+    }
+
+    /// The `keepvip` member of one element of `keepvip status --json`:
+    /// `{"master":ADDR|null,"trackers":[{"type":..,"name":..,"state":..,"weight":N,...}]}`.
+    fn write_extra<W: Write + ?Sized>(&self, w: &mut W, id: InstanceId) -> fmt::Result {
+        let r = self.input.router;
+        w.write_str("{\"master\":")?;
+        match r.state(id) {
+            Some(StateKind::Master | StateKind::Backup) if r.master_addr(id).is_some() => {
+                write!(w, "\"{}\"", AddrOrDash(r.master_addr(id)))?
+            }
+            _ => w.write_str("null")?,
+        }
+        w.write_str(",\"trackers\":[")?;
+        let mut first = true;
+        let mut res = Ok(());
+        self.for_each_tracker(id, &mut |t| {
+            if res.is_err() {
+                return;
+            }
+            res = (|| {
+                if !first {
+                    w.write_char(',')?;
+                }
+                first = false;
+                write!(
+                    w,
+                    "{{\"type\":\"{}\",\"name\":{},\"state\":\"{}\",\"weight\":{}",
+                    t.kind.as_str(),
+                    JsonStr(t.name),
+                    t.state.word(),
+                    t.weight
+                )?;
+                if t.reverse {
+                    w.write_str(",\"reverse\":true")?;
+                }
+                if t.primary {
+                    w.write_str(",\"primary\":true")?;
+                }
+                if let Some(n) = t.count {
+                    write!(w, ",\"count\":{n}")?;
+                }
+                if let RowState::Value { value, .. } = t.state {
+                    write!(w, ",\"value\":{value}")?;
+                }
+                w.write_char('}')
+            })();
+        });
+        res?;
+        w.write_str("]}")
+    }
+}
+
+impl TrackerStates for StatusView<'_> {
+    /// `eth1:down chk_http:up nginx:up(2) prio_file:5`; the own interface
+    /// only when it is down.
+    fn describe(&self, id: InstanceId, w: &mut dyn Write) -> fmt::Result {
+        let mut first = true;
+        let mut res = Ok(());
+        self.for_each_tracker(id, &mut |t| {
+            if res.is_err() || (t.primary && t.state == RowState::Up) {
+                return;
+            }
+            res = (|| {
+                if !first {
+                    w.write_char(' ')?;
+                }
+                first = false;
+                write!(w, "{}:", t.name)?;
+                match (t.state, t.count) {
+                    (
+                        RowState::Value {
+                            value,
+                            fault: false,
+                        },
+                        _,
+                    ) => write!(w, "{value}"),
+                    (st, Some(n)) => write!(w, "{}({n})", st.word()),
+                    (st, None) => w.write_str(st.word()),
+                }
+            })();
+        });
+        res
+    }
+}
+
+/// The `keepvip status` table, with the TRACKERS column.
+pub fn write_status_table<W: Write + ?Sized>(w: &mut W, v: &StatusView<'_>) -> fmt::Result {
+    write_table(w, &v.input, Some(v))
+}
+
+/// `keepvip status --json`: keepalived's JSON dump ([`crate::dump::write_json`])
+/// with a `"keepvip"` member in every element (master address, tracker rows).
+pub fn write_status_json<W: Write + ?Sized>(w: &mut W, v: &StatusView<'_>) -> fmt::Result {
+    write_json_with(w, &v.input, Some(&|w: &mut W, id| v.write_extra(w, id)))
+}
+
 // ---- Server (in the daemon loop) ----------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -319,7 +572,7 @@ impl StatusServer {
                 Ok(Some(s)) => s,
                 Ok(None) => return,
                 Err(e) => {
-                    log::warn!("status socket: accept failed: {e}");
+                    log::warn!("status socket: accept failed: {}", IoErr(&e));
                     return;
                 }
             };
@@ -341,7 +594,7 @@ impl StatusServer {
                 }
             };
             if let Err(e) = self.epoll.add(stream.as_fd(), slot as u64, EPOLL_IN) {
-                log::warn!("status socket: epoll add failed: {e}");
+                log::warn!("status socket: epoll add failed: {}", IoErr(&e));
                 continue;
             }
             self.next_seq = self.next_seq.wrapping_add(1);
@@ -448,7 +701,7 @@ impl StatusServer {
         }
         c.phase = Phase::Writing;
         if let Err(e) = self.epoll.modify(c.stream.as_fd(), i as u64, EPOLL_OUT) {
-            log::warn!("status socket: epoll modify failed: {e}");
+            log::warn!("status socket: epoll modify failed: {}", IoErr(&e));
         }
         self.resp_len = len;
         self.resp_off = 0;
@@ -553,10 +806,19 @@ where
     let socket_path = match socket {
         Some(s) => PathBuf::from(s),
         None => {
+            let given = pid.is_some();
             let pid = pid.as_deref().unwrap_or(crate::cli::DEFAULT_PID_FILE);
-            match status_socket_path(pid) {
+            let path = match status_socket_path(pid) {
                 Some(s) => PathBuf::from(s.as_str()),
                 None => return Err(format!("status: pid file path too long: {pid}")),
+            };
+            // Without -p: the systemd unit's runtime directory when only it
+            // has a socket (its ProtectSystem=strict leaves /run read-only).
+            match status_socket_path(crate::cli::SYSTEMD_PID_FILE) {
+                Some(alt) if !given && !path.exists() && Path::new(alt.as_str()).exists() => {
+                    PathBuf::from(alt.as_str())
+                }
+                _ => path,
             }
         }
     };
@@ -604,11 +866,32 @@ pub fn split_answer(answer: &[u8]) -> Result<&[u8], String> {
     if let Some(body) = answer.strip_prefix(b"OK\n") {
         return Ok(body);
     }
-    let text = String::from_utf8_lossy(answer);
+    let text = core::str::from_utf8(answer).unwrap_or("(not UTF-8)");
     match text.strip_prefix("ERR ") {
         Some(msg) => Err(msg.trim_end().to_string()),
         None if answer.is_empty() => Err("empty answer (daemon busy or shutting down)".into()),
         None => Err(format!("malformed answer: {}", text.trim_end())),
+    }
+}
+
+/// A path as text (lossless for the UTF-8 paths keepvip uses; `?` otherwise).
+struct PathText<'a>(&'a Path);
+
+impl fmt::Display for PathText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.to_str().unwrap_or("?"))
+    }
+}
+
+/// An I/O error's message: the text of a custom error, else the errno text.
+struct Why<'a>(&'a io::Error);
+
+impl fmt::Display for Why<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.get_ref() {
+            Some(inner) => write!(f, "{inner}"),
+            None => IoErr(self.0).fmt(f),
+        }
     }
 }
 
@@ -626,13 +909,14 @@ pub fn run_status_client(socket_path: &Path, json: bool) -> i32 {
             ) =>
         {
             eprintln!(
-                "keepvip status: no daemon answers at {} ({e}); is keepvip running?",
-                socket_path.display()
+                "keepvip status: no daemon answers at {} ({}); is keepvip running?",
+                PathText(socket_path),
+                Why(&e)
             );
             return STATUS_EXIT_NOT_RUNNING;
         }
         Err(e) => {
-            eprintln!("keepvip status: {}: {e}", socket_path.display());
+            eprintln!("keepvip status: {}: {}", PathText(socket_path), Why(&e));
             return STATUS_EXIT_ERROR;
         }
     };

@@ -225,6 +225,8 @@ impl Lab {
             .unwrap();
         let mut args: Vec<String> = vec!["netns".into(), "exec".into(), n.ns.clone()];
         args.extend(prefix.iter().map(|s| s.to_string()));
+        // Dumps (SIGUSR1/USR2) go next to the logs, not to the host's /tmp.
+        let dumps = n.pid.with_extension("");
         args.extend(
             [
                 BIN,
@@ -235,6 +237,8 @@ impl Lab {
                 n.conf.to_str().unwrap(),
                 "-p",
                 n.pid.to_str().unwrap(),
+                "--dump-prefix",
+                dumps.to_str().unwrap(),
             ]
             .iter()
             .map(|s| s.to_string()),
@@ -844,11 +848,20 @@ fn sighup_keeps_unchanged_master_and_survives_a_broken_config() {
             .is_none()
     );
 
-    // Unimplemented dump signals are harmless.
+    // The data dump (tests/daemon_observe.rs tests the dumps in depth) shows
+    // the reloaded configuration.
+    let data = lab.node(1).pid.with_extension("data");
     lab.signal(1, "USR1");
-    assert!(wait_until(Duration::from_secs(2), || lab
-        .log(1)
-        .contains("SIGUSR1 (data dump) is not implemented yet")));
+    assert!(wait_until(Duration::from_secs(2), || fs::read_to_string(
+        &data
+    )
+    .is_ok_and(|d| d.contains(
+        " VRRP Instance = VI_2
+"
+    ) && d.contains(
+        "   Priority = 180
+"
+    ))));
     let (_, code) = lab.term(1);
     assert_eq!(code, Some(0));
     assert!(!lab.has(1, VIP4) && !lab.has(1, "192.0.2.101"));

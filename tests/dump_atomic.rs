@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use keepvip::sys::file_atomic::{
-    DUMP_FILE_MODE, FmtWriteError, STREAM_BUF_BYTES, write_atomic, write_atomic_fmt,
+    DUMP_FILE_MODE, FmtWriteError, STREAM_BUF_BYTES, replace_fmt, write_atomic, write_atomic_fmt,
 };
 
 fn tmpdir(tag: &str) -> PathBuf {
@@ -106,6 +106,43 @@ fn failed_render_keeps_the_old_file() {
     // A missing directory is an I/O error, not a panic.
     let r = write_atomic(&dir.join("no/such/dir/f"), b"x", DUMP_FILE_MODE);
     assert!(r.is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The daemon's variant (no fsync): same replacement, symlink and failure rules.
+#[test]
+fn replace_without_fsync_has_the_same_rules() {
+    let dir = tmpdir("nosync");
+    let p = dir.join("keepvip.json");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, &p).unwrap();
+    let tmp = dir.join(format!("keepvip.json.{}.tmp", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+    replace_fmt(&p, DUMP_FILE_MODE, &mut |w| w.write_str("[]\n")).unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(std::fs::read(&p).unwrap(), b"[]\n");
+    let meta = std::fs::symlink_metadata(&p).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let ino = meta.ino();
+    let big = "x".repeat(3 * STREAM_BUF_BYTES);
+    replace_fmt(&p, DUMP_FILE_MODE, &mut |w| w.write_str(&big)).unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), big);
+    assert_ne!(
+        std::fs::metadata(&p).unwrap().ino(),
+        ino,
+        "renamed, not rewritten"
+    );
+    let r = replace_fmt(&p, DUMP_FILE_MODE, &mut |w| {
+        w.write_str("partial")?;
+        Err(std::fmt::Error)
+    });
+    assert!(matches!(r, Err(FmtWriteError::Format)));
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), big);
+    let mut left = leftovers(&dir, "keepvip.json");
+    left.sort();
+    assert_eq!(left, ["victim"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -278,3 +278,206 @@ fn client_reports_a_missing_daemon() {
     drop(s);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The tracker rows of `keepvip status` (table column and the JSON's
+/// `keepvip` member) for config/tracking.conf: interfaces from the core,
+/// script/process/file states from `Trackers`; rendering does not allocate.
+#[test]
+fn tracker_rows_in_table_and_json() {
+    use keepvip::config::{Config, Diagnostics, FsSource, parse};
+    use keepvip::status::{
+        RowState, StatusView, TrackerKind, TrackerStates, write_status_json, write_status_table,
+    };
+    use keepvip::sys::file_atomic::FixedBuf;
+    use keepvip::time::Instant;
+    use keepvip::track::{FileId, ProcessId, ScriptId, ScriptOutcome, Trackers};
+    use keepvip::vrrp::{Actions, InstanceId, Router};
+
+    let (config, mut router, mut trackers) = big_stack(|| {
+        let mut config = Config::new_boxed();
+        let mut d = Diagnostics::new();
+        parse(&FsSource, "config/tracking.conf", &mut config, &mut d);
+        assert!(!d.has_errors());
+        let router = Router::new_boxed(&config).unwrap();
+        let trackers = Trackers::new_boxed(&config);
+        (config, router, trackers)
+    });
+    let vi = InstanceId(0);
+    let mut out = Actions::new();
+    let t = Instant::from_secs(1);
+    router.handle_start(t, &mut out);
+    let rows = |router: &Router, trackers: Option<&Trackers>| {
+        let view = StatusView {
+            input: DumpInput {
+                config: &config,
+                router,
+                now: t,
+                wall_offset_us: WALL_OFFSET_US,
+            },
+            trackers,
+        };
+        let mut v = Vec::new();
+        view.for_each_tracker(vi, &mut |r| {
+            v.push((
+                r.kind,
+                r.name.to_string(),
+                r.state,
+                r.weight,
+                r.primary,
+                r.count,
+            ))
+        });
+        let mut summary = String::new();
+        view.describe(vi, &mut summary).unwrap();
+        (v, summary)
+    };
+
+    // Without Trackers: the interfaces the core knows.
+    let (v, summary) = rows(&router, None);
+    assert_eq!(
+        v,
+        [
+            (
+                TrackerKind::Interface,
+                "eth0".into(),
+                RowState::Up,
+                0,
+                true,
+                None
+            ),
+            (
+                TrackerKind::Interface,
+                "eth1".into(),
+                RowState::Up,
+                -50,
+                false,
+                None
+            ),
+        ]
+    );
+    assert_eq!(summary, "eth1:up", "the own interface only when down");
+
+    // With Trackers, before any result.
+    let (v, summary) = rows(&router, Some(&trackers));
+    assert_eq!(v.len(), 5);
+    assert_eq!(
+        v[2],
+        (
+            TrackerKind::Script,
+            "chk_web".into(),
+            RowState::Init,
+            -60,
+            false,
+            None
+        )
+    );
+    assert_eq!(
+        v[3],
+        (
+            TrackerKind::Process,
+            "track_dnsmasq".into(),
+            RowState::Init,
+            0,
+            false,
+            None
+        )
+    );
+    assert_eq!(
+        v[4],
+        (
+            TrackerKind::File,
+            "track_maint".into(),
+            RowState::Init,
+            -1,
+            false,
+            None
+        )
+    );
+    assert_eq!(
+        summary,
+        "eth1:up chk_web:init track_dnsmasq:init track_maint:init"
+    );
+
+    // Results: the script failed, 2 dnsmasq processes, the file says 5;
+    // eth0 and eth1 go down.
+    trackers.script_result(ScriptId(0), t, ScriptOutcome::Exited(1));
+    trackers.process_count(ProcessId(0), t, 2);
+    trackers.file_value(FileId(0), t, 5);
+    router.handle_link(t, "eth1", false, &mut out);
+    router.handle_link(t, "eth0", false, &mut out);
+    let (v, summary) = rows(&router, Some(&trackers));
+    assert_eq!(v[0].2, RowState::Down);
+    assert_eq!(v[2].2, RowState::Down);
+    assert_eq!((v[3].2, v[3].5), (RowState::Up, Some(2)));
+    assert_eq!(
+        v[4].2,
+        RowState::Value {
+            value: 5,
+            fault: false
+        }
+    );
+    assert_eq!(
+        summary,
+        "eth0:down eth1:down chk_web:down track_dnsmasq:up(2) track_maint:5"
+    );
+    // -254 from the file (value * weight -1) is FAULT.
+    trackers.file_value(FileId(0), t, 254);
+    let (v, summary) = rows(&router, Some(&trackers));
+    assert_eq!(
+        v[4].2,
+        RowState::Value {
+            value: 254,
+            fault: true
+        }
+    );
+    assert!(summary.ends_with("track_maint:fault"), "{summary}");
+
+    // Table and JSON render into fixed buffers without allocating.
+    let view = StatusView {
+        input: DumpInput {
+            config: &config,
+            router: &router,
+            now: t,
+            wall_offset_us: WALL_OFFSET_US,
+        },
+        trackers: Some(&trackers),
+    };
+    let mut table = FixedBuf::<4096>::new();
+    let mut json = FixedBuf::<8192>::new();
+    ARMED.with(|a| a.set(true));
+    let before = ALLOCS.load(Ordering::Relaxed);
+    write_status_table(&mut table, &view).unwrap();
+    write_status_json(&mut json, &view).unwrap();
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    ARMED.with(|a| a.set(false));
+    assert_eq!(allocs, 0, "status rendering allocated");
+    let table = table.as_str();
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert!(header.contains(&"TRACKERS"), "{table}");
+    assert!(table.contains("eth0:down eth1:down"), "{table}");
+    assert!(table.contains(" FAULT "), "{table}");
+    // The JSON is keepalived's dump plus the `keepvip` member.
+    let json = json.as_str();
+    assert!(json.starts_with("[{\"data\":{\"iname\":\"VI_1\""), "{json}");
+    assert!(
+        json.contains(
+            ",\"keepvip\":{\"master\":null,\"trackers\":[{\"type\":\"interface\",\"name\":\"eth0\",\"state\":\"down\",\"weight\":0,\"primary\":true},"
+        ),
+        "{json}"
+    );
+    assert!(
+        json.contains("{\"type\":\"process\",\"name\":\"track_dnsmasq\",\"state\":\"up\",\"weight\":0,\"count\":2}"),
+        "{json}"
+    );
+    assert!(
+        json.contains("{\"type\":\"file\",\"name\":\"track_maint\",\"state\":\"fault\",\"weight\":-1,\"value\":254}]}}]\n"),
+        "{json}"
+    );
+    let mut plain = String::new();
+    keepvip::dump::write_json(&mut plain, &view.input).unwrap();
+    let stripped = json.replace(
+        &json[json.find(",\"keepvip\":").unwrap()..json.len() - 3],
+        "",
+    );
+    assert_eq!(stripped, plain, "only the keepvip member is added");
+}

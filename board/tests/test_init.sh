@@ -5,6 +5,8 @@
 #      records every procd_* call: the generated command line and instance parameters
 #   3. reload: keepvip -t gate
 #   4. hotplug-notify: the hotplug-call environment (keepalived-compatible)
+#   5. keepalived-rpc.sh: the pidof wrapper that lets rpcd's `keepalived dump` read keepvip,
+#      driven like the keepalived package's rpcd plugin drives it (rm, pidof, kill -37, cat)
 # Installs shellcheck and busybox with apt-get if they are missing. Exit 0 = all passed.
 set -euo pipefail
 
@@ -12,6 +14,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BOARD=$(dirname "$HERE")
 INIT=$BOARD/openwrt/files/keepvip.init
 HOOK=$BOARD/openwrt/files/hotplug-notify
+RPC=$BOARD/openwrt/files/keepalived-rpc.sh
 DEFCONF=$BOARD/openwrt/files/keepvip.conf
 STUB=$HERE/stub-rc.common
 
@@ -39,13 +42,13 @@ trap 'rm -rf "$TMP"' EXIT
 
 # ---------------------------------------------------------------- 1. syntax + shellcheck
 SHELLS=(dash "busybox sh")
-for f in "$INIT" "$HOOK" "$STUB"; do
+for f in "$INIT" "$HOOK" "$STUB" "$RPC"; do
     for sh in "${SHELLS[@]}"; do
         if $sh -n "$f"; then ok "$sh -n $(basename "$f")"; else fail "$sh -n $(basename "$f")"; fi
     done
 done
 # POSIX sh files as sh, the rest (bash scripts) as bash
-if shellcheck -s sh "$INIT" "$HOOK" "$STUB"; then ok "shellcheck -s sh init, hook, stub"; else fail "shellcheck -s sh init, hook, stub"; fi
+if shellcheck -s sh "$INIT" "$HOOK" "$STUB" "$RPC"; then ok "shellcheck -s sh init, hook, stub, rpc"; else fail "shellcheck -s sh init, hook, stub, rpc"; fi
 mapfile -t BASH_FILES < <(find "$BOARD" -name '*.sh' -type f | sort)
 if shellcheck -x "${BASH_FILES[@]}"; then ok "shellcheck ${#BASH_FILES[@]} board/**/*.sh scripts"; else fail "shellcheck board/**/*.sh"; fi
 
@@ -156,6 +159,85 @@ TYPE=GROUP" "$(cat "$TMP/rec.out" 2>/dev/null)"
         elif [ -e "$TMP/rec.out" ]; then fail "$tag hotplug-notify '$bad' called hotplug-call"
         else ok "$tag hotplug-notify rejects '$bad'"; fi
     done
+done
+
+# ---------------------------------------------------------------- 5. rpcd glue (keepalived-rpc.sh)
+# fakes: pidof (what the real one would find for /usr/sbin/keepalived: FAKE_PIDOF_OUT), keepvip
+# (`status -p FILE --json` prints a JSON array unless FAKE_STATUS_FAIL=1), a stand-in daemon
+# (sleep) whose pid is in the pid file
+FPIDOF=$TMP/fake-pidof
+cat > "$FPIDOF" <<'FP_EOF'
+#!/bin/sh
+echo "pidof $*" >> "$FAKE_LOG"
+[ -n "${FAKE_PIDOF_OUT:-}" ] || exit 1
+echo "$FAKE_PIDOF_OUT"
+FP_EOF
+FKV=$TMP/fake-keepvip-status
+cat > "$FKV" <<'FK_EOF'
+#!/bin/sh
+echo "keepvip $*" >> "$FAKE_LOG"
+[ "${FAKE_STATUS_FAIL:-0}" = 1 ] && { echo "keepvip status: no daemon answers" >&2; exit 3; }
+echo '[{"data":{"iname":"VI_1","ifp_ifname":"eth0","state":2,"last_transition":1.5},"stats":{"advert_sent":7,"advert_rcvd":0}}]'
+FK_EOF
+chmod +x "$FPIDOF" "$FKV"
+RPCJSON=$TMP/keepalived.json
+RPCPID=$TMP/keepvip.pid
+# a stand-in daemon: `sleep 30`, returned once it runs sleep (a signal that came before the exec
+# would hit a copy of this shell with its EXIT trap)
+standin() {
+    sleep 30 &
+    daemon=$!
+    for _ in $(seq 200); do
+        case "$(readlink "/proc/$daemon/exe" 2>/dev/null)" in */sleep) return 0 ;; esac
+        sleep 0.01
+    done
+}
+# the plugin's dump sequence, run after sourcing the glue as the plugin does
+# shellcheck disable=SC2016  # expanded by the child shell
+PLUGIN='. "$RPC"; rm -f "$KEEPVIP_RPC_JSON"; pids=$(pidof /usr/sbin/keepalived); if [ -n "$pids" ]; then kill -37 $pids 2>/dev/null; printf "{ \"status\" : %s }" "$(cat "$KEEPVIP_RPC_JSON")"; else printf "{ }"; fi'
+for sh in "${SHELLS[@]}"; do
+    tag="[$sh]"
+    standin
+    echo "$daemon" > "$RPCPID"
+    : > "$FAKE_LOG"
+    out=$(RPC=$RPC KEEPVIP_BIN=$FKV KEEPVIP_PIDOF=$FPIDOF KEEPVIP_PID_FILE=$RPCPID KEEPVIP_RPC_JSON=$RPCJSON $sh -c "$PLUGIN")
+    check_eq "$tag rpc: keepalived not running -> keepvip's status JSON" '{ "status" : [{"data":{"iname":"VI_1","ifp_ifname":"eth0","state":2,"last_transition":1.5},"stats":{"advert_sent":7,"advert_rcvd":0}}] }' "$out"
+    check_eq "$tag rpc: asked the real pidof, then keepvip status" "pidof /usr/sbin/keepalived
+keepvip status -p $RPCPID --json" "$(cat "$FAKE_LOG")"
+    # the plugin's kill -37 reached the stand-in daemon (its pid came from the pid file)
+    if { wait "$daemon"; } 2>/dev/null; then fail "$tag rpc: kill -37 reached keepvip"; else ok "$tag rpc: kill -37 reached keepvip"; fi
+    if ls "$TMP"/keepalived.json.keepvip.* >/dev/null 2>&1; then fail "$tag rpc: temp file left"; else ok "$tag rpc: no temp file left"; fi
+
+    # keepalived itself runs: the glue stays out of the way
+    : > "$FAKE_LOG"
+    # shellcheck disable=SC2016  # expanded by the child shell
+    got=$(RPC=$RPC KEEPVIP_BIN=$FKV KEEPVIP_PIDOF=$FPIDOF FAKE_PIDOF_OUT=4242 $sh -c '. "$RPC"; pidof /usr/sbin/keepalived')
+    check_eq "$tag rpc: keepalived running -> its pid" "4242" "$got"
+    check_eq "$tag rpc: keepalived running -> keepvip not asked" "pidof /usr/sbin/keepalived" "$(cat "$FAKE_LOG")"
+    # other pidof calls pass through, with the real exit status
+    : > "$FAKE_LOG"
+    # shellcheck disable=SC2016  # expanded by the child shell
+    if RPC=$RPC KEEPVIP_BIN=$FKV KEEPVIP_PIDOF=$FPIDOF $sh -c '. "$RPC"; pidof dnsmasq'; then
+        fail "$tag rpc: pidof dnsmasq (none) fails"; else ok "$tag rpc: pidof dnsmasq (none) fails"; fi
+    check_eq "$tag rpc: pidof dnsmasq passes through" "pidof dnsmasq" "$(cat "$FAKE_LOG")"
+    # keepvip not running (stale pid file) or not answering: nothing, like no daemon at all
+    sleep 0 & daemon=$!
+    wait "$daemon"
+    echo "$daemon" > "$RPCPID"
+    : > "$FAKE_LOG"
+    out=$(RPC=$RPC KEEPVIP_BIN=$FKV KEEPVIP_PIDOF=$FPIDOF KEEPVIP_PID_FILE=$RPCPID KEEPVIP_RPC_JSON=$RPCJSON $sh -c "$PLUGIN")
+    check_eq "$tag rpc: keepvip not running -> empty answer" "{ }" "$out"
+    check_eq "$tag rpc: keepvip not running -> status not asked" "pidof /usr/sbin/keepalived" "$(cat "$FAKE_LOG")"
+    standin
+    echo "$daemon" > "$RPCPID"
+    out=$(RPC=$RPC KEEPVIP_BIN=$FKV KEEPVIP_PIDOF=$FPIDOF KEEPVIP_PID_FILE=$RPCPID KEEPVIP_RPC_JSON=$RPCJSON FAKE_STATUS_FAIL=1 $sh -c "$PLUGIN")
+    check_eq "$tag rpc: keepvip not answering -> empty answer" "{ }" "$out"
+    if [ -e "$RPCJSON" ] || ls "$TMP"/keepalived.json.keepvip.* >/dev/null 2>&1; then fail "$tag rpc: no file when keepvip does not answer"
+    else ok "$tag rpc: no file when keepvip does not answer"; fi
+    kill "$daemon"; { wait "$daemon"; } 2>/dev/null || true
+    # no extra ubus method: NAME_help exists and adds nothing
+    # shellcheck disable=SC2016  # expanded by the child shell
+    check_eq "$tag rpc: keepvip_help adds no method" "" "$($sh -c '. "$1"; keepvip_help' sh "$RPC")"
 done
 
 echo "test_init: $PASS passed, $FAIL failed"

@@ -29,6 +29,7 @@ qstrip=$(strip $(subst ",,$(1)))
 INSTALL_DIR:=install -d -m0755
 INSTALL_BIN:=install -m0755
 INSTALL_CONF:=install -m0600
+INSTALL_DATA:=install -m0644
 CP:=cp -fpR
 MK
 cat > "$SDK/include/package.mk" <<'MK'
@@ -82,6 +83,9 @@ for f in usr/sbin/keepvip etc/init.d/keepvip usr/libexec/keepvip/hotplug-notify;
 done
 if [ -f "$SDK/root/etc/keepvip/keepvip.conf" ] && [ "$(stat -c %a "$SDK/root/etc/keepvip/keepvip.conf")" = 600 ]; then
     ok "installs /etc/keepvip/keepvip.conf (0600)"; else fail "installs /etc/keepvip/keepvip.conf (0600)"; fi
+rpc=$SDK/root/usr/libexec/keepalived/rpc/keepvip.sh
+if [ -f "$rpc" ] && [ "$(stat -c %a "$rpc")" = 644 ] && cmp -s "$rpc" "$PKG/files/keepalived-rpc.sh"; then
+    ok "installs the rpcd glue /usr/libexec/keepalived/rpc/keepvip.sh (0644)"; else fail "installs the rpcd glue /usr/libexec/keepalived/rpc/keepvip.sh (0644)"; fi
 if [ ! -e "$SDK/root/usr/bin" ]; then ok "nothing in /usr/bin"; else fail "something went to /usr/bin"; fi
 
 echo "test_openwrt_makefile: $PASS passed, $FAIL failed"

@@ -19,7 +19,8 @@ fi
 # settings that must be there (exact lines; $MAINPID is literal)
 # shellcheck disable=SC2016
 for line in 'Type=simple' \
-            'ExecStart=/usr/sbin/keepvip -n -l -f /etc/keepvip/keepvip.conf' \
+            'ExecStart=/usr/sbin/keepvip -n -l -f /etc/keepvip/keepvip.conf -p /run/keepvip/keepvip.pid' \
+            'RuntimeDirectory=keepvip' \
             'ExecReload=/bin/kill -HUP $MAINPID' \
             'PrivateTmp=no' 'ProtectSystem=strict' 'ProtectHome=yes' 'NoNewPrivileges=yes' \
             'RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_PACKET AF_UNIX'; do

@@ -6,6 +6,11 @@
 //! over `path` and `fsync` the directory. A reader (rpcd, LuCI, a shell)
 //! sees either the old file or the new one, never a partial one.
 //!
+//! [`replace_fmt`] is the same without the two `fsync`s, for the daemon's
+//! state dumps: readers need the atomic replacement, not durability across
+//! a crash (they are in `/tmp`), and an `fsync` on a disk-backed `/tmp` can
+//! stall the poll loop for tens of milliseconds.
+//!
 //! [`FixedBuf`] is a fixed-capacity `fmt::Write` sink that reports overflow
 //! instead of panicking or growing.
 
@@ -218,10 +223,12 @@ fn fsync(fd: &OwnedFd) -> io::Result<()> {
     cerr(unsafe { libc::fsync(fd.as_raw_fd()) }).map(|_| ())
 }
 
-/// Writes the temporary file with `fill`, then renames it over `path`.
+/// Writes the temporary file with `fill`, then renames it over `path`
+/// (with `durable`: `fsync` of the file before and of the directory after).
 fn atomic_with(
     path: &Path,
     mode: u32,
+    durable: bool,
     fill: &mut dyn FnMut(&OwnedFd) -> io::Result<()>,
 ) -> io::Result<()> {
     let p = path.as_os_str().as_bytes();
@@ -245,7 +252,9 @@ fn atomic_with(
         // SAFETY: `fd` is open and owned here.
         cerr(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) })?;
         fill(&fd)?;
-        fsync(&fd)?;
+        if durable {
+            fsync(&fd)?;
+        }
         // SAFETY: both paths are NUL-terminated and live across the call.
         cerr(unsafe { libc::rename(tmp.as_ptr(), dst.as_ptr()) })?;
         Ok(())
@@ -255,6 +264,9 @@ fn atomic_with(
         // SAFETY: `tmp` is NUL-terminated and lives across the call.
         let _ = unsafe { libc::unlink(tmp.as_ptr()) };
         return Err(e);
+    }
+    if !durable {
+        return Ok(());
     }
     // Make the rename durable (best effort: a failure here does not undo it).
     if let Ok(dir) = CPath::new(dir_of(p), b"") {
@@ -274,7 +286,7 @@ fn atomic_with(
 
 /// Atomically replaces `path` with `data` (file mode `mode`).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-    atomic_with(path, mode, &mut |fd| write_all(fd, data))
+    atomic_with(path, mode, true, &mut |fd| write_all(fd, data))
 }
 
 /// Why [`write_atomic_fmt`] failed.
@@ -345,8 +357,27 @@ pub fn write_atomic_fmt(
     mode: u32,
     render: &mut dyn FnMut(&mut dyn fmt::Write) -> fmt::Result,
 ) -> Result<(), FmtWriteError> {
+    fmt_with(path, mode, true, render)
+}
+
+/// [`write_atomic_fmt`] without the `fsync`s (see the module documentation):
+/// readers still see the old or the new file, never a partial one.
+pub fn replace_fmt(
+    path: &Path,
+    mode: u32,
+    render: &mut dyn FnMut(&mut dyn fmt::Write) -> fmt::Result,
+) -> Result<(), FmtWriteError> {
+    fmt_with(path, mode, false, render)
+}
+
+fn fmt_with(
+    path: &Path,
+    mode: u32,
+    durable: bool,
+    render: &mut dyn FnMut(&mut dyn fmt::Write) -> fmt::Result,
+) -> Result<(), FmtWriteError> {
     let mut format_failed = false;
-    let r = atomic_with(path, mode, &mut |fd| {
+    let r = atomic_with(path, mode, durable, &mut |fd| {
         let mut w = FdWriter {
             fd,
             buf: FixedBuf::new(),

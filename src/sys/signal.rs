@@ -2,6 +2,10 @@
 //! SIGRTMIN+2 (keepalived's JSON dump signal; 36 on glibc, 37 on musl, so it
 //! is computed at run time with `libc::SIGRTMIN()`).
 //!
+//! Signal 37 is also read as [`Signal::RtMin2`] where it is a different,
+//! otherwise unused real-time signal (glibc: SIGRTMIN+3): OpenWrt's rpcd
+//! glue sends a literal `kill -37`, so a glibc build answers it too.
+//!
 //! The signals are blocked with `sigprocmask` in the calling thread (the
 //! daemon is single-threaded; call [`Signals::open`] before spawning any
 //! thread so that threads inherit the mask). The mask survives `execve`:
@@ -48,6 +52,9 @@ impl Signal {
     }
 
     pub fn from_number(n: libc::c_int) -> Option<Signal> {
+        if Some(n) == json_alias() {
+            return Some(Signal::RtMin2);
+        }
         Signal::ALL.into_iter().find(|s| s.number() == n)
     }
 
@@ -78,6 +85,17 @@ impl SignalSet {
     }
 }
 
+/// The JSON dump signal as keepalived's OpenWrt glue writes it (`kill -37`).
+pub const KEEPALIVED_JSON_SIGNAL: libc::c_int = 37;
+
+/// 37 when it is a real-time signal other than SIGRTMIN+2 (glibc: SIGRTMIN
+/// is 34, so 37 is SIGRTMIN+3, which nothing else in keepvip uses); `None`
+/// where 37 already is SIGRTMIN+2 (musl) or not a real-time signal.
+pub fn json_alias() -> Option<libc::c_int> {
+    let n = KEEPALIVED_JSON_SIGNAL;
+    (n != Signal::RtMin2.number() && n >= libc::SIGRTMIN() && n <= libc::SIGRTMAX()).then_some(n)
+}
+
 /// Most `signalfd_siginfo` records read per [`Signals::read`] call.
 pub const SIGNAL_READ_MAX: usize = 32;
 
@@ -91,9 +109,13 @@ fn sigset_of_all() -> io::Result<libc::sigset_t> {
     let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
     // SAFETY: `set` is a valid, writable sigset_t.
     super::cerr(unsafe { libc::sigemptyset(&mut set) })?;
-    for s in Signal::ALL {
+    for n in Signal::ALL
+        .map(Signal::number)
+        .into_iter()
+        .chain(json_alias())
+    {
         // SAFETY: `set` is an initialised sigset_t; the number is a valid signal.
-        super::cerr(unsafe { libc::sigaddset(&mut set, s.number()) })?;
+        super::cerr(unsafe { libc::sigaddset(&mut set, n) })?;
     }
     Ok(set)
 }
@@ -184,6 +206,17 @@ mod tests {
         s.insert(Signal::RtMin2);
         assert!(s.contains(Signal::Hup) && !s.contains(Signal::Term));
         assert_eq!(s.iter().count(), 2);
+        // 37 is the JSON dump on every libc: SIGRTMIN+2 itself on musl, the
+        // alias SIGRTMIN+3 on glibc.
+        assert_eq!(Signal::from_number(37), Some(Signal::RtMin2));
+        match json_alias() {
+            Some(n) => {
+                assert_eq!(n, 37);
+                assert_ne!(Signal::RtMin2.number(), 37);
+            }
+            None => assert_eq!(Signal::RtMin2.number(), 37),
+        }
+        assert_eq!(Signal::from_number(libc::SIGRTMIN() + 1), None);
     }
 
     #[test]
@@ -204,6 +237,12 @@ mod tests {
             assert!(got.contains(Signal::Hup));
             assert!(!got.contains(Signal::Term));
             assert!(sig.read().unwrap().is_empty());
+            // A literal 37 (OpenWrt's rpcd) arrives as the JSON dump.
+            // SAFETY: as above, 37 is in the blocked set.
+            assert_eq!(unsafe { libc::raise(KEEPALIVED_JSON_SIGNAL) }, 0);
+            let got = sig.read().unwrap();
+            assert!(got.contains(Signal::RtMin2), "{got:?}");
+            assert_eq!(got.iter().count(), 1);
             unblock().unwrap();
         })
         .join()

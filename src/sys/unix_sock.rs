@@ -11,7 +11,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{cerr, owned_fd, setsockopt};
 
@@ -155,7 +155,10 @@ impl UnixStream {
     pub fn connect(path: &Path, timeout: Duration) -> io::Result<UnixStream> {
         let (sa, len) = sockaddr_un(path)?;
         let fd = stream_socket(true)?;
-        let start = Instant::now();
+        let start = super::clock::monotonic_now();
+        let limit = crate::time::Duration::from_micros(
+            u64::try_from(timeout.as_micros()).unwrap_or(u64::MAX),
+        );
         loop {
             // SAFETY: `sa` is a valid sockaddr_un of `len` bytes.
             let r = unsafe {
@@ -169,8 +172,14 @@ impl UnixStream {
                 Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // Backlog full (unix sockets never return EINPROGRESS).
-                Err(e) if super::would_block(&e) && start.elapsed() < timeout => {
-                    std::thread::sleep(Duration::from_millis(10));
+                Err(e)
+                    if super::would_block(&e)
+                        && super::clock::monotonic_now().saturating_duration_since(start)
+                            < limit =>
+                {
+                    // 10 ms pause (poll without fds: no nanosleep code).
+                    // SAFETY: no fds are passed; poll only sleeps.
+                    unsafe { libc::poll(core::ptr::null_mut(), 0, 10) };
                 }
                 Err(e) if super::would_block(&e) => {
                     return Err(io::Error::new(

@@ -266,6 +266,15 @@ impl Router {
         self.groups.get(g.index()).map(|g| g.name.as_str())
     }
 
+    /// The link state the core uses for interface `ifname` (an instance's own
+    /// interface or a `track_interface`); `None` for a name it does not know.
+    pub fn link_up(&self, ifname: &str) -> Option<bool> {
+        self.links
+            .iter()
+            .find(|l| l.name.as_str() == ifname)
+            .map(|l| l.up)
+    }
+
     /// Drops that could not be attributed to an instance.
     pub fn global_stats(&self) -> &Stats {
         &self.global
