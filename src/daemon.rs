@@ -17,7 +17,9 @@
 //! 6. link changes -> `handle_link`, addresses -> advert sources, VIPs
 //!    removed behind a master's back -> re-added;
 //! 7. `handle_timeout` until no deadline is due;
-//! 8. requested dumps and the `keepvip status` socket (`observe`).
+//! 8. the LVS side (`daemon::lvs`): finished and due health-check probes,
+//!    MISC_CHECK scripts, IPVS following the VRRP states;
+//! 9. requested dumps and the `keepvip status` socket (`observe`).
 //!
 //! After every core call the actions are executed in order and cleared.
 //! Nothing in the loop allocates on the heap (the logger formats into
@@ -28,6 +30,7 @@
 mod errno;
 mod exec;
 mod iface;
+mod lvs;
 mod observe;
 mod rx;
 
@@ -51,6 +54,7 @@ use crate::vrrp::{Actions, InstanceId, Router, reload_map};
 
 pub use errno::{Errno, IoErr, errno_text};
 use exec::Io;
+pub use lvs::NO_IPVS;
 
 /// Logged (info) once start-up is over: everything after it runs without
 /// heap growth. Tests wait for this line.
@@ -92,6 +96,8 @@ struct Daemon {
     actions: Box<Actions>,
     /// State dumps and the status socket.
     observe: observe::Observer,
+    /// Health checkers and IPVS (`virtual_server`).
+    lvs: Box<lvs::LvsDriver>,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -103,6 +109,14 @@ fn log_diags(cfg: &Config, d: &Diagnostics) {
     }
     if d.dropped > 0 {
         error!("{} more diagnostics not shown", d.dropped);
+    }
+}
+
+/// What `keepvip status` and the data dump show of the LVS side.
+fn lvs_view(l: &lvs::LvsDriver) -> crate::lvs::report::LvsView<'_> {
+    crate::lvs::report::LvsView {
+        lvs: l.core(),
+        installed: l.installed(),
     }
 }
 
@@ -192,6 +206,9 @@ impl Daemon {
             TimerFd::open().map_err(|e| error!("cannot open timerfd: {}", errno::IoErr(&e)))?;
         let timer_slot = poll.add(std::os::fd::AsFd::as_fd(&timer)).map_err(|_| ())?;
         observe.register(&mut poll);
+        // Virtual servers: IPVS looked for, checkers started (first probes
+        // 1 s from now, in the loop).
+        let lvs = lvs::LvsDriver::new(&cfg, monotonic_now());
         let mut d = Daemon {
             config_path,
             cur: Runtime { cfg, router },
@@ -208,6 +225,7 @@ impl Daemon {
             timer_slot,
             actions: Box::new(Actions::new()),
             observe,
+            lvs,
         };
 
         // Interfaces: index, MAC, state, addresses.
@@ -339,7 +357,10 @@ impl Daemon {
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
-            let deadline = self.cur.router.poll_timeout();
+            let deadline = match (self.cur.router.poll_timeout(), self.lvs.deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let mut timeout = deadline.map(|t| t.saturating_duration_since(now));
             match self.timer.set_deadline(deadline) {
                 // The timerfd wakes us precisely; the poll timeout (a little
@@ -377,8 +398,9 @@ impl Daemon {
                     return self.shutdown(now);
                 }
                 if set.contains(Signal::Chld) {
-                    let n = sys::reap_children();
-                    debug!("SIGCHLD: reaped {} child(ren)", n);
+                    // Every child is the LVS side's (MISC_CHECK, notify
+                    // scripts); it reaps them by pid.
+                    self.lvs.on_sigchld();
                 }
                 self.observe.request(set);
                 if set.contains(Signal::Hup) {
@@ -419,9 +441,19 @@ impl Daemon {
 
             self.after_netlink(now);
             self.pump_timers(now);
+            // After the VRRP timers: a new MASTER programs IPVS this turn.
+            self.lvs
+                .turn(&mut self.poll, now, &self.cur.cfg, &self.cur.router);
             // Tracker states: `Some(&trackers)` once the daemon owns them.
-            self.observe
-                .turn(&self.poll, now, &self.cur.cfg, &self.cur.router, None);
+            let lvs_view = (!self.cur.cfg.lvs.is_empty()).then(|| lvs_view(&self.lvs));
+            self.observe.turn(
+                &self.poll,
+                now,
+                &self.cur.cfg,
+                &self.cur.router,
+                None,
+                lvs_view,
+            );
         }
     }
 
@@ -462,6 +494,7 @@ impl Daemon {
         self.cur.router.handle_shutdown(now, &mut self.actions);
         self.execute();
         self.wait_acks();
+        self.lvs.shutdown(&mut self.poll, now, &self.cur.cfg);
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
         info!("Stopped");
@@ -535,6 +568,8 @@ impl Daemon {
         self.execute();
         let kept = self.spare.router.adopt_from(&self.cur.router, &self.map);
         core::mem::swap(&mut self.cur, &mut self.spare);
+        self.lvs
+            .reload(&mut self.poll, now, &self.spare.cfg, &self.cur.cfg);
         for f in self.io.readd.iter_mut() {
             *f = false;
         }

@@ -41,6 +41,7 @@
 pub mod http;
 pub mod ipvs;
 mod log;
+pub mod report;
 #[cfg(test)]
 mod tests;
 

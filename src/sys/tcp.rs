@@ -93,6 +93,19 @@ impl TcpStream {
     /// immediate failure (`ENETUNREACH`, `ECONNREFUSED` on loopback, ...) is
     /// an `Err`.
     pub fn connect(addr: SocketAddr) -> io::Result<(TcpStream, ConnectState)> {
+        TcpStream::connect_from(addr, None, None)
+    }
+
+    /// [`TcpStream::connect`] from a chosen source address/port (`bind`,
+    /// keepalived's `bindto`/`bind_port`) and/or interface (`bind_if`,
+    /// `SO_BINDTODEVICE`). Health checks use it; the socket also gets
+    /// `SO_LINGER 0` so that closing it after a check sends RST instead of
+    /// leaving `TIME_WAIT` sockets behind, as keepalived's checkers do.
+    pub fn connect_from(
+        addr: SocketAddr,
+        bind: Option<SocketAddr>,
+        ifname: Option<&str>,
+    ) -> io::Result<(TcpStream, ConnectState)> {
         let family = match addr {
             SocketAddr::V4(_) => libc::AF_INET,
             SocketAddr::V6(_) => libc::AF_INET6,
@@ -105,6 +118,22 @@ impl TcpStream {
                 libc::IPPROTO_TCP,
             )
         })?;
+        if let Some(ifname) = ifname {
+            super::bind_to_device(&fd, ifname)?;
+        }
+        if let Some(b) = bind {
+            let (bs, blen) = sockaddr(b);
+            // SAFETY: `bs` holds a valid sockaddr of `blen` bytes that
+            // outlives the call; the kernel only reads it.
+            let r = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&bs as *const libc::sockaddr_storage).cast::<libc::sockaddr>(),
+                    blen,
+                )
+            };
+            cerr(r)?;
+        }
         let (ss, len) = sockaddr(addr);
         // SAFETY: `ss` holds a valid sockaddr of `len` bytes that outlives
         // the call; the kernel only reads it.
@@ -211,6 +240,17 @@ impl TcpStream {
 
     /// Closes the socket (same as dropping it).
     pub fn close(self) {
+        drop(self);
+    }
+
+    /// Closes with `SO_LINGER {on, 0}`: an RST, no `TIME_WAIT` (health
+    /// checks open a connection every few seconds).
+    pub fn abort(self) {
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        let _ = super::setsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_LINGER, &l);
         drop(self);
     }
 }
