@@ -96,8 +96,9 @@ struct Daemon {
     actions: Box<Actions>,
     /// State dumps and the status socket.
     observe: observe::Observer,
-    /// Health checkers and IPVS (`virtual_server`).
-    lvs: Box<lvs::LvsDriver>,
+    /// Health checkers and IPVS (`virtual_server`); `None` while no
+    /// virtual server is configured (or the build has no `lvs` feature).
+    lvs: Option<Box<lvs::LvsDriver>>,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -208,7 +209,7 @@ impl Daemon {
         observe.register(&mut poll);
         // Virtual servers: IPVS looked for, checkers started (first probes
         // 1 s from now, in the loop).
-        let lvs = lvs::LvsDriver::new(&cfg, monotonic_now());
+        let lvs = lvs::LvsDriver::start(&cfg, monotonic_now());
         let mut d = Daemon {
             config_path,
             cur: Runtime { cfg, router },
@@ -357,7 +358,8 @@ impl Daemon {
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
-            let deadline = match (self.cur.router.poll_timeout(), self.lvs.deadline()) {
+            let lvs_deadline = self.lvs.as_ref().and_then(|l| l.deadline());
+            let deadline = match (self.cur.router.poll_timeout(), lvs_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -400,7 +402,12 @@ impl Daemon {
                 if set.contains(Signal::Chld) {
                     // Every child is the LVS side's (MISC_CHECK, notify
                     // scripts); it reaps them by pid.
-                    self.lvs.on_sigchld();
+                    match self.lvs.as_mut() {
+                        Some(l) => l.on_sigchld(),
+                        None => {
+                            sys::reap_children();
+                        }
+                    }
                 }
                 self.observe.request(set);
                 if set.contains(Signal::Hup) {
@@ -442,10 +449,15 @@ impl Daemon {
             self.after_netlink(now);
             self.pump_timers(now);
             // After the VRRP timers: a new MASTER programs IPVS this turn.
-            self.lvs
-                .turn(&mut self.poll, now, &self.cur.cfg, &self.cur.router);
+            if let Some(l) = self.lvs.as_mut() {
+                l.turn(&mut self.poll, now, &self.cur.cfg, &self.cur.router);
+            }
             // Tracker states: `Some(&trackers)` once the daemon owns them.
-            let lvs_view = (!self.cur.cfg.lvs.is_empty()).then(|| lvs_view(&self.lvs));
+            let lvs_view = self
+                .lvs
+                .as_deref()
+                .filter(|_| cfg!(feature = "lvs") && !self.cur.cfg.lvs.is_empty())
+                .map(lvs_view);
             self.observe.turn(
                 &self.poll,
                 now,
@@ -494,7 +506,9 @@ impl Daemon {
         self.cur.router.handle_shutdown(now, &mut self.actions);
         self.execute();
         self.wait_acks();
-        self.lvs.shutdown(&mut self.poll, now, &self.cur.cfg);
+        if let Some(l) = self.lvs.as_mut() {
+            l.shutdown(&mut self.poll, now, &self.cur.cfg);
+        }
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
         info!("Stopped");
@@ -568,8 +582,10 @@ impl Daemon {
         self.execute();
         let kept = self.spare.router.adopt_from(&self.cur.router, &self.map);
         core::mem::swap(&mut self.cur, &mut self.spare);
-        self.lvs
-            .reload(&mut self.poll, now, &self.spare.cfg, &self.cur.cfg);
+        match self.lvs.as_mut() {
+            Some(l) => l.reload(&mut self.poll, now, &self.spare.cfg, &self.cur.cfg),
+            None => self.lvs = lvs::LvsDriver::start(&self.cur.cfg, now),
+        }
         for f in self.io.readd.iter_mut() {
             *f = false;
         }

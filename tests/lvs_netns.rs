@@ -1,3 +1,4 @@
+#![cfg(feature = "lvs")]
 //! The LVS side end to end (root only): keepvip as director in one
 //! namespace, real backends in two others (a TCP listener, and
 //! `python3 -m http.server`), health checks against them, servers taken
@@ -866,6 +867,69 @@ fn sighup_keeps_the_state_of_unchanged_checkers() {
     );
     assert!(lab.status().contains("198.51.100.11"));
     assert!(!lab.status().contains("198.51.100.12"));
+}
+
+#[test]
+fn ha_suspend_follows_the_vrrp_state() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("ha");
+    let _tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+    // A BACKUP alone on its link: MASTER after the master-down interval.
+    let conf = "vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100/24 dev eth0
+    }
+}
+virtual_server 192.0.2.100 80 {
+    delay_loop 0.5
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    ha_suspend
+    real_server 198.51.100.11 8080 {
+        TCP_CHECK {
+            connect_timeout 0.5
+            warmup 0
+        }
+    }
+}
+";
+    lab.start_keepvip(conf);
+    let t = Duration::from_secs(8);
+    let rs = "service [198.51.100.11]:tcp:8080 for VS [192.0.2.100]:tcp:80";
+    let sus = lab
+        .wait_log(&format!("Deactivating healthchecker for {rs}"), t)
+        .unwrap_or_else(|| panic!("{}", lab.log()));
+    let master = lab
+        .wait_log("(VI_1) Entering MASTER STATE", t)
+        .unwrap_or_else(|| panic!("{}", lab.log()));
+    let log = lab.log();
+    let before = &log[..log.find("Entering MASTER STATE").unwrap()];
+    assert!(!before.contains("Activating"), "{log}");
+    assert!(
+        !before.contains("TCP connection to"),
+        "probed while suspended:\n{log}"
+    );
+    assert!(
+        lab.wait_log(&format!("Activating healthchecker for {rs}"), t)
+            .is_some()
+            && lab
+                .wait_log("TCP connection to [198.51.100.11]:tcp:8080 success.", t)
+                .is_some(),
+        "{}",
+        lab.log()
+    );
+    println!(
+        "ha_suspend: checkers deactivated while BACKUP, MASTER {:?} later, then activated",
+        master - sus
+    );
 }
 
 #[test]

@@ -268,6 +268,14 @@ impl Parser<'_> {
         Some(self.lvs(target, file, kw, span, args))
     }
 
+    /// "'KW' must be WHAT, not 'VALUE'" at the value.
+    fn bad_value(&mut self, file: u16, t: &Token<'_>, kw: &str, what: &str) {
+        self.err(
+            span_of(file, t),
+            format_args!("'{kw}' must be {what}, not '{}'", Shown(t.text)),
+        );
+    }
+
     // ----- shared keyword groups ---------------------------------------
 
     /// The timing/behaviour keywords of every level; `Some(true)` if `kw`
@@ -328,10 +336,7 @@ impl Parser<'_> {
             b"DR" => Forwarding::Dr,
             b"TUN" => Forwarding::Tun,
             _ => {
-                self.err(
-                    span_of(file, &t),
-                    format_args!("'{kw}' must be NAT, DR or TUN, not '{}'", Shown(t.text)),
-                );
+                self.bad_value(file, &t, kw, "NAT, DR or TUN");
                 return None;
             }
         };
@@ -419,13 +424,12 @@ impl Parser<'_> {
                         }
                         None => {
                             self.lvs.vs[v].sched_set = true;
-                            self.err(
-                            span_of(file, &t),
-                            format_args!(
-                                "unknown IPVS scheduler '{}' (one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, mh, sed, nq, fo, ovf, twos)",
-                                Shown(t.text)
-                            ),
-                        );
+                            self.bad_value(
+                                file,
+                                &t,
+                                kw,
+                                "an IPVS scheduler: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, mh, sed, nq, fo, ovf or twos",
+                            );
                         }
                     }
                 }
@@ -455,13 +459,7 @@ impl Parser<'_> {
                         }
                         None => {
                             self.lvs.vs[v].protocol_set = true;
-                            self.err(
-                                span_of(file, &t),
-                                format_args!(
-                                    "'protocol' must be TCP, UDP or SCTP, not '{}'",
-                                    Shown(t.text)
-                                ),
-                            );
+                            self.bad_value(file, &t, "protocol", "TCP, UDP or SCTP");
                         }
                     }
                 }
@@ -492,13 +490,7 @@ impl Parser<'_> {
                     };
                     match g {
                         Some(g) => vs!().persistence_granularity = Some(g),
-                        None => self.err(
-                            span_of(file, &t),
-                            format_args!(
-                                "'persistence_granularity' must be a netmask such as 255.255.255.0 (IPv4) or a prefix length 1-128 (IPv6), not '{}'",
-                                Shown(t.text)
-                            ),
-                        ),
+                        None => self.bad_value(file, &t, "persistence_granularity", "a netmask such as 255.255.255.0 (IPv4) or a prefix length 1-128 (IPv6)"),
                     }
                 }
             }
@@ -867,13 +859,7 @@ impl Parser<'_> {
                         b"1.0C" | b"1.0c" => Some(HttpProtocol::V1_0C),
                         b"1.1" => Some(HttpProtocol::V1_1),
                         _ => {
-                            self.err(
-                                span_of(file, &t),
-                                format_args!(
-                                    "'http_protocol' must be 1.0, 1.0C or 1.1, not '{}'",
-                                    Shown(t.text)
-                                ),
-                            );
+                            self.bad_value(file, &t, "http_protocol", "1.0, 1.0C or 1.1");
                             None
                         }
                     };
@@ -937,35 +923,44 @@ impl Parser<'_> {
         span: Span,
         args: &[Token<'_>],
     ) -> Handled {
-        let CheckerKind::Misc(m) = &self.cfg.lvs.checkers[k].kind else {
-            return Handled::Unknown;
-        };
-        let mut m = m.clone();
+        macro_rules! misc {
+            () => {
+                match &mut self.cfg.lvs.checkers[k].kind {
+                    CheckerKind::Misc(m) => m,
+                    _ => return Handled::Unknown,
+                }
+            };
+        }
         match kw {
             "misc_path" => {
                 if let Some(c) = self.command(file, span, kw, args) {
-                    m.misc_path = c;
+                    misc!().misc_path = c;
                 }
             }
             "misc_timeout" => {
                 if let Some(s) = self.u32_val(file, span, kw, args, 0, 86_400) {
-                    m.misc_timeout_s = (s > 0).then_some(s);
+                    misc!().misc_timeout_s = (s > 0).then_some(s);
                 }
             }
-            "misc_dynamic" => m.misc_dynamic = self.flag(file, kw, args),
+            "misc_dynamic" => {
+                let f = self.flag(file, kw, args);
+                misc!().misc_dynamic = f;
+            }
             "user" => {
                 if let Some(t) = self.need(span, kw, args) {
-                    m.user = self.string::<MAX_NAME_LEN>(file, kw, &t, "MAX_NAME_LEN");
-                    m.group = match args.get(1) {
+                    let user = self.string::<MAX_NAME_LEN>(file, kw, &t, "MAX_NAME_LEN");
+                    let group = match args.get(1) {
                         Some(g) => self.string::<MAX_NAME_LEN>(file, kw, g, "MAX_NAME_LEN"),
                         None => None,
                     };
                     self.extra_words(file, kw, args, 2);
+                    let m = misc!();
+                    m.user = user;
+                    m.group = group;
                 }
             }
             _ => return Handled::Unknown,
         }
-        self.cfg.lvs.checkers[k].kind = CheckerKind::Misc(m);
         Handled::Done
     }
 
@@ -1003,12 +998,11 @@ impl Parser<'_> {
                     match parse_digest(t.text) {
                         Some(d) => Set::Digest(d),
                         None => {
-                            self.err(
-                                span_of(file, &t),
-                                format_args!(
-                                    "'digest' must be 32 hexadecimal digits (an MD5 sum, as genhash prints it), not '{}'",
-                                    Shown(t.text)
-                                ),
+                            self.bad_value(
+                                file,
+                                &t,
+                                "digest",
+                                "32 hexadecimal digits (an MD5 sum, as genhash prints it)",
                             );
                             Set::Nothing
                         }
@@ -1024,12 +1018,11 @@ impl Parser<'_> {
                 for t in args {
                     match parse_status_range(t.text) {
                         Some((lo, hi)) => codes.insert_range(lo, hi),
-                        None => self.err(
-                            span_of(file, t),
-                            format_args!(
-                                "'status_code' takes codes or ranges from 100 to 599 (e.g. 200 or 200-299), not '{}'",
-                                Shown(t.text)
-                            ),
+                        None => self.bad_value(
+                            file,
+                            t,
+                            "status_code",
+                            "given as codes or ranges from 100 to 599 (e.g. 200 or 200-299)",
                         ),
                     }
                 }
@@ -1101,7 +1094,7 @@ pub(crate) fn finish(p: &mut Parser<'_>) {
 
 fn virtual_server(p: &mut Parser<'_>, v: usize) {
     let ex = p.lvs.vs.get(v).copied().unwrap_or_default();
-    let vs = p.cfg.lvs.virtual_servers[v].clone();
+    let vs = VsSnap::of(&p.cfg.lvs.virtual_servers[v]);
     let at = vs.span;
     let name = Trio {
         addr: vs.addr,
@@ -1147,10 +1140,9 @@ fn virtual_server(p: &mut Parser<'_>, v: usize) {
         );
         p.cfg.lvs.virtual_servers[v].flags &= !svc_flags::ONEPACKET;
     }
-    let sched = p.cfg.lvs.virtual_servers[v].lb_algo.clone();
+    let sched_sh = matches!(p.cfg.lvs.virtual_servers[v].lb_algo.as_str(), "sh" | "mh");
     if let Some(s) = ex.sh_flags
-        && sched != "sh"
-        && sched != "mh"
+        && !sched_sh
     {
         p.warn(
             s,
@@ -1202,7 +1194,7 @@ fn virtual_server(p: &mut Parser<'_>, v: usize) {
     let mut weight_sum: u64 = 0;
     for r in first..first + usize::from(vs.rs_count) {
         let rex = p.lvs.rs.get(r).copied().unwrap_or_default();
-        let rs = p.cfg.lvs.real_servers[r].clone();
+        let rs = RsSnap::of(&p.cfg.lvs.real_servers[r]);
         let kind = if rex.kind_set { rs.lb_kind } else { vs.lb_kind };
         p.cfg.lvs.real_servers[r].lb_kind = kind;
         if kind != Forwarding::Tun && !same_family(&rs.addr, &vs.addr) {
@@ -1315,10 +1307,15 @@ fn virtual_server(p: &mut Parser<'_>, v: usize) {
 }
 
 fn checker(p: &mut Parser<'_>, k: usize) {
-    let c = p.cfg.lvs.checkers[k].clone();
-    let rs = p.cfg.lvs.real_servers[usize::from(c.rs)].clone();
-    let vs = p.cfg.lvs.virtual_servers[usize::from(rs.vs)].clone();
-    let inh = c.written.or(rs.defaults).or(vs.defaults);
+    let l = &p.cfg.lvs;
+    let c = &l.checkers[k];
+    let rs = &l.real_servers[usize::from(c.rs)];
+    let inh = c
+        .written
+        .or(rs.defaults)
+        .or(l.virtual_servers[usize::from(rs.vs)].defaults);
+    let (span, rs_addr, connect_ip, bindto, no_bind_if) =
+        (c.span, rs.addr, c.connect_ip, c.bindto, c.bind_if.is_none());
     let (default_retry, default_dbr) = match c.kind {
         CheckerKind::Tcp => (1, DEFAULT_DELAY_BEFORE_RETRY_US),
         CheckerKind::Http(_) => (1, DEFAULT_HTTP_DELAY_BEFORE_RETRY_US),
@@ -1334,55 +1331,129 @@ fn checker(p: &mut Parser<'_>, k: usize) {
         ck.warmup_us = inh.warmup_us.unwrap_or(delay_loop);
         ck.alpha = inh.alpha.unwrap_or(false);
     }
-    match &c.kind {
+    let overflow = p.lvs.ck.get(k).is_some_and(|x| x.url_overflow);
+    let mut missing: Vec<Span, MAX_HTTP_URLS> = Vec::new();
+    let is_misc = match &mut p.cfg.lvs.checkers[k].kind {
         CheckerKind::Http(h) => {
-            if h.urls.is_empty() && !p.lvs.ck.get(k).is_some_and(|x| x.url_overflow) {
-                p.err(
-                    c.span,
-                    format_args!("HTTP_GET has no 'url {{ path ... }}' block: nothing to check"),
-                );
+            if h.urls.is_empty() && !overflow {
+                let _ = missing.push(span);
             }
-            for (i, u) in h.urls.iter().enumerate() {
+            for u in h.urls.iter_mut() {
                 if u.path.is_empty() {
-                    p.err(u.span, format_args!("url has no 'path'"));
+                    let _ = missing.push(u.span);
                 }
-                if u.status_code.is_empty()
-                    && let CheckerKind::Http(hm) = &mut p.cfg.lvs.checkers[k].kind
-                {
-                    hm.urls[i].status_code = StatusCodes::default_2xx();
+                if u.status_code.is_empty() {
+                    u.status_code = StatusCodes::default_2xx();
                 }
             }
+            false
         }
         CheckerKind::Misc(m) => {
             if m.misc_path.is_empty() {
-                p.err(
-                    c.span,
-                    format_args!("MISC_CHECK has no 'misc_path': nothing to run"),
-                );
+                let _ = missing.push(span);
             }
+            true
         }
-        CheckerKind::Tcp => {}
+        CheckerKind::Tcp => false,
+    };
+    for at in missing {
+        p.err(
+            at,
+            format_args!(
+                "{}",
+                if is_misc {
+                    "MISC_CHECK has no 'misc_path': nothing to run"
+                } else if at == span {
+                    "HTTP_GET has no 'url { path ... }' block: nothing to check"
+                } else {
+                    "url has no 'path'"
+                }
+            ),
+        );
     }
-    if !matches!(c.kind, CheckerKind::Misc(_)) {
-        let target = c.connect_ip.unwrap_or(rs.addr);
+    if !is_misc {
+        let target = connect_ip.unwrap_or(rs_addr);
         if let IpAddr::V6(a) = target
             && a.is_unicast_link_local()
-            && c.bind_if.is_none()
+            && no_bind_if
         {
             p.err(
-                c.span,
+                span,
                 format_args!("checker target {a} is link-local: 'bind_if' is needed"),
             );
         }
-        if let Some(b) = c.bindto
+        if let Some(b) = bindto
             && !same_family(&b, &target)
         {
             p.err(
-                c.span,
+                span,
                 format_args!(
                     "'bindto' {b} and the checker target {target} are of different address families"
                 ),
             );
+        }
+    }
+}
+
+/// What the validation reads of a virtual server (no big copies).
+#[derive(Clone, Copy)]
+struct VsSnap {
+    span: Span,
+    addr: IpAddr,
+    port: u16,
+    protocol: LvsProtocol,
+    rs_first: u16,
+    rs_count: u16,
+    persistence_timeout_s: u32,
+    persistence_granularity: Option<u32>,
+    ha_suspend: bool,
+    lb_kind: Forwarding,
+    defaults: Inherited,
+    sorry_server: Option<SorryServer>,
+    quorum: u32,
+    hysteresis: u32,
+}
+
+impl VsSnap {
+    fn of(v: &VirtualServer) -> VsSnap {
+        VsSnap {
+            span: v.span,
+            addr: v.addr,
+            port: v.port,
+            protocol: v.protocol,
+            rs_first: v.rs_first,
+            rs_count: v.rs_count,
+            persistence_timeout_s: v.persistence_timeout_s,
+            persistence_granularity: v.persistence_granularity,
+            ha_suspend: v.ha_suspend,
+            lb_kind: v.lb_kind,
+            defaults: v.defaults,
+            sorry_server: v.sorry_server,
+            quorum: v.quorum,
+            hysteresis: v.hysteresis,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RsSnap {
+    span: Span,
+    addr: IpAddr,
+    port: u16,
+    lb_kind: Forwarding,
+    defaults: Inherited,
+    weight: u32,
+}
+
+impl RsSnap {
+    fn of(r: &RealServer) -> RsSnap {
+        RsSnap {
+            span: r.span,
+            addr: r.addr,
+            port: r.port,
+            lb_kind: r.lb_kind,
+            defaults: r.defaults,
+            weight: r.weight,
         }
     }
 }

@@ -289,7 +289,7 @@ virtual_server fwmark 1 {
     let (_cfg, d) = p(&text);
     let want: &[(u32, &str)] = &[
         (10, "'protocol' must be TCP, UDP or SCTP, not 'TCPX'"),
-        (11, "unknown IPVS scheduler 'roundrobin'"),
+        (11, "'lb_algo' must be an IPVS scheduler"),
         (12, "'lb_kind' must be NAT, DR or TUN, not 'NATT'"),
         (13, "'delay_loop' must be a number of seconds"),
         (

@@ -44,6 +44,9 @@ use crate::vrrp::{InstanceId, Router, StateKind};
 
 use super::errno::{Errno, IoErr};
 
+/// What start-up logs when the build has no LVS support.
+pub const NO_LVS: &str =
+    "virtual_server configured, but this keepvip was built without the lvs feature: ignored";
 /// What start-up logs when the kernel has no IPVS.
 pub const NO_IPVS: &str = "IPVS not available in this kernel: running the health checkers only";
 /// Reads per probe socket per turn.
@@ -129,7 +132,8 @@ pub struct LvsDriver {
     installed: Table,
     want: Table,
     cmds: Vec<Cmd, MAX_CMDS>,
-    programmed: Vec<bool, MAX_VIRTUAL_SERVERS>,
+    /// Per virtual server: in IPVS now (`None` until the first turn).
+    programmed: Vec<Option<bool>, MAX_VIRTUAL_SERVERS>,
     dirty: bool,
     retry_at: Option<Instant>,
     sigchld: bool,
@@ -149,9 +153,22 @@ fn errno_of(e: &std::io::Error) -> i32 {
 }
 
 impl LvsDriver {
-    /// Start-up: looks for IPVS if virtual servers are configured, resolves
-    /// script users, and starts the checkers.
-    pub fn new(cfg: &Config, now: Instant) -> Box<LvsDriver> {
+    /// Start-up (and a reload that configures the first virtual server):
+    /// `None` without virtual servers. A build without the `lvs` feature
+    /// says once that it ignores them.
+    pub fn start(cfg: &Config, now: Instant) -> Option<Box<LvsDriver>> {
+        if cfg.lvs.is_empty() {
+            return None;
+        }
+        if !cfg!(feature = "lvs") {
+            warn!("{NO_LVS}");
+            return None;
+        }
+        Some(LvsDriver::new(cfg, now))
+    }
+
+    /// Looks for IPVS, resolves script users, and starts the checkers.
+    fn new(cfg: &Config, now: Instant) -> Box<LvsDriver> {
         let mut d = Box::new(LvsDriver {
             core: Lvs::empty(),
             actions: Actions::new(),
@@ -189,7 +206,7 @@ impl LvsDriver {
         }
         self.programmed.clear();
         for _ in 0..cfg.lvs.virtual_servers.len() {
-            let _ = self.programmed.push(false);
+            let _ = self.programmed.push(None);
         }
         if cfg.lvs.is_empty() {
             return;
@@ -222,7 +239,10 @@ impl LvsDriver {
             Some(u) => match resolve_creds(u, g.script_group.as_deref()) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    error!("script_user {u}: {e}; checker scripts run as root");
+                    error!(
+                        "script_user {u}: {}; checker scripts run as root",
+                        IoErr(&e)
+                    );
                     None
                 }
             },
@@ -235,8 +255,9 @@ impl LvsDriver {
                         Ok(c) => Some(c),
                         Err(e) => {
                             error!(
-                                "MISC_CHECK {}: user {u}: {e}; the script runs as the script_user",
-                                m.misc_path
+                                "MISC_CHECK {}: user {u}: {}; the script runs as the script_user",
+                                m.misc_path,
+                                IoErr(&e)
                             );
                             self.script_creds
                         }
@@ -265,6 +286,9 @@ impl LvsDriver {
 
     /// When the loop must wake up for the LVS side.
     pub fn deadline(&self) -> Option<Instant> {
+        if !cfg!(feature = "lvs") {
+            return None;
+        }
         if self.probes.is_empty() && self.installed.services.is_empty() {
             // No virtual server (and nothing left in IPVS): nothing to do.
             return None;
@@ -291,6 +315,9 @@ impl LvsDriver {
     /// One loop turn: finished probes, due probes, scripts, VRRP state,
     /// IPVS.
     pub fn turn(&mut self, poll: &mut PollTable, now: Instant, cfg: &Config, router: &Router) {
+        if !cfg!(feature = "lvs") {
+            return;
+        }
         if cfg.lvs.is_empty() && self.installed.services.is_empty() {
             return;
         }
@@ -337,10 +364,11 @@ impl LvsDriver {
             let Some(p) = self.programmed.get_mut(v) else {
                 continue;
             };
-            if *p != master {
-                *p = master;
+            if *p != Some(master) {
+                let first = p.is_none();
+                *p = Some(master);
                 self.dirty = true;
-                if let (Some(i), Some(_)) = (vs.owner, &self.ipvs) {
+                if let (Some(i), Some(_), false) = (vs.owner, &self.ipvs, first && !master) {
                     let name = cfg
                         .instances
                         .get(usize::from(i))
@@ -363,7 +391,7 @@ impl LvsDriver {
                 }
                 if vs.ha_suspend {
                     let mut out = Actions::new();
-                    self.core.set_active(cfg, v, master, &mut out);
+                    self.core.set_active(cfg, v, master, first, &mut out);
                     self.execute(&out, poll, now, cfg);
                 }
             }
@@ -859,7 +887,7 @@ impl LvsDriver {
         desired(
             cfg,
             &self.core,
-            &|v| programmed.get(v).copied().unwrap_or(false),
+            &|v| programmed.get(v).copied().flatten().unwrap_or(false),
             &mut self.want,
         );
         plan(&self.installed, &self.want, &mut self.cmds);
@@ -905,6 +933,9 @@ impl LvsDriver {
     /// SIGHUP with a new configuration: running probes stop, the core
     /// takes over what stayed the same, IPVS follows the new table.
     pub fn reload(&mut self, poll: &mut PollTable, now: Instant, old: &Config, new: &Config) {
+        if !cfg!(feature = "lvs") {
+            return;
+        }
         for k in 0..self.probes.len() {
             self.abort(poll, CheckerId(k as u16));
         }
@@ -944,6 +975,9 @@ impl LvsDriver {
     /// SIGTERM: probes stop, keepalived's shutdown lines (and `omega`
     /// notifications, waited for at most [`OMEGA_WAIT`]), IPVS emptied.
     pub fn shutdown(&mut self, poll: &mut PollTable, now: Instant, cfg: &Config) {
+        if !cfg!(feature = "lvs") {
+            return;
+        }
         if cfg.lvs.is_empty() && self.installed.services.is_empty() {
             return;
         }
@@ -952,7 +986,7 @@ impl LvsDriver {
         let running_before = self.exec.as_ref().map_or(0, |x| x.running());
         self.execute(&out, poll, now, cfg);
         for p in self.programmed.iter_mut() {
-            *p = false;
+            *p = Some(false);
         }
         self.reconcile(cfg, now);
         let omega = self.exec.as_ref().map_or(0, |x| x.running()) > running_before;

@@ -141,6 +141,8 @@ impl Observer {
         trackers: Option<&Trackers>,
         lvs: Option<LvsView<'_>>,
     ) {
+        // A build without the `lvs` feature has no LVS report code at all.
+        let lvs = lvs.filter(|_| cfg!(feature = "lvs"));
         let serve = self.slot.is_some_and(|s| poll.is_ready(s));
         if self.pending.is_empty() && !serve {
             return;

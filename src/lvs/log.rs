@@ -63,14 +63,14 @@ impl fmt::Display for EventDisplay<'_> {
         let cfg = self.cfg;
         let l = &cfg.lvs;
         match *self.event {
-            Event::Activating { ck } | Event::Suspending { ck } => {
+            Event::Activating { ck } | Event::Suspending { ck } | Event::Deactivating { ck } => {
                 let Some((rs, vs)) = ck_trios(cfg, usize::from(ck.0)) else {
                     return Ok(());
                 };
-                let word = if matches!(self.event, Event::Activating { .. }) {
-                    "Activating"
-                } else {
-                    "Suspending"
+                let word = match self.event {
+                    Event::Activating { .. } => "Activating",
+                    Event::Deactivating { .. } => "Deactivating",
+                    _ => "Suspending",
                 };
                 write!(f, "{word} healthchecker for service {rs} for VS {vs}")
             }

@@ -120,6 +120,8 @@ pub enum Event {
     Activating { ck: CheckerId },
     /// "Suspending healthchecker for service X for VS Y" (ha_suspend).
     Suspending { ck: CheckerId },
+    /// "Deactivating healthchecker for service X for VS Y" (start, ha_suspend).
+    Deactivating { ck: CheckerId },
     /// "TCP connection to X success."
     TcpSuccess { ck: CheckerId },
     /// "TCP_CHECK on service X failed[ after N retries]."
@@ -448,7 +450,7 @@ impl Lvs {
             if vs.rs_count == 0 {
                 continue;
             }
-            if !reloaded {
+            if !reloaded && !vs.ha_suspend {
                 for r in usize::from(vs.rs_first)..usize::from(vs.rs_first + vs.rs_count) {
                     let rs = &l.real_servers[r];
                     for k in usize::from(rs.checker_first)
@@ -872,12 +874,21 @@ impl Lvs {
     }
 
     /// `ha_suspend`: the owning instance became MASTER (`active`) or left
-    /// it. Suspended checkers keep their state and do not probe.
-    pub fn set_active(&mut self, cfg: &Config, vs: usize, active: bool, out: &mut Actions) {
+    /// it. Suspended checkers keep their state and do not probe. `first`:
+    /// the first VRRP state after start ("Activating" / "Deactivating", as
+    /// keepalived logs at start).
+    pub fn set_active(
+        &mut self,
+        cfg: &Config,
+        vs: usize,
+        active: bool,
+        first: bool,
+        out: &mut Actions,
+    ) {
         let Some(st) = self.virtual_servers.get_mut(vs) else {
             return;
         };
-        if st.active == active {
+        if st.active == active && !first {
             return;
         }
         st.active = active;
@@ -887,10 +898,10 @@ impl Lvs {
             for k in usize::from(rs.checker_first)..usize::from(rs.checker_first + rs.checker_count)
             {
                 let ck = CheckerId(k as u16);
-                out.push(Action::Log(if active {
-                    Event::Activating { ck }
-                } else {
-                    Event::Suspending { ck }
+                out.push(Action::Log(match (active, first) {
+                    (true, _) => Event::Activating { ck },
+                    (false, true) => Event::Deactivating { ck },
+                    (false, false) => Event::Suspending { ck },
                 }));
                 if !active && self.checkers[k].running {
                     self.checkers[k].running = false;

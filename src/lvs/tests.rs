@@ -577,7 +577,7 @@ fn ha_suspend_stops_probing_and_resumes() {
         " ha_suspend\n delay_loop 2\n real_server 198.51.100.11 80 {\n  TCP_CHECK {\n   warmup 0\n  }\n }\n",
     ));
     let mut out = Actions::new();
-    s.lvs.set_active(&s.cfg, 0, false, &mut out);
+    s.lvs.set_active(&s.cfg, 0, false, false, &mut out);
     s.absorb(&out, &ok);
     assert!(s.logs.iter().any(|l| l.1 == "Suspending healthchecker for service [198.51.100.11]:tcp:80 for VS [192.0.2.100]:tcp:80"));
     let probes = s.lvs.checkers[0].probes;
@@ -585,7 +585,7 @@ fn ha_suspend_stops_probing_and_resumes() {
     assert_eq!(s.lvs.checkers[0].probes, probes);
     assert!(s.lvs.real_servers[0].alive);
     let mut out = Actions::new();
-    s.lvs.set_active(&s.cfg, 0, true, &mut out);
+    s.lvs.set_active(&s.cfg, 0, true, false, &mut out);
     s.absorb(&out, &ok);
     s.run(s.now + secs(3), &refused);
     assert!(!s.lvs.real_servers[0].alive);

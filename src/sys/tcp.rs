@@ -98,9 +98,7 @@ impl TcpStream {
 
     /// [`TcpStream::connect`] from a chosen source address/port (`bind`,
     /// keepalived's `bindto`/`bind_port`) and/or interface (`bind_if`,
-    /// `SO_BINDTODEVICE`). Health checks use it; the socket also gets
-    /// `SO_LINGER 0` so that closing it after a check sends RST instead of
-    /// leaving `TIME_WAIT` sockets behind, as keepalived's checkers do.
+    /// `SO_BINDTODEVICE`). The health checkers use it.
     pub fn connect_from(
         addr: SocketAddr,
         bind: Option<SocketAddr>,
@@ -240,17 +238,6 @@ impl TcpStream {
 
     /// Closes the socket (same as dropping it).
     pub fn close(self) {
-        drop(self);
-    }
-
-    /// Closes with `SO_LINGER {on, 0}`: an RST, no `TIME_WAIT` (health
-    /// checks open a connection every few seconds).
-    pub fn abort(self) {
-        let l = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        let _ = super::setsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_LINGER, &l);
         drop(self);
     }
 }
