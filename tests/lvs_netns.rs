@@ -251,6 +251,8 @@ impl Lab {
             .arg(self.path("keepvip.conf"))
             .arg("-p")
             .arg(self.path("keepvip.pid"))
+            .arg("--dump-prefix")
+            .arg(self.path("keepvip"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -660,6 +662,25 @@ fn misc_check_scripts_and_notify() {
     );
     let st = lab.status();
     assert!(st.contains("MISC_CHECK"), "{st}");
+    // The SIGUSR1 data dump has keepalived's LVS sections.
+    let pid = fs::read_to_string(lab.path("keepvip.pid")).unwrap();
+    sh("kill", &["-USR1", pid.trim()]);
+    let data = lab.path("keepvip.data");
+    assert!(
+        wait_until(Duration::from_secs(3), || fs::read_to_string(&data)
+            .is_ok_and(|d| d.contains("------< Health checkers >------"))),
+        "no data dump"
+    );
+    let d = fs::read_to_string(&data).unwrap();
+    for want in [
+        "------< LVS Topology >------",
+        " VS VIP = 192.0.2.100, VPORT = 80",
+        "   RIP = 198.51.100.11, RPORT = 80, WEIGHT = 3 EFF WEIGHT = 10",
+        "   Keepalive method = MISC_CHECK",
+        "   alive = 1",
+    ] {
+        assert!(d.contains(want), "{want:?} missing in:\n{d}");
+    }
     let log = lab.stop_keepvip();
     assert!(log.contains("Stopped"), "{log}");
 }
