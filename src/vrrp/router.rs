@@ -69,20 +69,49 @@ fn link_index(links: &mut Vec<Link, MAX_INTERFACES>, name: &IfName) -> Result<u8
 impl Router {
     /// Builds every instance of `config` in Initialize. Interfaces are
     /// assumed up until [`Router::handle_link`] says otherwise. The router
-    /// is large (all capacities inline): box it at start-up
-    /// ([`Router::new_boxed`]).
+    /// is large (all capacities inline): the daemon boxes it at start-up
+    /// ([`Router::new_boxed`]) and rebuilds it in place on reload
+    /// ([`Router::rebuild`]).
     pub fn new(config: &Config) -> Result<Router, RouterError> {
-        let mut r = Router {
+        let mut r = Router::empty();
+        r.rebuild(config)?;
+        Ok(r)
+    }
+
+    /// A router without instances.
+    fn empty() -> Router {
+        Router {
             instances: Vec::new(),
             links: Vec::new(),
             track: Vec::new(),
             global: Stats::default(),
-        };
+        }
+    }
+
+    /// [`Router::new`] on the heap, built in place: the empty router is
+    /// written straight into the box (only the vectors' lengths), then
+    /// filled. `Box::new(Router::new(..))` would build the 150 KiB router on
+    /// the stack and copy it, which touches (makes resident) the whole
+    /// capacity of both, for good.
+    pub fn new_boxed(config: &Config) -> Result<Box<Router>, RouterError> {
+        let mut r = Box::new(Router::empty());
+        r.rebuild(config)?;
+        Ok(r)
+    }
+
+    /// Makes this router what [`Router::new`] would build from `config`,
+    /// in place (the reload path: no stack copy of the router). On error
+    /// the router is left half built; the daemon then does not use it.
+    pub fn rebuild(&mut self, config: &Config) -> Result<(), RouterError> {
+        self.instances.clear();
+        self.links.clear();
+        self.track.clear();
+        self.global = Stats::default();
         for (i, c) in config.instances.iter().enumerate() {
-            let own = link_index(&mut r.links, &c.interface)?;
+            let own = link_index(&mut self.links, &c.interface)?;
             let mut track_if: Vec<TrackIf, MAX_TRACKERS> = Vec::new();
             for t in &c.track_interface {
-                let link = link_index(&mut r.links, &t.ifname)?;
+                let link = link_index(&mut self.links, &t.ifname)?;
                 let _ = track_if.push(TrackIf {
                     link,
                     weight: t.weight,
@@ -90,16 +119,12 @@ impl Router {
                 });
             }
             // Same capacity as config.instances: cannot fail.
-            let _ = r
+            let _ = self
                 .instances
                 .push(Instance::new(InstanceId(i as u16), c, own, track_if));
-            let _ = r.track.push(TrackState::default());
+            let _ = self.track.push(TrackState::default());
         }
-        Ok(r)
-    }
-
-    pub fn new_boxed(config: &Config) -> Result<Box<Router>, RouterError> {
-        Ok(Box::new(Router::new(config)?))
+        Ok(())
     }
 
     // ---- Lookups and read-only accessors ------------------------------------
