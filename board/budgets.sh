@@ -74,18 +74,6 @@ say "binary $KEEPVIP_BIN ($(stat -c %s "$KEEPVIP_BIN") bytes)"
 BUDGET_FAILED=0
 ROWS=()
 
-# wait_count NAME STATE INSTANCE COUNT TIMEOUT_S: until NAME's log has COUNT "Entering STATE" lines
-wait_count() {
-    local n=$1 st=$2 inst=$3 want=$4 limit=$5 i=0 k
-    k=$(awk -v t="$limit" 'BEGIN{printf "%d", t*20}')
-    while [ "$i" -le "$k" ]; do
-        [ "$(state_count "$n" "$st" "$inst")" -ge "$want" ] && return 0
-        sleep 0.05
-        i=$((i + 1))
-    done
-    die "$n ($inst): fewer than $want '$st' entries after ${limit}s (log ${R_LOG[$n]})"
-}
-
 # one RSS measurement with N instances
 rss_run() {
     local n=$1 limit=$2 goal=$3 last=VI_$1 r pid hwm rss anon file stk max=0 verdict

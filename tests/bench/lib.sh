@@ -51,14 +51,37 @@ worker_pid() {
     if [ -n "${R_CHILD[$1]:-}" ]; then echo "${R_CHILD[$1]}"; else echo "${R_PID[$1]}"; fi
 }
 
-# stats_line VALUES...: "median min max n" (numbers, any order); "- - - 0" when empty
+# hwm_all NAME: VmHWM of NAME's worker plus its parent's if that is another process (keepalived)
+hwm_all() {
+    local w p=0
+    w=$(worker_pid "$1")
+    if [ "$w" != "${R_PID[$1]}" ]; then p=$(proc_kb "${R_PID[$1]}" VmHWM); fi
+    echo $(($(proc_kb "$w" VmHWM) + p))
+}
+
+# wait_count NAME STATE INSTANCE COUNT TIMEOUT_S: until NAME's current log has COUNT
+# "(INSTANCE) Entering STATE STATE" lines (bounded; dies after TIMEOUT_S)
+wait_count() {
+    local n=$1 st=$2 inst=$3 want=$4 limit=$5 i=0 k
+    k=$(awk -v t="$limit" 'BEGIN{printf "%d", t*20}')
+    while [ "$i" -le "$k" ]; do
+        [ "$(state_count "$n" "$st" "$inst")" -ge "$want" ] && return 0
+        sleep 0.05
+        i=$((i + 1))
+    done
+    die "$n ($inst): fewer than $want '$st' entries after ${limit}s (log ${R_LOG[$n]})"
+}
+
+# stats_line < NUMBERS: "median min max n" of the numbers on stdin (one a line, any order);
+# "- - - 0" when there are none
 stats_line() {
-    printf '%s\n' "$@" | awk 'NF' | sort -g | awk '
+    awk 'NF' | sort -g | awk '
+        function f(x) { x = sprintf("%.1f", x); sub(/\.0$/, "", x); return x }
         { v[NR] = $1 }
         END {
             if (NR == 0) { print "- - - 0"; exit }
             m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.1f %.1f %.1f %d\n", m, v[1], v[NR], NR
+            printf "%s %s %s %d\n", f(m), f(v[1]), f(v[NR]), NR
         }'
 }
 
@@ -74,9 +97,9 @@ quantiles() {
         }'
 }
 
-# ratio A B: A/B with two decimals, "-" if either is not a number or B is 0
+# ratio A B: A/B with two decimals (three below 0.1), "-" if either is not a number or B is 0
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {
         if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) { print "-"; exit }
-        printf "%.2f\n", a / b }'
+        r = a / b; printf (r < 0.1 && r > 0) ? "%.3f\n" : "%.2f\n", r }'
 }
