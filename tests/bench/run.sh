@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/bench/run.sh - keepvip vs keepalived, side by side in the namespace lab, one run.
 #
-#   sudo tests/bench/run.sh            full mode (about 25 minutes): writes tests/bench/RESULTS.md
-#   sudo tests/bench/run.sh --quick    development mode (about 4 minutes): fewer trials, 10 s CPU
+#   sudo tests/bench/run.sh            full mode (about 15 minutes): writes tests/bench/RESULTS.md
+#   sudo tests/bench/run.sh --quick    development mode (about 3 minutes): 2 trials, 10 s CPU
 #                                      window; writes $LAB_DIR/RESULTS.md unless --out is given
 #   options: --out FILE (where the table goes), --trials N, --cpu-seconds S, --cpu-reps N
 #
@@ -268,7 +268,7 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "|---|---|"
     echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') (run took $(awk -v a="$T_START" -v b="$T_END" 'BEGIN{printf "%.0f", (b-a)/60}') min) |"
     echo "| machine | $CPU_MODEL, $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r); shared with other jobs (load average at the end: $LOAD) |"
-    echo "| keepvip | $KV_VER, git $GIT_REV, \`$(realpath --relative-to="$REPO" "$KEEPVIP_BIN" 2>/dev/null || echo "$KEEPVIP_BIN")\` (static musl, board/build.sh default profile) |"
+    echo "| keepvip | \`-v\`: $KV_VER; checkout at $GIT_REV; \`$(realpath --relative-to="$REPO" "$KEEPVIP_BIN" 2>/dev/null || echo "$KEEPVIP_BIN")\` (static musl, board/build.sh default profile) |"
     echo "| keepalived | $KA_VER, Debian package $KA_PKG, run as \`keepalived -n -l -D -G -P -R\` (VRRP only, no respawn) |"
     echo "| trials | $TRIALS per implementation and scenario; CPU: $CPU_REPS x ${CPU_S} s per implementation |"
     echo
