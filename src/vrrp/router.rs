@@ -194,6 +194,19 @@ impl Router {
         self.get(id).map(|i| i.advert_repr(priority))
     }
 
+    /// `auth_type AH`: the sequence number the last [`super::Action::SendAdvert`]
+    /// of `id` carries (the core counts once per advert, not per unicast
+    /// peer). `None` for an instance without AH.
+    pub fn ah_seq(&self, id: InstanceId) -> Option<u32> {
+        self.get(id).and_then(|i| i.ah_seq())
+    }
+
+    /// `auth_type AH`: the HMAC key of `id` and whether its ICVs are
+    /// computed in unicast mode (TTL not hashed). `None` without AH.
+    pub fn ah_key(&self, id: InstanceId) -> Option<([u8; crate::wire::ah::KEY_LEN], bool)> {
+        self.get(id).and_then(|i| i.ah_key())
+    }
+
     /// The earliest deadline of any instance (`None`: nothing scheduled).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.instances.iter().filter_map(|i| i.deadline()).min()
@@ -275,6 +288,27 @@ impl Router {
     ) {
         match self.instances.get_mut(id.index()) {
             Some(i) => i.handle_advert(now, src, ttl, repr, out),
+            None => self.global.count_drop(DropReason::Vrid),
+        }
+    }
+
+    /// A datagram read from an IPv4 AH socket (IP protocol 51: IPv4
+    /// header, AH header, VRRPv2 advert) for `id`, found with
+    /// [`Router::find_instance`] and the unauthenticated
+    /// [`crate::wire::ah::peek_vrid`]. The instance verifies it with its
+    /// key (ICV, SPI), parses the advert, checks the sequence number
+    /// against its counter (shared with transmit) and handles it like
+    /// [`Router::handle_advert`]; every refusal is a counted
+    /// [`DropReason`].
+    pub fn handle_ah_advert(
+        &mut self,
+        now: Instant,
+        id: InstanceId,
+        datagram: &[u8],
+        out: &mut Actions,
+    ) {
+        match self.instances.get_mut(id.index()) {
+            Some(i) => i.handle_ah_datagram(now, datagram, out),
             None => self.global.count_drop(DropReason::Vrid),
         }
     }
