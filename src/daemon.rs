@@ -411,6 +411,20 @@ impl Daemon {
                         );
                     }
                 }
+                let r_ah = self.io.ifaces[i]
+                    .sock_ah
+                    .as_ref()
+                    .is_some_and(|(_, s)| self.poll.is_ready(*s));
+                if r_ah {
+                    rx::read_iface_ah(
+                        &mut self.io,
+                        i,
+                        now,
+                        &self.cur.cfg,
+                        &mut self.cur.router,
+                        &mut self.actions,
+                    );
+                }
             }
 
             self.after_netlink(now);
@@ -457,6 +471,7 @@ impl Daemon {
         self.wait_acks();
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
+        rx::log_drop_summary(&self.cur.cfg, &self.cur.router, &self.io);
         info!("Stopped");
         0
     }

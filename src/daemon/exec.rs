@@ -16,6 +16,7 @@ use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::PollTable;
 use crate::sys::vrrp_sock::{VRRP_RCVBUF, Vrrp4Socket, Vrrp6Socket};
 use crate::vrrp::{Action, Actions, GroupId, InstanceId, NotifyState, Router, StateKind, VipRef};
+use crate::wire::ah::{HEADER_LEN as AH_HEADER_LEN, emit_ipv4_ah_vrrp};
 use crate::wire::garp::{GARP_LEN, NA_LEN, emit_garp, emit_unsolicited_na};
 use crate::wire::ipv4::{HEADER_LEN as IPV4_HEADER_LEN, emit_ipv4_vrrp};
 use crate::wire::netlink::{AddrRequest, IFA_F_NODAD};
@@ -24,10 +25,12 @@ use crate::wire::vrrp::{self as wvrrp, ChecksumMode};
 /// Outstanding netlink address requests we remember (the kernel answers
 /// each one; [`Netlink`] holds at most twice [`NL_PENDING_MAX`] unanswered).
 pub const VIP_OPS_MAX: usize = 2 * NL_PENDING_MAX;
-/// Receive buffer: IPv4 header with options plus the largest VRRP packet.
-pub const RX_BUF_LEN: usize = 60 + VRRP_PACKET_MAX;
-/// Transmit buffer: IPv4 header plus the largest VRRP packet.
-pub const TX_BUF_LEN: usize = IPV4_HEADER_LEN + VRRP_PACKET_MAX;
+/// Receive buffer: IPv4 header with options, an AH header and the largest
+/// VRRP packet.
+pub const RX_BUF_LEN: usize = 60 + AH_HEADER_LEN + VRRP_PACKET_MAX;
+/// Transmit buffer: IPv4 header, AH header (`auth_type AH`) and the
+/// largest VRRP packet.
+pub const TX_BUF_LEN: usize = IPV4_HEADER_LEN + AH_HEADER_LEN + VRRP_PACKET_MAX;
 
 /// One address request waiting for the kernel's answer.
 #[derive(Clone, Debug)]
@@ -153,6 +156,17 @@ fn send_advert(io: &mut Io, cfg: &Config, router: &Router, id: InstanceId, prior
                 let group = cfg.global_defs.vrrp_mcast_group4;
                 let peers = &c.unicast_peer;
                 let n = if peers.is_empty() { 1 } else { peers.len() };
+                // AH: one identification and one sequence number per advert,
+                // the ICV per destination (keepalived).
+                let ah = router.ah_key(id).map(|(key, unicast)| {
+                    io.ident = io.ident.wrapping_add(1).max(1);
+                    AhTx {
+                        ident: io.ident,
+                        seq: router.ah_seq(id).unwrap_or(0),
+                        key,
+                        unicast,
+                    }
+                });
                 for k in 0..n {
                     let dst = if peers.is_empty() {
                         group
@@ -162,7 +176,10 @@ fn send_advert(io: &mut Io, cfg: &Config, router: &Router, id: InstanceId, prior
                             IpAddr::V6(_) => continue,
                         }
                     };
-                    let r = send4(io, ifi, c, &repr, src, dst);
+                    let r = match &ah {
+                        Some(ah) => send4_ah(io, ifi, &repr, src, dst, ah),
+                        None => send4(io, ifi, c, &repr, src, dst),
+                    };
                     if r.is_err() {
                         result = r;
                     }
@@ -263,6 +280,41 @@ fn send4(
     let n = emit_ipv4_vrrp(&mut io.tx, io.ident, wvrrp::TTL, src, dst, repr, mode)
         .map_err(SendError::Encode)?;
     let Some((sock, _)) = &io.ifaces[ifi].sock4 else {
+        return Err(SendError::NoSocket);
+    };
+    sock.send(&io.tx[..n], dst)
+        .map_err(|e| SendError::Io(io_errno(&e)))
+}
+
+/// What an AH advert needs besides the VRRP message.
+struct AhTx {
+    ident: u16,
+    seq: u32,
+    key: [u8; crate::wire::ah::KEY_LEN],
+    unicast: bool,
+}
+
+fn send4_ah(
+    io: &mut Io,
+    ifi: usize,
+    repr: &wvrrp::Repr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ah: &AhTx,
+) -> Result<(), SendError> {
+    let n = emit_ipv4_ah_vrrp(
+        &mut io.tx,
+        ah.ident,
+        wvrrp::TTL,
+        src,
+        dst,
+        ah.seq,
+        &ah.key,
+        ah.unicast,
+        repr,
+    )
+    .map_err(SendError::Encode)?;
+    let Some((sock, _)) = &io.ifaces[ifi].sock_ah else {
         return Err(SendError::NoSocket);
     };
     sock.send(&io.tx[..n], dst)
@@ -653,8 +705,12 @@ pub fn sync_sockets(io: &mut Io, poll: &mut PollTable, cfg: &Config) {
             if let Some((_, slot)) = f.sock6.take() {
                 poll.remove(slot);
             }
+            if let Some((_, slot)) = f.sock_ah.take() {
+                poll.remove(slot);
+            }
             f.joined4 = None;
             f.joined6 = None;
+            f.joined_ah = None;
             f.sock_ifindex = f.ifindex;
         }
         if f.ifindex == 0 {
@@ -672,6 +728,18 @@ pub fn sync_sockets(io: &mut Io, poll: &mut PollTable, cfg: &Config) {
                 Err(e) => {
                     io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
                     error!("cannot open IPv4 VRRP socket on {}: {}", f.name, IoErr(&e));
+                }
+            }
+        }
+        if f.want_ah && f.sock_ah.is_none() {
+            match Vrrp4Socket::open_ah(&f.name, f.ifindex, VRRP_RCVBUF) {
+                Ok(s) => match poll.add(std::os::fd::AsFd::as_fd(&s)) {
+                    Ok(slot) => f.sock_ah = Some((s, slot)),
+                    Err(_) => error!("poll table full: no IPv4 AH socket on {}", f.name),
+                },
+                Err(e) => {
+                    io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
+                    error!("cannot open IPv4 AH socket on {}: {}", f.name, IoErr(&e));
                 }
             }
         }
@@ -699,6 +767,23 @@ pub fn sync_sockets(io: &mut Io, poll: &mut PollTable, cfg: &Config) {
                         Err(e) => {
                             io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
                             error!("cannot join {} on {}: {}", g, f.name, IoErr(&e));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((s, _)) = &f.sock_ah {
+            let want = f.mcast_ah.then_some(g4);
+            if f.joined_ah != want {
+                if let Some(old) = f.joined_ah.take() {
+                    let _ = s.leave(old);
+                }
+                if let Some(g) = want {
+                    match s.join(g) {
+                        Ok(()) => f.joined_ah = Some(g),
+                        Err(e) => {
+                            io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
+                            error!("cannot join {} (AH) on {}: {}", g, f.name, IoErr(&e));
                         }
                     }
                 }
