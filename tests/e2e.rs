@@ -269,6 +269,15 @@ fn e2e_v2_auth() {
     scenario("v2_auth", true);
 }
 
+#[test]
+fn e2e_ah() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario("ah", true);
+}
+
 /// Every scenario script in tests/lab has a test above (so none is silently left out).
 #[test]
 fn e2e_every_script_has_a_test() {
