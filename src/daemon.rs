@@ -26,6 +26,7 @@
 mod errno;
 mod exec;
 mod iface;
+mod retry;
 mod rx;
 
 use std::path::Path;
@@ -327,7 +328,10 @@ impl Daemon {
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
-            let deadline = self.cur.router.poll_timeout();
+            let deadline = match (self.cur.router.poll_timeout(), self.io.retry_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let mut timeout = deadline.map(|t| t.saturating_duration_since(now));
             match self.timer.set_deadline(deadline) {
                 // The timerfd wakes us precisely; the poll timeout (a little
@@ -428,6 +432,7 @@ impl Daemon {
             }
 
             self.after_netlink(now);
+            exec::retry_vips(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             self.pump_timers(now);
         }
     }

@@ -9,12 +9,15 @@ use log::{debug, error, info, warn};
 
 use super::errno::{Errno, IoErr};
 use super::iface::{self, Ifaces};
+use super::retry::Retry;
 use crate::config::model::{AddressFamily, Config, InstanceConfig, Name, VirtualIp, VrrpVersion};
 use crate::limits::{MAX_INSTANCES, VRRP_PACKET_MAX};
+use crate::sys::clock::monotonic_now;
 use crate::sys::netlink::{Event, NL_PENDING_MAX, Netlink};
 use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::PollTable;
 use crate::sys::vrrp_sock::{VRRP_RCVBUF, Vrrp4Socket, Vrrp6Socket};
+use crate::time::Instant;
 use crate::vrrp::{Action, Actions, GroupId, InstanceId, NotifyState, Router, StateKind, VipRef};
 use crate::wire::ah::{HEADER_LEN as AH_HEADER_LEN, emit_ipv4_ah_vrrp};
 use crate::wire::garp::{GARP_LEN, NA_LEN, emit_garp, emit_unsolicited_na};
@@ -51,6 +54,8 @@ pub struct ShellStats {
     pub vip_requests: u64,
     /// Address requests the kernel refused (errno other than the benign ones).
     pub vip_errors: u64,
+    /// Re-applications of an instance's VIP set after a refusal.
+    pub vip_retries: u64,
     /// Replies lost (request socket overrun): outcome unknown.
     pub vip_replies_lost: u64,
     pub vips_readded: u64,
@@ -77,6 +82,8 @@ pub struct Io {
     send_fail_logged: [bool; MAX_INSTANCES],
     /// Re-add the VIPs of every master (after a netlink overrun or a lost reply).
     pub resync: bool,
+    /// Per instance (by name): the retry schedule after a refused VIP request.
+    retry: Vec<(Name, Retry), MAX_INSTANCES>,
     /// An overrun happened: resync when the re-dump is done.
     overrun_seen: bool,
     ident: u16,
@@ -96,6 +103,7 @@ impl Io {
             readd: [false; MAX_INSTANCES],
             send_fail_logged: [false; MAX_INSTANCES],
             resync: false,
+            retry: Vec::new(),
             overrun_seen: false,
             ident: 0,
             rx: [0; RX_BUF_LEN],
@@ -109,6 +117,11 @@ impl Io {
     pub fn outstanding(&self) -> usize {
         self.ops.len()
     }
+
+    /// When the next VIP retry is due (the loop wakes up for it).
+    pub fn retry_deadline(&self) -> Option<Instant> {
+        self.retry.iter().filter_map(|(_, r)| r.deadline()).min()
+    }
 }
 
 fn inst_cfg(cfg: &Config, id: InstanceId) -> Option<&InstanceConfig> {
@@ -117,6 +130,7 @@ fn inst_cfg(cfg: &Config, id: InstanceId) -> Option<&InstanceConfig> {
 
 /// Executes `actions` in order against the router/config they came from.
 pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions) {
+    let requests = io.stats.vip_requests;
     for a in actions {
         match *a {
             Action::SendAdvert { inst, priority } => send_advert(io, cfg, router, inst, priority),
@@ -130,6 +144,12 @@ pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions
             } => run_notify(cfg, inst, state, priority),
             Action::NotifyGroup { group, state } => run_notify_group(cfg, group, state),
         }
+    }
+    if io.stats.vip_requests != requests {
+        // rtnetlink answers at once and `Netlink` has already read the
+        // replies: hand them out now (a refusal produces no monitor event
+        // that would wake the loop for it).
+        drain_netlink(io, cfg, router);
     }
 }
 
@@ -451,6 +471,7 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
         ops,
         readd,
         resync,
+        retry,
         overrun_seen,
         stats,
         ..
@@ -464,7 +485,7 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
                 return;
             };
             let op = ops.swap_remove(i);
-            ack(stats, &op, errno);
+            ack(stats, retry, &op, errno);
         }
         Event::AckLost { seq } => {
             stats.vip_replies_lost = stats.vip_replies_lost.saturating_add(1);
@@ -511,9 +532,54 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
         stats.socket_errors = stats.socket_errors.saturating_add(1);
         error!("Netlink: receive failed: {}", IoErr(&e));
     }
+    // A retry whose every reply came back without a refusal ends its streak.
+    retry.retain_mut(|(name, r)| {
+        if ops.iter().any(|o| &o.inst == name) {
+            return true;
+        }
+        if let Some(n) = r.settled()
+            && n > 0
+        {
+            info!("({}) VIPs applied after {} failed attempt(s)", name, n);
+        }
+        !r.idle()
+    });
 }
 
-fn ack(stats: &mut ShellStats, op: &VipOp, errno: i32) {
+/// Re-applies the VIP set of every instance whose retry is due: added as
+/// master, removed otherwise (both idempotent for the kernel).
+pub fn retry_vips(io: &mut Io, cfg: &Config, router: &Router, now: Instant) {
+    for k in 0..io.retry.len() {
+        let Some((name, r)) = io.retry.get_mut(k) else {
+            break;
+        };
+        if !r.due(now) {
+            continue;
+        }
+        r.sent();
+        let name = name.clone();
+        let Some(id) = router.find_by_name(&name) else {
+            continue;
+        };
+        io.stats.vip_retries = io.stats.vip_retries.saturating_add(1);
+        let add = router.state(id) == Some(StateKind::Master);
+        debug!(
+            "({}) retrying to {} its VIPs",
+            name,
+            if add { "add" } else { "remove" }
+        );
+        vips(io, cfg, router, id, add);
+        // The replies are already read (see run_actions).
+        drain_netlink(io, cfg, router);
+    }
+}
+
+fn ack(
+    stats: &mut ShellStats,
+    retry: &mut Vec<(Name, Retry), MAX_INSTANCES>,
+    op: &VipOp,
+    errno: i32,
+) {
     // The kernel reports -errno in nlmsgerr; accept either sign.
     let e = errno.abs();
     let verb = if op.add { "add" } else { "remove" };
@@ -529,13 +595,52 @@ fn ack(stats: &mut ShellStats, op: &VipOp, errno: i32) {
         return;
     }
     stats.vip_errors = stats.vip_errors.saturating_add(1);
-    error!(
-        "({}) cannot {} VIP {}: {}",
-        op.inst,
-        verb,
-        op.addr,
-        Errno(e)
-    );
+    let now = monotonic_now();
+    let k = match retry.iter().position(|(n, _)| n == &op.inst) {
+        Some(k) => k,
+        None => {
+            if retry.is_full() {
+                retry.retain(|(_, r)| !r.idle());
+            }
+            if retry.push((op.inst.clone(), Retry::default())).is_err() {
+                error!(
+                    "({}) cannot {} VIP {}: {} (retry table full: not retried)",
+                    op.inst,
+                    verb,
+                    op.addr,
+                    Errno(e)
+                );
+                return;
+            }
+            retry.len() - 1
+        }
+    };
+    let r = &mut retry[k].1;
+    if r.failed(now) {
+        let wait = r
+            .deadline()
+            .map_or(0, |t| t.saturating_duration_since(now).as_millis());
+        error!(
+            "({}) cannot {} VIP {}: {}; retrying in {} ms, then less and less often (up to every {} s); further refusals are not logged",
+            op.inst,
+            verb,
+            op.addr,
+            Errno(e),
+            wait,
+            super::retry::RETRY_MAX.as_millis() / 1000
+        );
+    } else {
+        debug!(
+            "({}) cannot {} VIP {}: {} (attempt {}, next in {} ms)",
+            op.inst,
+            verb,
+            op.addr,
+            Errno(e),
+            r.failures(),
+            r.deadline()
+                .map_or(0, |t| t.saturating_duration_since(now).as_millis())
+        );
+    }
 }
 
 /// RTM_DELADDR of one of our VIPs on its device while the instance is
