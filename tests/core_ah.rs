@@ -319,11 +319,11 @@ fn ah_counter_survives_a_reload_of_an_unchanged_instance() {
 mod config_common;
 
 fn parse_text(text: &str) -> (Box<keepvip::config::Config>, Vec<String>) {
-    let path = std::env::temp_dir().join(format!(
-        "keepvip-core-ah-{}-{}.conf",
-        std::process::id(),
-        text.len()
-    ));
+    // One file per call: the tests run in parallel.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("keepvip-core-ah-{}-{k}.conf", std::process::id()));
     std::fs::write(&path, text).unwrap();
     let (cfg, d) = config_common::parse_file(path.to_str().unwrap());
     let lines = config_common::rendered(&cfg, &d);
@@ -333,7 +333,13 @@ fn parse_text(text: &str) -> (Box<keepvip::config::Config>, Vec<String>) {
 
 #[test]
 fn lab_ah_configs_are_clean() {
-    for f in ["ah.r1.conf", "ah.r2.conf", "ah-wrongpass.r1.conf"] {
+    for f in [
+        "ah.r1.conf",
+        "ah.r2.conf",
+        "ah-wrongpass.r1.conf",
+        "ah-ucast.r1.conf",
+        "ah-ucast.r2.conf",
+    ] {
         let (cfg, d) = config_common::parse_file(&format!("tests/lab/conf/{f}"));
         assert_eq!(
             config_common::rendered(&cfg, &d),

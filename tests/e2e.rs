@@ -284,6 +284,15 @@ fn e2e_ah() {
     scenario("ah", true);
 }
 
+#[test]
+fn e2e_ah_unicast() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario("ah_unicast", false);
+}
+
 // ---- Fault tests (issue 6): bounded, self-cleaning, their measurements printed.
 
 #[test]
