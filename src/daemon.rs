@@ -29,6 +29,7 @@ mod errno;
 mod exec;
 mod iface;
 mod observe;
+mod retry;
 mod rx;
 
 use std::path::Path;
@@ -340,7 +341,10 @@ impl Daemon {
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
-            let deadline = self.cur.router.poll_timeout();
+            let deadline = match (self.cur.router.poll_timeout(), self.io.retry_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let mut timeout = deadline.map(|t| t.saturating_duration_since(now));
             match self.timer.set_deadline(deadline) {
                 // The timerfd wakes us precisely; the poll timeout (a little
@@ -416,9 +420,24 @@ impl Daemon {
                         );
                     }
                 }
+                let r_ah = self.io.ifaces[i]
+                    .sock_ah
+                    .as_ref()
+                    .is_some_and(|(_, s)| self.poll.is_ready(*s));
+                if r_ah {
+                    rx::read_iface_ah(
+                        &mut self.io,
+                        i,
+                        now,
+                        &self.cur.cfg,
+                        &mut self.cur.router,
+                        &mut self.actions,
+                    );
+                }
             }
 
             self.after_netlink(now);
+            exec::retry_vips(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             self.pump_timers(now);
             // Tracker states: `Some(&trackers)` once the daemon owns them.
             self.observe
@@ -465,6 +484,7 @@ impl Daemon {
         self.wait_acks();
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
+        rx::log_drop_summary(&self.cur.cfg, &self.cur.router, &self.io);
         info!("Stopped");
         0
     }

@@ -311,6 +311,19 @@ impl Router {
         self.get(id).map(|i| i.advert_repr(priority))
     }
 
+    /// `auth_type AH`: the sequence number the last [`super::Action::SendAdvert`]
+    /// of `id` carries (the core counts once per advert, not per unicast
+    /// peer). `None` for an instance without AH.
+    pub fn ah_seq(&self, id: InstanceId) -> Option<u32> {
+        self.get(id).and_then(|i| i.ah_seq())
+    }
+
+    /// `auth_type AH`: the HMAC key of `id` and whether its ICVs are
+    /// computed in unicast mode (TTL not hashed). `None` without AH.
+    pub fn ah_key(&self, id: InstanceId) -> Option<([u8; crate::wire::ah::KEY_LEN], bool)> {
+        self.get(id).and_then(|i| i.ah_key())
+    }
+
     /// The earliest deadline of any instance (`None`: nothing scheduled).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.instances.iter().filter_map(|i| i.deadline()).min()
@@ -557,9 +570,15 @@ impl Router {
         };
         let before = i.state_kind();
         i.handle_advert(now, src, ttl, repr, out);
-        let after = i.state_kind();
+        self.after_advert(now, id, before, out);
+    }
+
+    /// After a received advert: a sync group member that stepped down from
+    /// master takes the group's other masters along.
+    fn after_advert(&mut self, now: Instant, id: InstanceId, before: StateKind, out: &mut Actions) {
+        let after = self.instances.get(id.index()).map(|i| i.state_kind());
         if before == StateKind::Master
-            && after == StateKind::Backup
+            && after == Some(StateKind::Backup)
             && let Some(g) = self.group_of(id.index())
         {
             if let Some(grp) = self.groups.get(g) {
@@ -572,6 +591,30 @@ impl Router {
             }
             self.update_group_state(g, out);
         }
+    }
+
+    /// A datagram read from an IPv4 AH socket (IP protocol 51: IPv4
+    /// header, AH header, VRRPv2 advert) for `id`, found with
+    /// [`Router::find_instance`] and the unauthenticated
+    /// [`crate::wire::ah::peek_vrid`]. The instance verifies it with its
+    /// key (ICV, SPI), parses the advert, checks the sequence number
+    /// against its counter (shared with transmit) and handles it like
+    /// [`Router::handle_advert`]; every refusal is a counted
+    /// [`DropReason`].
+    pub fn handle_ah_advert(
+        &mut self,
+        now: Instant,
+        id: InstanceId,
+        datagram: &[u8],
+        out: &mut Actions,
+    ) {
+        let Some(i) = self.instances.get_mut(id.index()) else {
+            self.global.count_drop(DropReason::Vrid);
+            return;
+        };
+        let before = i.state_kind();
+        i.handle_ah_datagram(now, datagram, out);
+        self.after_advert(now, id, before, out);
     }
 
     /// Fires every expired deadline. Early or repeated calls do nothing.
