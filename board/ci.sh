@@ -10,6 +10,9 @@
 #   build       board/build.sh all: static stripped release binaries for the five router
 #               targets (default profile), checked with file(1) and run under qemu (-v)
 #   sizes       size table of those binaries; fails if mips > 400 KiB (goal 300 KiB)
+#   budgets     board/budgets.sh: the x86_64 musl binary run for real in a namespace lab:
+#               peak RSS (VmHWM) with 1 and 100 instances against enforced limits, and zero
+#               brk/mmap/munmap/mremap after start-up under strace through 3 failovers
 #   test        the full `cargo test` suite for mips-unknown-linux-musl (big-endian, 24Kc)
 #               under qemu-user, with KEEPVIP_QEMU=1 (see board/README.md for the contract)
 #   configtest  the real mips binary under qemu: `keepvip -t -f FILE` for every file in config/
@@ -18,7 +21,8 @@
 #
 # Environment: CARGO_TARGET_DIR (base for the cargo dirs, default <repo>/target),
 #   KEEPVIP_CROSS_DIR (see board/build.sh), KEEPVIP_SIZE_LIMIT_MIPS (bytes, default 409600),
-#   KEEPVIP_SIZE_GOAL_MIPS (bytes, default 307200).
+#   KEEPVIP_SIZE_GOAL_MIPS (bytes, default 307200), KEEPVIP_RSS_LIMIT_1_KB and
+#   KEEPVIP_RSS_LIMIT_100_KB (see board/budgets.sh).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -87,6 +91,12 @@ phase_sizes() {
     return "$rc"
 }
 
+phase_budgets() {
+    local bin=$OUT/x86_64-unknown-linux-musl/keepvip
+    [ -x "$bin" ] || { note "$bin missing: run the build phase first"; return 1; }
+    KEEPVIP_BIN=$bin "$REPO/board/budgets.sh"
+}
+
 phase_test() {
     local cross
     cross=$(find_cross) || { note "cross scripts not found (set KEEPVIP_CROSS_DIR)"; return 1; }
@@ -144,7 +154,7 @@ phase_configtest() {
 }
 
 # ---------------------------------------------------------------- main
-ALL=(scripts build sizes test configtest)
+ALL=(scripts build sizes budgets test configtest)
 if [ $# -gt 0 ]; then PHASES=("$@"); else PHASES=("${ALL[@]}"); fi
 for p in "${PHASES[@]}"; do
     printf '%s\n' "${ALL[@]}" | grep -qx -- "$p" || { echo "board/ci.sh: unknown phase '$p' (phases: ${ALL[*]})" >&2; exit 2; }

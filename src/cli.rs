@@ -379,7 +379,8 @@ pub fn config_test(
 pub fn run_config_test(opts: &Options) -> i32 {
     let path = opts.config_path(&|p| std::path::Path::new(p).exists());
     let mut cfg = Config::new_boxed();
-    let mut diags = Diagnostics::new();
+    // Boxed: 14 KiB on main's stack frame would be resident in daemon mode too.
+    let mut diags = Diagnostics::new_boxed();
     let stderr = std::io::stderr();
     let mut lock = stderr.lock();
     config_test(&FsSource, &path, &mut cfg, &mut diags, &mut lock)

@@ -22,16 +22,17 @@
 //! 9. requested dumps and the `keepvip status` socket (`observe`).
 //!
 //! After every core call the actions are executed in order and cleared.
-//! Nothing in the loop allocates on the heap (the logger formats into
-//! short-lived strings that the allocator recycles: the heap does not grow;
-//! `tests/daemon_netns.rs` checks with strace that no brk/mmap happens
-//! after start-up, through several failovers).
+//! Nothing in the loop allocates on the heap (the logger formats into a
+//! stack buffer, `crate::logger`); `tests/daemon_netns.rs` (glibc build) and
+//! `board/budgets.sh heap` (the static musl build) check with strace that no
+//! brk/mmap/munmap happens after start-up, through several failovers.
 
 mod errno;
 mod exec;
 mod iface;
 mod lvs;
 mod observe;
+mod retry;
 mod rx;
 
 use std::path::Path;
@@ -125,7 +126,7 @@ fn lvs_view(l: &lvs::LvsDriver) -> crate::lvs::report::LvsView<'_> {
 pub fn run(opts: &Options) -> i32 {
     let path = opts.config_path(&|p| Path::new(p).exists());
     let mut cfg = Config::new_boxed();
-    let mut diags = Box::new(Diagnostics::new());
+    let mut diags = Diagnostics::new_boxed();
     config::parse(&FsSource, &path, &mut cfg, &mut diags);
     log_diags(&cfg, &diags);
     if diags.has_errors() {
@@ -181,8 +182,9 @@ impl Daemon {
         );
         let router =
             Router::new_boxed(&cfg).map_err(|e| error!("cannot build the router: {e:?}"))?;
-        // The spare is built from an empty configuration: a Router has the
-        // same size whatever it holds, and nothing is logged twice.
+        // The reload target: empty until the first SIGHUP (a router built
+        // from `cfg` here would make its instance table resident for nothing:
+        // reload rebuilds it in place).
         let spare_cfg = Config::new_boxed();
         let spare = Runtime {
             router: Router::new_boxed(&spare_cfg).map_err(|_| ())?,
@@ -359,10 +361,14 @@ impl Daemon {
         let mut timer_failed = false;
         loop {
             let lvs_deadline = self.lvs.as_ref().and_then(|l| l.deadline());
-            let deadline = match (self.cur.router.poll_timeout(), lvs_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [
+                self.cur.router.poll_timeout(),
+                self.io.retry_deadline(),
+                lvs_deadline,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let mut timeout = deadline.map(|t| t.saturating_duration_since(now));
             match self.timer.set_deadline(deadline) {
                 // The timerfd wakes us precisely; the poll timeout (a little
@@ -444,9 +450,24 @@ impl Daemon {
                         );
                     }
                 }
+                let r_ah = self.io.ifaces[i]
+                    .sock_ah
+                    .as_ref()
+                    .is_some_and(|(_, s)| self.poll.is_ready(*s));
+                if r_ah {
+                    rx::read_iface_ah(
+                        &mut self.io,
+                        i,
+                        now,
+                        &self.cur.cfg,
+                        &mut self.cur.router,
+                        &mut self.actions,
+                    );
+                }
             }
 
             self.after_netlink(now);
+            exec::retry_vips(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             self.pump_timers(now);
             // After the VRRP timers: a new MASTER programs IPVS this turn.
             if let Some(l) = self.lvs.as_mut() {
@@ -511,6 +532,7 @@ impl Daemon {
         }
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
+        rx::log_drop_summary(&self.cur.cfg, &self.cur.router, &self.io);
         info!("Stopped");
         0
     }
@@ -534,8 +556,8 @@ impl Daemon {
             );
             return;
         }
-        match Router::new(&self.spare.cfg) {
-            Ok(r) => *self.spare.router = r,
+        match self.spare.router.rebuild(&self.spare.cfg) {
+            Ok(()) => {}
             Err(e) => {
                 error!("reload: cannot build the router: {e:?}; keeping the running configuration");
                 return;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod dump;
 pub mod limits;
+pub mod logger;
 pub mod lvs;
 pub mod notify;
 pub mod smtp;

@@ -43,8 +43,8 @@ fn main() -> ExitCode {
     } else {
         log::LevelFilter::Info
     };
-    // A second logger cannot be installed; nothing else installs one.
-    let _ = simple_logger::SimpleLogger::new().with_level(level).init();
+    // Formats into a stack buffer: logging never allocates (see src/logger.rs).
+    keepvip::logger::init(level);
     match opts.action {
         Action::Help => {
             print!("{}", cli::help_text());

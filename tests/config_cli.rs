@@ -110,3 +110,46 @@ fn version_help_usage_and_daemon_refuses_broken_config() {
     assert!(err.contains("bad-ip.conf:"), "{err}");
     assert!(err.contains("configuration cannot be used"), "{err}");
 }
+
+/// Issue 6, item 5: `keepvip -t` on a file with every kind of error prints all six, each with
+/// file:line:col, and the summary, in one run, and exits 3.
+#[test]
+fn every_kind_of_error_in_one_config_test_run() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary, which the host cannot exec (no binfmt)"
+        );
+        return;
+    }
+    let f = "tests/fixtures/broken/every-kind.conf";
+    let (code, _, err) = run(&["-t", "-f", f]);
+    assert_eq!(code, 3, "{err}");
+    for (at, text) in [
+        ("6:9", "cannot read included file"),
+        ("7:1", "unknown block 'vrrp_instanse'"),
+        (
+            "12:23",
+            "'virtual_router_id' must be a whole number from 1 to 255",
+        ),
+        (
+            "26:5",
+            "virtual_router_id 51 is already used for IPv4 on eth0",
+        ),
+        ("38:1", "missing '}'"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("{f}:{at}: error: ")) && l.contains(text)),
+            "missing {f}:{at}: {text} in:\n{err}"
+        );
+    }
+    assert!(
+        err.lines().any(|l| l.starts_with(&format!("{f}:"))
+            && l.contains(": error: too many virtual_ipaddress entries")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{f}: 6 error(s), 0 warning(s)")),
+        "{err}"
+    );
+}

@@ -277,3 +277,44 @@ fn lvs_keepalived_1x_config_is_usable_with_one_warning() {
     );
     assert_eq!(got.len(), 1, "{got:?}");
 }
+
+/// Issue 6, item 5: one file with every kind of error (unreadable include, unknown block, VRID
+/// out of range, duplicate VRID on an interface, missing brace, VIP count over capacity): all of
+/// them are reported, each at its file:line, in one parse; the missing brace does not hide the
+/// errors after it.
+#[test]
+fn every_kind_of_error_in_one_run() {
+    let vip_line = 42 + MAX_VIPS as u32;
+    let got = expect(
+        "every-kind.conf",
+        &[
+            (
+                6,
+                9,
+                "error",
+                "cannot read included file 'tests/fixtures/broken/every-kind.d/missing.conf'",
+            ),
+            (7, 1, "error", "unknown block 'vrrp_instanse'"),
+            (
+                12,
+                23,
+                "error",
+                "'virtual_router_id' must be a whole number from 1 to 255, not '300'",
+            ),
+            (
+                26,
+                5,
+                "error",
+                "virtual_router_id 51 is already used for IPv4 on eth0 by vrrp_instance VI_2",
+            ),
+            (
+                38,
+                1,
+                "error",
+                "missing '}': 'vrrp_instance' block opened at line 31",
+            ),
+            (vip_line, 9, "error", "too many virtual_ipaddress entries"),
+        ],
+    );
+    assert_eq!(got.len(), 6, "exactly these six, no cascade: {got:#?}");
+}

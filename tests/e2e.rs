@@ -58,8 +58,8 @@ fn selected(name: &str, quick: bool) -> bool {
     }
 }
 
-fn pairs() -> Vec<(String, String)> {
-    let spec = std::env::var("KEEPVIP_E2E_PAIRS").unwrap_or_else(|_| DEFAULT_PAIRS.to_string());
+fn pairs(default: &str) -> Vec<(String, String)> {
+    let spec = std::env::var("KEEPVIP_E2E_PAIRS").unwrap_or_else(|_| default.to_string());
     let mut out = Vec::new();
     for p in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (a, b) = p
@@ -147,6 +147,12 @@ fn run_once(script: &str, impl1: &str, impl2: &str) -> (bool, String) {
 }
 
 fn scenario(name: &str, quick: bool) {
+    scenario_pairs(name, quick, DEFAULT_PAIRS);
+}
+
+/// A scenario whose default implementation pairs differ from [`DEFAULT_PAIRS`] (the fault tests:
+/// keepvip:keepvip, plus keepalived:keepalived where its numbers are the comparison).
+fn scenario_pairs(name: &str, quick: bool, default_pairs: &str) {
     if !selected(name, quick) {
         println!("e2e {name}: skipped (KEEPVIP_E2E)");
         return;
@@ -158,7 +164,7 @@ fn scenario(name: &str, quick: bool) {
     );
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let script = format!("t_{name}.sh");
-    for (impl1, impl2) in pairs() {
+    for (impl1, impl2) in pairs(default_pairs) {
         let (ok, output) = run_once(&script, &impl1, &impl2);
         println!("===== {script} IMPL1={impl1} IMPL2={impl2}\n{output}");
         let left = leftover_namespaces();
@@ -278,6 +284,82 @@ fn e2e_v2_auth() {
     scenario("v2_auth", true);
 }
 
+#[test]
+fn e2e_ah() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario("ah", true);
+}
+
+#[test]
+fn e2e_ah_unicast() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario("ah_unicast", false);
+}
+
+// ---- Fault tests (issue 6): bounded, self-cleaning, their measurements printed.
+
+#[test]
+fn e2e_kill_restart() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario_pairs("kill_restart", false, "keepvip:keepvip,keepalived:keepvip");
+}
+
+#[test]
+fn e2e_link_flap() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario_pairs("link_flap", false, "keepvip:keepvip,keepvip:keepalived");
+}
+
+#[test]
+fn e2e_partition() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario_pairs("partition", false, "keepvip:keepvip,keepalived:keepalived");
+}
+
+#[test]
+fn e2e_flood() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario_pairs("flood", false, "keepvip:keepvip,keepalived:keepalived");
+}
+
+// ---- Bad input (issue 6, item 5): keepvip's own behaviour, keepvip as r1 only.
+
+#[test]
+fn e2e_vip_retry() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario_pairs("vip_retry", false, "keepvip:keepvip");
+}
+
+#[test]
+fn e2e_reload_broken() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): namespace lab with real failovers");
+        return;
+    }
+    scenario_pairs("reload_broken", false, "keepvip:keepvip");
+}
+
 /// Every scenario script in tests/lab has a test above (so none is silently left out).
 #[test]
 fn e2e_every_script_has_a_test() {
@@ -292,6 +374,7 @@ fn e2e_every_script_has_a_test() {
         let name = name.to_string_lossy();
         if let Some(stem) = name.strip_prefix("t_").and_then(|n| n.strip_suffix(".sh"))
             && !this.contains(&format!("scenario(\"{stem}\""))
+            && !this.contains(&format!("scenario_pairs(\"{stem}\""))
         {
             missing.push(name.to_string());
         }

@@ -378,6 +378,11 @@ fn equal_priority_tie_break_on_primary_address() {
     assert_eq!(
         h2.advert(ms(4100), HIGHER_ADDR, 100),
         [
+            // higher_prio_send_advert (keepvip's default): one advert first.
+            SendAdvert {
+                inst: ID,
+                priority: 100
+            },
             DelVips { inst: ID },
             Notify {
                 inst: ID,
@@ -421,6 +426,10 @@ fn two_owners_back_off() {
     assert_eq!(
         a,
         [
+            SendAdvert {
+                inst: ID,
+                priority: 254
+            },
             DelVips { inst: ID },
             Notify {
                 inst: ID,
@@ -545,19 +554,34 @@ fn master_steps_down_for_higher_priority() {
     let _ = h.run_until(ms(4000));
     let mut r = h.repr(250);
     r.max_adver_int_cs = 200;
-    assert_eq!(
-        h.advert_repr(ms(4500), HIGHER_ADDR, &r),
-        [
-            DelVips { inst: ID },
-            Notify {
-                inst: ID,
-                state: NotifyState::Backup,
-                priority: 200
-            }
-        ]
-    );
+    let step_down = [
+        DelVips { inst: ID },
+        Notify {
+            inst: ID,
+            state: NotifyState::Backup,
+            priority: 200,
+        },
+    ];
+    // higher_prio_send_advert (keepvip's default): one advert with our
+    // priority first, so that the winner hears a lower priority and
+    // re-sends its GARPs (heals clients after a split brain).
+    let mut want = vec![SendAdvert {
+        inst: ID,
+        priority: 200,
+    }];
+    want.extend(step_down);
+    assert_eq!(h.advert_repr(ms(4500), HIGHER_ADDR, &r), want);
     // v3: the down timer runs on the new master's interval.
     assert_eq!(h.r.poll_timeout(), Some(ms(4500) + h.mdi(200, 200)));
+
+    // keepalived's default: step down silently.
+    let mut h = H::new(|c| {
+        c.priority = 200;
+        c.higher_prio_send_advert = false;
+    });
+    let _ = h.start(ms(0));
+    let _ = h.run_until(ms(4000));
+    assert_eq!(h.advert_repr(ms(4500), HIGHER_ADDR, &r), step_down);
 }
 
 // ---- Fault, trackers ---------------------------------------------------------

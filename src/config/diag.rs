@@ -93,8 +93,35 @@ impl Diagnostics {
         Self::default()
     }
 
+    /// A boxed, empty list, built in place on the heap (not on the stack
+    /// and copied: that would make all 14 KiB resident, stack and heap).
+    pub fn new_boxed() -> Box<Self> {
+        Box::new(Diagnostics {
+            items: Vec::new(),
+            dropped: 0,
+            errors: 0,
+            warnings: 0,
+            script_security: 0,
+        })
+    }
+
+    /// Empties the list in place (`*self = Self::default()` would build the
+    /// 14 KiB list on the stack and copy all of it, making every page of a
+    /// boxed list resident).
+    /// (Destructured: a new field must be reset here too.)
     pub fn clear(&mut self) {
-        *self = Self::default();
+        let Diagnostics {
+            items,
+            dropped,
+            errors,
+            warnings,
+            script_security,
+        } = self;
+        items.clear();
+        *dropped = 0;
+        *errors = 0;
+        *warnings = 0;
+        *script_security = 0;
     }
 
     pub fn has_errors(&self) -> bool {

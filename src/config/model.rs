@@ -153,6 +153,12 @@ pub struct InstanceConfig {
     pub down_timer_adverts: u8,
     /// Do not answer a lower-priority advert as master (pre-RFC 9568 behaviour).
     pub lower_prio_no_advert: bool,
+    /// A master that steps down for a higher-priority advert first sends
+    /// one advert of its own (keepalived's `higher_prio_send_advert`), so
+    /// that the winner hears a lower priority and re-sends its GARPs: this
+    /// heals the client's ARP cache after a split brain. keepvip's default
+    /// is on (keepalived's is off); `vrrp_strict` turns it off.
+    pub higher_prio_send_advert: bool,
     pub skip_check_adv_addr: bool,
     pub garp_master_delay_s: u32,
     pub garp_master_repeat: u32,
@@ -273,6 +279,8 @@ pub struct GlobalDefs {
     pub vrrp_garp_lower_prio_delay_s: u32,
     pub vrrp_garp_lower_prio_repeat: u32,
     pub vrrp_lower_prio_no_advert: bool,
+    /// Default of the instances' `higher_prio_send_advert` (keepvip: true).
+    pub vrrp_higher_prio_send_advert: bool,
     pub vrrp_version: VrrpVersion,
     pub enable_script_security: bool,
     pub script_user: Option<Name>,
@@ -302,6 +310,7 @@ impl Default for GlobalDefs {
             vrrp_garp_lower_prio_delay_s: 5,
             vrrp_garp_lower_prio_repeat: 5,
             vrrp_lower_prio_no_advert: false,
+            vrrp_higher_prio_send_advert: true,
             vrrp_version: VrrpVersion::V2,
             enable_script_security: false,
             script_user: None,
@@ -352,6 +361,7 @@ impl InstanceConfig {
             checksum_as_v2: false,
             down_timer_adverts: 3,
             lower_prio_no_advert: globals.vrrp_lower_prio_no_advert,
+            higher_prio_send_advert: globals.vrrp_higher_prio_send_advert,
             skip_check_adv_addr: globals.vrrp_skip_check_adv_addr,
             garp_master_delay_s: globals.vrrp_garp_master_delay_s,
             garp_master_repeat: globals.vrrp_garp_master_repeat,

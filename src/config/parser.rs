@@ -149,6 +149,7 @@ pub(crate) const SET_SMTP: u32 = 1 << 10;
 pub(crate) const SET_DOWN_TIMER: u32 = 1 << 11;
 pub(crate) const SET_AUTH_PASS: u32 = 1 << 12;
 pub(crate) const SET_AUTH_TYPE: u32 = 1 << 13;
+pub(crate) const SET_HIGHER_PRIO: u32 = 1 << 14;
 
 /// Per-instance facts the model does not keep but validation needs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -241,7 +242,6 @@ const IGNORED_INSTANCE_KEYWORDS: &[&str] = &[
     "native_ipv6",
     "unicast_ttl",
     "unicast_fault_no_peer",
-    "higher_prio_send_advert",
     "kernel_rx_buf_size",
     "notify_deleted",
     "notify_priority_changes",
@@ -1333,6 +1333,9 @@ impl<'p> Parser<'p> {
             "vrrp_lower_prio_no_advert" => {
                 g!().vrrp_lower_prio_no_advert = self.flag(file, kw, args)
             }
+            "vrrp_higher_prio_send_advert" => {
+                g!().vrrp_higher_prio_send_advert = self.flag(file, kw, args)
+            }
             "vrrp_version" => {
                 if let Some(v) = self.version(file, span, kw, args) {
                     g!().vrrp_version = v;
@@ -1578,6 +1581,10 @@ impl<'p> Parser<'p> {
             "lower_prio_no_advert" => {
                 inst!().lower_prio_no_advert = self.flag(file, kw, args);
                 ex!().set |= SET_LOWER_PRIO;
+            }
+            "higher_prio_send_advert" => {
+                inst!().higher_prio_send_advert = self.flag(file, kw, args);
+                ex!().set |= SET_HIGHER_PRIO;
             }
             "skip_check_adv_addr" => {
                 inst!().skip_check_adv_addr = self.flag(file, kw, args);

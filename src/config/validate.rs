@@ -65,6 +65,9 @@ fn apply_globals(inst: &mut InstanceConfig, set: u32, g: &GlobalDefs) {
     if set & SET_LOWER_PRIO == 0 {
         inst.lower_prio_no_advert = g.vrrp_lower_prio_no_advert;
     }
+    if set & SET_HIGHER_PRIO == 0 {
+        inst.higher_prio_send_advert = g.vrrp_higher_prio_send_advert && !g.vrrp_strict;
+    }
     if set & SET_SKIP_CHECK == 0 {
         inst.skip_check_adv_addr = g.vrrp_skip_check_adv_addr;
     }
@@ -273,6 +276,19 @@ fn instance(p: &mut Parser<'_>, i: usize) {
             p.cfg.instances[i].authentication = Authentication::default();
         }
     }
+    // keepalived: "Initial state master is incompatible with AH
+    // authentication - clearing": a node must hear the AH sequence number
+    // before it may take over.
+    if p.cfg.instances[i].authentication.auth_type == AuthType::Ah
+        && p.cfg.instances[i].state == Some(InitialState::Master)
+        && p.cfg.instances[i].priority != 255
+    {
+        p.warn(
+            ex.state_span,
+            format_args!("vrrp_instance {name}: state MASTER is incompatible with AH authentication (the AH sequence number must be heard first); starting as BACKUP"),
+        );
+        p.cfg.instances[i].state = Some(InitialState::Backup);
+    }
 
     // state / priority / preemption.
     let prio = p.cfg.instances[i].priority;
@@ -342,6 +358,13 @@ fn instance(p: &mut Parser<'_>, i: usize) {
             p.cfg.instances[i].down_timer_adverts = 3;
         }
         p.cfg.instances[i].lower_prio_no_advert = true;
+        if p.cfg.instances[i].higher_prio_send_advert {
+            p.warn(
+                span,
+                format_args!("vrrp_instance {name}: vrrp_strict: higher_prio_send_advert must be off; turning it off"),
+            );
+            p.cfg.instances[i].higher_prio_send_advert = false;
+        }
         if let IpAddr::V6(a) = first_addr
             && (a.segments()[0] & 0xffc0) != 0xfe80
         {

@@ -9,13 +9,17 @@ use log::{debug, error, info, warn};
 
 use super::errno::{Errno, IoErr};
 use super::iface::{self, Ifaces};
+use super::retry::Retry;
 use crate::config::model::{AddressFamily, Config, InstanceConfig, Name, VirtualIp, VrrpVersion};
 use crate::limits::{MAX_INSTANCES, VRRP_PACKET_MAX};
+use crate::sys::clock::monotonic_now;
 use crate::sys::netlink::{Event, NL_PENDING_MAX, Netlink};
 use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::PollTable;
 use crate::sys::vrrp_sock::{VRRP_RCVBUF, Vrrp4Socket, Vrrp6Socket};
+use crate::time::Instant;
 use crate::vrrp::{Action, Actions, GroupId, InstanceId, NotifyState, Router, StateKind, VipRef};
+use crate::wire::ah::{HEADER_LEN as AH_HEADER_LEN, emit_ipv4_ah_vrrp};
 use crate::wire::garp::{GARP_LEN, NA_LEN, emit_garp, emit_unsolicited_na};
 use crate::wire::ipv4::{HEADER_LEN as IPV4_HEADER_LEN, emit_ipv4_vrrp};
 use crate::wire::netlink::{AddrRequest, IFA_F_NODAD};
@@ -24,10 +28,12 @@ use crate::wire::vrrp::{self as wvrrp, ChecksumMode};
 /// Outstanding netlink address requests we remember (the kernel answers
 /// each one; [`Netlink`] holds at most twice [`NL_PENDING_MAX`] unanswered).
 pub const VIP_OPS_MAX: usize = 2 * NL_PENDING_MAX;
-/// Receive buffer: IPv4 header with options plus the largest VRRP packet.
-pub const RX_BUF_LEN: usize = 60 + VRRP_PACKET_MAX;
-/// Transmit buffer: IPv4 header plus the largest VRRP packet.
-pub const TX_BUF_LEN: usize = IPV4_HEADER_LEN + VRRP_PACKET_MAX;
+/// Receive buffer: IPv4 header with options, an AH header and the largest
+/// VRRP packet.
+pub const RX_BUF_LEN: usize = 60 + AH_HEADER_LEN + VRRP_PACKET_MAX;
+/// Transmit buffer: IPv4 header, AH header (`auth_type AH`) and the
+/// largest VRRP packet.
+pub const TX_BUF_LEN: usize = IPV4_HEADER_LEN + AH_HEADER_LEN + VRRP_PACKET_MAX;
 
 /// One address request waiting for the kernel's answer.
 #[derive(Clone, Debug)]
@@ -48,6 +54,8 @@ pub struct ShellStats {
     pub vip_requests: u64,
     /// Address requests the kernel refused (errno other than the benign ones).
     pub vip_errors: u64,
+    /// Re-applications of an instance's VIP set after a refusal.
+    pub vip_retries: u64,
     /// Replies lost (request socket overrun): outcome unknown.
     pub vip_replies_lost: u64,
     pub vips_readded: u64,
@@ -74,6 +82,8 @@ pub struct Io {
     send_fail_logged: [bool; MAX_INSTANCES],
     /// Re-add the VIPs of every master (after a netlink overrun or a lost reply).
     pub resync: bool,
+    /// Per instance (by name): the retry schedule after a refused VIP request.
+    retry: Vec<(Name, Retry), MAX_INSTANCES>,
     /// An overrun happened: resync when the re-dump is done.
     overrun_seen: bool,
     ident: u16,
@@ -93,6 +103,7 @@ impl Io {
             readd: [false; MAX_INSTANCES],
             send_fail_logged: [false; MAX_INSTANCES],
             resync: false,
+            retry: Vec::new(),
             overrun_seen: false,
             ident: 0,
             rx: [0; RX_BUF_LEN],
@@ -106,6 +117,11 @@ impl Io {
     pub fn outstanding(&self) -> usize {
         self.ops.len()
     }
+
+    /// When the next VIP retry is due (the loop wakes up for it).
+    pub fn retry_deadline(&self) -> Option<Instant> {
+        self.retry.iter().filter_map(|(_, r)| r.deadline()).min()
+    }
 }
 
 fn inst_cfg(cfg: &Config, id: InstanceId) -> Option<&InstanceConfig> {
@@ -114,6 +130,7 @@ fn inst_cfg(cfg: &Config, id: InstanceId) -> Option<&InstanceConfig> {
 
 /// Executes `actions` in order against the router/config they came from.
 pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions) {
+    let requests = io.stats.vip_requests;
     for a in actions {
         match *a {
             Action::SendAdvert { inst, priority } => send_advert(io, cfg, router, inst, priority),
@@ -127,6 +144,12 @@ pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions
             } => run_notify(cfg, inst, state, priority),
             Action::NotifyGroup { group, state } => run_notify_group(cfg, group, state),
         }
+    }
+    if io.stats.vip_requests != requests {
+        // rtnetlink answers at once and `Netlink` has already read the
+        // replies: hand them out now (a refusal produces no monitor event
+        // that would wake the loop for it).
+        drain_netlink(io, cfg, router);
     }
 }
 
@@ -153,6 +176,17 @@ fn send_advert(io: &mut Io, cfg: &Config, router: &Router, id: InstanceId, prior
                 let group = cfg.global_defs.vrrp_mcast_group4;
                 let peers = &c.unicast_peer;
                 let n = if peers.is_empty() { 1 } else { peers.len() };
+                // AH: one identification and one sequence number per advert,
+                // the ICV per destination (keepalived).
+                let ah = router.ah_key(id).map(|(key, unicast)| {
+                    io.ident = io.ident.wrapping_add(1).max(1);
+                    AhTx {
+                        ident: io.ident,
+                        seq: router.ah_seq(id).unwrap_or(0),
+                        key,
+                        unicast,
+                    }
+                });
                 for k in 0..n {
                     let dst = if peers.is_empty() {
                         group
@@ -162,7 +196,10 @@ fn send_advert(io: &mut Io, cfg: &Config, router: &Router, id: InstanceId, prior
                             IpAddr::V6(_) => continue,
                         }
                     };
-                    let r = send4(io, ifi, c, &repr, src, dst);
+                    let r = match &ah {
+                        Some(ah) => send4_ah(io, ifi, &repr, src, dst, ah),
+                        None => send4(io, ifi, c, &repr, src, dst),
+                    };
                     if r.is_err() {
                         result = r;
                     }
@@ -263,6 +300,41 @@ fn send4(
     let n = emit_ipv4_vrrp(&mut io.tx, io.ident, wvrrp::TTL, src, dst, repr, mode)
         .map_err(SendError::Encode)?;
     let Some((sock, _)) = &io.ifaces[ifi].sock4 else {
+        return Err(SendError::NoSocket);
+    };
+    sock.send(&io.tx[..n], dst)
+        .map_err(|e| SendError::Io(io_errno(&e)))
+}
+
+/// What an AH advert needs besides the VRRP message.
+struct AhTx {
+    ident: u16,
+    seq: u32,
+    key: [u8; crate::wire::ah::KEY_LEN],
+    unicast: bool,
+}
+
+fn send4_ah(
+    io: &mut Io,
+    ifi: usize,
+    repr: &wvrrp::Repr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ah: &AhTx,
+) -> Result<(), SendError> {
+    let n = emit_ipv4_ah_vrrp(
+        &mut io.tx,
+        ah.ident,
+        wvrrp::TTL,
+        src,
+        dst,
+        ah.seq,
+        &ah.key,
+        ah.unicast,
+        repr,
+    )
+    .map_err(SendError::Encode)?;
+    let Some((sock, _)) = &io.ifaces[ifi].sock_ah else {
         return Err(SendError::NoSocket);
     };
     sock.send(&io.tx[..n], dst)
@@ -399,6 +471,7 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
         ops,
         readd,
         resync,
+        retry,
         overrun_seen,
         stats,
         ..
@@ -412,7 +485,7 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
                 return;
             };
             let op = ops.swap_remove(i);
-            ack(stats, &op, errno);
+            ack(stats, retry, &op, errno);
         }
         Event::AckLost { seq } => {
             stats.vip_replies_lost = stats.vip_replies_lost.saturating_add(1);
@@ -459,9 +532,54 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
         stats.socket_errors = stats.socket_errors.saturating_add(1);
         error!("Netlink: receive failed: {}", IoErr(&e));
     }
+    // A retry whose every reply came back without a refusal ends its streak.
+    retry.retain_mut(|(name, r)| {
+        if ops.iter().any(|o| &o.inst == name) {
+            return true;
+        }
+        if let Some(n) = r.settled()
+            && n > 0
+        {
+            info!("({}) VIPs applied after {} failed attempt(s)", name, n);
+        }
+        !r.idle()
+    });
 }
 
-fn ack(stats: &mut ShellStats, op: &VipOp, errno: i32) {
+/// Re-applies the VIP set of every instance whose retry is due: added as
+/// master, removed otherwise (both idempotent for the kernel).
+pub fn retry_vips(io: &mut Io, cfg: &Config, router: &Router, now: Instant) {
+    for k in 0..io.retry.len() {
+        let Some((name, r)) = io.retry.get_mut(k) else {
+            break;
+        };
+        if !r.due(now) {
+            continue;
+        }
+        r.sent();
+        let name = name.clone();
+        let Some(id) = router.find_by_name(&name) else {
+            continue;
+        };
+        io.stats.vip_retries = io.stats.vip_retries.saturating_add(1);
+        let add = router.state(id) == Some(StateKind::Master);
+        debug!(
+            "({}) retrying to {} its VIPs",
+            name,
+            if add { "add" } else { "remove" }
+        );
+        vips(io, cfg, router, id, add);
+        // The replies are already read (see run_actions).
+        drain_netlink(io, cfg, router);
+    }
+}
+
+fn ack(
+    stats: &mut ShellStats,
+    retry: &mut Vec<(Name, Retry), MAX_INSTANCES>,
+    op: &VipOp,
+    errno: i32,
+) {
     // The kernel reports -errno in nlmsgerr; accept either sign.
     let e = errno.abs();
     let verb = if op.add { "add" } else { "remove" };
@@ -477,13 +595,52 @@ fn ack(stats: &mut ShellStats, op: &VipOp, errno: i32) {
         return;
     }
     stats.vip_errors = stats.vip_errors.saturating_add(1);
-    error!(
-        "({}) cannot {} VIP {}: {}",
-        op.inst,
-        verb,
-        op.addr,
-        Errno(e)
-    );
+    let now = monotonic_now();
+    let k = match retry.iter().position(|(n, _)| n == &op.inst) {
+        Some(k) => k,
+        None => {
+            if retry.is_full() {
+                retry.retain(|(_, r)| !r.idle());
+            }
+            if retry.push((op.inst.clone(), Retry::default())).is_err() {
+                error!(
+                    "({}) cannot {} VIP {}: {} (retry table full: not retried)",
+                    op.inst,
+                    verb,
+                    op.addr,
+                    Errno(e)
+                );
+                return;
+            }
+            retry.len() - 1
+        }
+    };
+    let r = &mut retry[k].1;
+    if r.failed(now) {
+        let wait = r
+            .deadline()
+            .map_or(0, |t| t.saturating_duration_since(now).as_millis());
+        error!(
+            "({}) cannot {} VIP {}: {}; retrying in {} ms, then less and less often (up to every {} s); further refusals are not logged",
+            op.inst,
+            verb,
+            op.addr,
+            Errno(e),
+            wait,
+            super::retry::RETRY_MAX.as_millis() / 1000
+        );
+    } else {
+        debug!(
+            "({}) cannot {} VIP {}: {} (attempt {}, next in {} ms)",
+            op.inst,
+            verb,
+            op.addr,
+            Errno(e),
+            r.failures(),
+            r.deadline()
+                .map_or(0, |t| t.saturating_duration_since(now).as_millis())
+        );
+    }
 }
 
 /// RTM_DELADDR of one of our VIPs on its device while the instance is
@@ -653,8 +810,12 @@ pub fn sync_sockets(io: &mut Io, poll: &mut PollTable, cfg: &Config) {
             if let Some((_, slot)) = f.sock6.take() {
                 poll.remove(slot);
             }
+            if let Some((_, slot)) = f.sock_ah.take() {
+                poll.remove(slot);
+            }
             f.joined4 = None;
             f.joined6 = None;
+            f.joined_ah = None;
             f.sock_ifindex = f.ifindex;
         }
         if f.ifindex == 0 {
@@ -672,6 +833,18 @@ pub fn sync_sockets(io: &mut Io, poll: &mut PollTable, cfg: &Config) {
                 Err(e) => {
                     io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
                     error!("cannot open IPv4 VRRP socket on {}: {}", f.name, IoErr(&e));
+                }
+            }
+        }
+        if f.want_ah && f.sock_ah.is_none() {
+            match Vrrp4Socket::open_ah(&f.name, f.ifindex, VRRP_RCVBUF) {
+                Ok(s) => match poll.add(std::os::fd::AsFd::as_fd(&s)) {
+                    Ok(slot) => f.sock_ah = Some((s, slot)),
+                    Err(_) => error!("poll table full: no IPv4 AH socket on {}", f.name),
+                },
+                Err(e) => {
+                    io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
+                    error!("cannot open IPv4 AH socket on {}: {}", f.name, IoErr(&e));
                 }
             }
         }
@@ -699,6 +872,23 @@ pub fn sync_sockets(io: &mut Io, poll: &mut PollTable, cfg: &Config) {
                         Err(e) => {
                             io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
                             error!("cannot join {} on {}: {}", g, f.name, IoErr(&e));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((s, _)) = &f.sock_ah {
+            let want = f.mcast_ah.then_some(g4);
+            if f.joined_ah != want {
+                if let Some(old) = f.joined_ah.take() {
+                    let _ = s.leave(old);
+                }
+                if let Some(g) = want {
+                    match s.join(g) {
+                        Ok(()) => f.joined_ah = Some(g),
+                        Err(e) => {
+                            io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
+                            error!("cannot join {} (AH) on {}: {}", g, f.name, IoErr(&e));
                         }
                     }
                 }

@@ -6,7 +6,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use heapless::Vec;
 
-use crate::config::model::{AddressFamily, Config, IfName};
+use crate::config::model::{AddressFamily, AuthType, Config, IfName, VrrpVersion};
 use crate::limits::MAX_INTERFACES;
 use crate::sys::poll::Slot;
 use crate::sys::vrrp_sock::{Vrrp4Socket, Vrrp6Socket};
@@ -28,16 +28,22 @@ pub struct Iface {
     pub forwarding6: bool,
     pub sock4: Option<(Vrrp4Socket, Slot)>,
     pub sock6: Option<(Vrrp6Socket, Slot)>,
+    /// IP protocol 51, for VRRPv2 instances with `auth_type AH`.
+    pub sock_ah: Option<(Vrrp4Socket, Slot)>,
     /// The ifindex the sockets were opened on.
     pub sock_ifindex: u32,
     pub joined4: Option<Ipv4Addr>,
     pub joined6: Option<Ipv6Addr>,
+    pub joined_ah: Option<Ipv4Addr>,
     /// Some instance sends/receives this family here (multicast or unicast).
     pub want4: bool,
     pub want6: bool,
+    /// Some IPv4 instance with `auth_type AH` is here (multicast or unicast).
+    pub want_ah: bool,
     /// Some multicast instance of this family: join the group.
     pub mcast4: bool,
     pub mcast6: bool,
+    pub mcast_ah: bool,
     /// The up/down state changed: tell the router.
     pub link_dirty: bool,
     /// The primary addresses changed: re-set the instances' source address.
@@ -60,13 +66,17 @@ impl Iface {
             forwarding6: false,
             sock4: None,
             sock6: None,
+            sock_ah: None,
             sock_ifindex: 0,
             joined4: None,
             joined6: None,
+            joined_ah: None,
             want4: false,
             want6: false,
+            want_ah: false,
             mcast4: false,
             mcast6: false,
+            mcast_ah: false,
             link_dirty: false,
             addr_dirty: false,
             reopen: false,
@@ -105,8 +115,10 @@ pub fn register(ifaces: &mut Ifaces, cfg: &Config) -> Result<usize, IfName> {
     for i in ifaces.iter_mut() {
         i.want4 = false;
         i.want6 = false;
+        i.want_ah = false;
         i.mcast4 = false;
         i.mcast6 = false;
+        i.mcast_ah = false;
     }
     let mut add = |ifaces: &mut Ifaces, name: &IfName| -> Result<usize, IfName> {
         if let Some(i) = find(ifaces, name) {
@@ -122,7 +134,13 @@ pub fn register(ifaces: &mut Ifaces, cfg: &Config) -> Result<usize, IfName> {
         let i = add(ifaces, &c.interface)?;
         let mc = !c.is_unicast();
         if let Some(f) = ifaces.get_mut(i) {
+            let ah = c.authentication.auth_type == AuthType::Ah && c.version == VrrpVersion::V2;
             match c.family {
+                // AH adverts are IP protocol 51: their own socket.
+                AddressFamily::Ipv4 if ah => {
+                    f.want_ah = true;
+                    f.mcast_ah |= mc;
+                }
                 AddressFamily::Ipv4 => {
                     f.want4 = true;
                     f.mcast4 |= mc;

@@ -1,9 +1,14 @@
 //! The receive path: read the VRRP sockets (bounded per wakeup), parse,
 //! demultiplex to an instance, hand the advert to the core.
+//!
+//! `auth_type AH` (IP protocol 51): the shell only finds the instance from
+//! the unauthenticated VRID ([`ah::peek_vrid`]) and checks the unicast
+//! peer; verification (ICV, SPI), the VRRP parse and the sequence counter
+//! are the core's ([`Router::handle_ah_advert`]).
 
 use core::net::IpAddr;
 
-use log::debug;
+use log::{debug, info};
 
 use super::exec::{self, Io};
 use crate::config::model::{AddressFamily, Config, VrrpVersion};
@@ -11,20 +16,13 @@ use crate::sys::vrrp_sock::{RX_BURST_MAX, RecvError};
 use crate::time::Instant;
 use crate::vrrp::{Actions, DropReason, InstanceId, Router};
 use crate::wire::Error as WireError;
+use crate::wire::ah;
 use crate::wire::ipv4::parse_ipv4_vrrp;
 use crate::wire::vrrp::{self as wvrrp, ChecksumMode};
 
 /// The core's name for a wire parse error.
 pub fn drop_reason(e: WireError) -> DropReason {
-    match e {
-        WireError::BadType { .. } => DropReason::InvalidType,
-        WireError::BadChecksum | WireError::BadIpChecksum => DropReason::Checksum,
-        WireError::BadVersion { .. } => DropReason::Version,
-        WireError::ZeroInterval => DropReason::AdvertInterval,
-        WireError::BadAddrCount { .. } => DropReason::AddrList,
-        WireError::WrongFamily => DropReason::Family,
-        _ => DropReason::PacketLen,
-    }
+    DropReason::from_wire(e)
 }
 
 /// What one received packet turned into (on the stack, never boxed).
@@ -35,6 +33,11 @@ enum Rx {
         src: IpAddr,
         ttl: u8,
         repr: wvrrp::Repr,
+    },
+    /// An AH datagram (in `io.rx[..len]`) for instance `id`, not verified yet.
+    AhDatagram {
+        id: InstanceId,
+        len: usize,
     },
     Dropped,
 }
@@ -65,8 +68,76 @@ pub fn read_iface(
                 exec::run_actions(io, cfg, router, actions);
                 actions.clear();
             }
+            Some(Rx::AhDatagram { .. }) => {}
         }
     }
+}
+
+/// Reads up to [`RX_BURST_MAX`] datagrams from the IPv4 AH socket of
+/// interface `ifi` and hands each to the instance its VRID names.
+pub fn read_iface_ah(
+    io: &mut Io,
+    ifi: usize,
+    now: Instant,
+    cfg: &Config,
+    router: &mut Router,
+    actions: &mut Actions,
+) {
+    for _ in 0..RX_BURST_MAX {
+        match recv_ah(io, ifi, cfg, router) {
+            None => break,
+            Some(Rx::Dropped) => {}
+            Some(Rx::AhDatagram { id, len }) => {
+                let datagram = io.rx.get(..len).unwrap_or(&[]);
+                router.handle_ah_advert(now, id, datagram, actions);
+                exec::run_actions(io, cfg, router, actions);
+                actions.clear();
+            }
+            Some(Rx::Advert { .. }) => {}
+        }
+    }
+}
+
+fn recv_ah(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<Rx> {
+    let Io { ifaces, rx, .. } = io;
+    let f = ifaces.get(ifi)?;
+    let (sock, _) = f.sock_ah.as_ref()?;
+    let r = match sock.recv(&mut rx[..]) {
+        Ok(r) => r,
+        Err(e) => {
+            let name = f.name.clone();
+            return sock_drop(io, e, &name);
+        }
+    };
+    let pkt = io.rx.get(..r.len).unwrap_or(&[]);
+    let f = io.ifaces.get_mut(ifi)?;
+    let src = IpAddr::V4(r.src);
+    let Some(vrid) = ah::peek_vrid(pkt) else {
+        debug!("dropped AH packet from {} on {}: truncated", src, f.name);
+        router.record_drop(None, DropReason::PacketLen);
+        return Some(Rx::Dropped);
+    };
+    let Some(id) = router.find_instance(&f.name, AddressFamily::Ipv4, vrid) else {
+        io.stats.rx_unknown_vrid = io.stats.rx_unknown_vrid.saturating_add(1);
+        router.record_drop(None, DropReason::Vrid);
+        if f.first_unknown_vrid(vrid) {
+            debug!(
+                "received AH advert for VRID {} on {} from {}: no such instance (counted, logged once)",
+                vrid, f.name, src
+            );
+        }
+        return Some(Rx::Dropped);
+    };
+    let c = cfg.instances.get(id.index())?;
+    if c.is_unicast() && !c.unicast_peer.contains(&src) {
+        io.stats.rx_not_peer = io.stats.rx_not_peer.saturating_add(1);
+        debug!(
+            "({}) dropped AH advert from {}: not a unicast_peer",
+            c.name, src
+        );
+        return Some(Rx::Dropped);
+    }
+    Some(Rx::AhDatagram { id, len: r.len })
 }
 
 fn sock_drop(io: &mut Io, e: RecvError, ifname: &str) -> Option<Rx> {
@@ -213,4 +284,47 @@ fn finish(
         }
     }
     Some(Rx::Advert { id, src, ttl, repr })
+}
+
+/// Logs (info) what the receive path dropped, per instance and for
+/// packets that matched no instance: one line each, nonzero counters only,
+/// keepalived's counter names. Called at shutdown (and usable on demand).
+pub fn log_drop_summary(cfg: &Config, router: &Router, io: &Io) {
+    use core::fmt::Write;
+    fn line(s: &crate::vrrp::Stats) -> heapless::String<512> {
+        let mut out = heapless::String::new();
+        for r in DropReason::ALL {
+            let n = s.drops(r);
+            if n > 0 {
+                let sep = if out.is_empty() { "" } else { ", " };
+                let _ = write!(out, "{sep}{} {n}", r.counter_name());
+            }
+        }
+        out
+    }
+    for (idx, c) in cfg.instances.iter().enumerate() {
+        let Some(s) = router.stats(InstanceId(idx as u16)) else {
+            continue;
+        };
+        if s.drops_total() > 0 {
+            info!(
+                "({}) received {} advert(s), dropped {}: {}",
+                c.name,
+                s.advert_rcvd,
+                s.drops_total(),
+                line(s)
+            );
+        }
+    }
+    let g = router.global_stats();
+    let st = &io.stats;
+    if g.drops_total() > 0 || st.rx_socket_drops > 0 || st.rx_not_peer > 0 {
+        info!(
+            "packets for no instance dropped: {} ({}); before parsing: {}; not a unicast_peer: {}",
+            g.drops_total(),
+            line(g),
+            st.rx_socket_drops,
+            st.rx_not_peer
+        );
+    }
 }

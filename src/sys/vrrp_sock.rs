@@ -1,4 +1,6 @@
-//! Raw VRRP sockets (IP protocol 112), one per interface and family.
+//! Raw VRRP sockets (IP protocol 112), one per interface and family, and
+//! for VRRPv2 `auth_type AH` an IPv4 socket for IP protocol 51 (AH), set
+//! up the same way ([`Vrrp4Socket::open_ah`]).
 //!
 //! IPv4 ([`Vrrp4Socket`]): `IP_HDRINCL`, so the caller sends the complete
 //! IPv4 header (TOS 0xc0, TTL 255, its chosen source) followed by the VRRP
@@ -23,6 +25,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: libc::c_int = 112;
+/// IP protocol number of the IPsec Authentication Header (`auth_type AH`).
+pub const IPPROTO_AH: libc::c_int = 51;
 /// RFC 5798 multicast groups.
 pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
@@ -84,13 +88,13 @@ pub struct Recv6 {
 #[repr(C, align(8))]
 struct CmsgBuf([u8; 128]);
 
-fn raw_socket(family: libc::c_int) -> io::Result<OwnedFd> {
+fn raw_socket(family: libc::c_int, protocol: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked by owned_fd.
     let fd = unsafe {
         libc::socket(
             family,
             libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            IPPROTO_VRRP,
+            protocol,
         )
     };
     super::owned_fd(fd)
@@ -196,7 +200,26 @@ pub struct Vrrp4Socket {
 impl Vrrp4Socket {
     /// Opens the socket on interface `ifname` (index `ifindex`).
     pub fn open(ifname: &str, ifindex: u32, rcvbuf: usize) -> io::Result<Vrrp4Socket> {
-        let fd = raw_socket(libc::AF_INET)?;
+        Self::open_proto(ifname, ifindex, rcvbuf, IPPROTO_VRRP)
+    }
+
+    /// Opens an IP protocol 51 (AH) socket on `ifname`, set up like the
+    /// VRRP one (`IP_HDRINCL`, bound device, group membership through
+    /// [`Vrrp4Socket::join`]): it sends and receives complete IPv4 + AH +
+    /// VRRPv2 datagrams. The identification field of a sent datagram must
+    /// not be 0 (the kernel would fill it in after the ICV was computed
+    /// over it).
+    pub fn open_ah(ifname: &str, ifindex: u32, rcvbuf: usize) -> io::Result<Vrrp4Socket> {
+        Self::open_proto(ifname, ifindex, rcvbuf, IPPROTO_AH)
+    }
+
+    fn open_proto(
+        ifname: &str,
+        ifindex: u32,
+        rcvbuf: usize,
+        protocol: libc::c_int,
+    ) -> io::Result<Vrrp4Socket> {
+        let fd = raw_socket(libc::AF_INET, protocol)?;
         common_setup(&fd, ifname, rcvbuf)?;
         super::setsockopt_int(&fd, libc::IPPROTO_IP, libc::IP_HDRINCL, 1)?;
         super::setsockopt_int(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, 0)?;
@@ -337,7 +360,7 @@ impl Vrrp6Socket {
         rcvbuf: usize,
         unicast_hops: Option<u8>,
     ) -> io::Result<Vrrp6Socket> {
-        let fd = raw_socket(libc::AF_INET6)?;
+        let fd = raw_socket(libc::AF_INET6, IPPROTO_VRRP)?;
         common_setup(&fd, ifname, rcvbuf)?;
         super::setsockopt_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, 6)?;
         super::setsockopt_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, 255)?;

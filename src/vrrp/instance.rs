@@ -13,7 +13,57 @@ use super::timers::{master_down_interval, skew_time};
 use crate::config::model::{AddressFamily, AuthType, IfName, InstanceConfig, Name, VrrpVersion};
 use crate::limits::{MAX_TRACKERS, MAX_VIPS};
 use crate::time::{Duration, Instant};
+use crate::wire::ah::{self, AhSeq};
 use crate::wire::vrrp::{Repr, Version};
+
+/// `info!` for a drop reason, within the instance's log budget.
+macro_rules! drop_info {
+    ($self:ident, $($arg:tt)*) => {
+        if $self.log_drops {
+            info!($($arg)*);
+        }
+    };
+}
+
+/// Drop reasons logged per instance per second; further drops in the same
+/// second are only counted (and their number logged once), so that a flood
+/// of bad packets cannot flood the log.
+pub const DROP_LOG_PER_SEC: u32 = 10;
+
+/// The drop-log budget of one instance: [`DROP_LOG_PER_SEC`] lines per
+/// one-second window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DropLog {
+    window_start: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl DropLog {
+    /// Whether a drop seen at `now` may be logged. Opens a new window when
+    /// the last one is over and returns how many drops the old one did not
+    /// log (for a summary line).
+    fn begin(&mut self, now: Instant) -> (bool, u64) {
+        let expired = self
+            .window_start
+            .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1));
+        let mut missed = 0;
+        if expired {
+            missed = core::mem::take(&mut self.suppressed);
+            self.window_start = Some(now);
+            self.logged = 0;
+        }
+        (self.logged < DROP_LOG_PER_SEC, missed)
+    }
+
+    fn record(&mut self, logged: bool) {
+        if logged {
+            self.logged = self.logged.saturating_add(1);
+        } else {
+            self.suppressed = self.suppressed.saturating_add(1);
+        }
+    }
+}
 
 /// RFC 5798 priority of the address owner.
 pub const PRIORITY_OWNER: u8 = 255;
@@ -136,6 +186,7 @@ pub(crate) struct Instance {
     excluded: Vec<IpAddr, MAX_VIPS>,
     unicast: bool,
     lower_prio_no_advert: bool,
+    higher_prio_send_advert: bool,
     skip_check_adv_addr: bool,
     garp: GarpConfig,
     pub(crate) own_link: u8,
@@ -159,6 +210,11 @@ pub(crate) struct Instance {
     /// master and becomes master when every member of its group does
     /// (keepalived's `wantstate MASTER`; "prefer backup to avoid thrashing").
     pub(crate) want_master: bool,
+    /// `auth_type AH`: the sequence counter shared by receive and transmit.
+    ah_seq: AhSeq,
+    /// Whether drop reasons of the packet being checked are logged.
+    log_drops: bool,
+    drop_log: DropLog,
     pub(crate) stats: Stats,
 }
 
@@ -228,6 +284,7 @@ impl Instance {
             excluded,
             unicast: c.is_unicast(),
             lower_prio_no_advert: c.lower_prio_no_advert,
+            higher_prio_send_advert: c.higher_prio_send_advert,
             skip_check_adv_addr: c.skip_check_adv_addr,
             garp: GarpConfig {
                 master_delay: Duration::from_secs(c.garp_master_delay_s as u64),
@@ -253,6 +310,9 @@ impl Instance {
             last_transition: None,
             last_interval_logged_cs: 0,
             want_master: false,
+            ah_seq: AhSeq::new(),
+            log_drops: true,
+            drop_log: DropLog::default(),
             stats: Stats::default(),
         }
     }
@@ -303,6 +363,18 @@ impl Instance {
             State::Backup { .. } if self.master_addr.is_some() => Some(self.master_priority),
             _ => None,
         }
+    }
+
+    /// `auth_type AH`: the sequence number of the last advert sent (the
+    /// one the last [`Action::SendAdvert`] carries) or accepted.
+    pub(crate) fn ah_seq(&self) -> Option<u32> {
+        (self.auth_type == AuthType::Ah).then(|| self.ah_seq.seq_number())
+    }
+
+    /// `auth_type AH`: the HMAC key (the zero-padded 8-octet `auth_pass`)
+    /// and whether the ICV is computed in unicast mode (TTL not hashed).
+    pub(crate) fn ah_key(&self) -> Option<([u8; ah::KEY_LEN], bool)> {
+        (self.auth_type == AuthType::Ah).then_some((self.auth_pass, self.unicast))
     }
 
     /// The interval the instance's timers run on (Master_Adver_Interval).
@@ -364,6 +436,11 @@ impl Instance {
 
     fn send_advert(&mut self, priority: u8, out: &mut Actions) {
         Stats::inc(&mut self.stats.advert_sent);
+        if self.auth_type == AuthType::Ah {
+            // One increment per advert (not per unicast peer), before it is
+            // built: the shell reads the value with `ah_seq`.
+            self.ah_seq.next_tx();
+        }
         if priority == PRIORITY_STOP {
             Stats::inc(&mut self.stats.pri_zero_sent);
             debug!("({}) sent 0 priority", self.name);
@@ -409,6 +486,10 @@ impl Instance {
         info!("({}) Entering MASTER STATE", self.name);
         Stats::inc(&mut self.stats.become_master);
         self.want_master = false;
+        if self.auth_type == AuthType::Ah {
+            // A counter that reached the end of the space restarts at 0.
+            self.ah_seq.on_goto_master();
+        }
         if self.version == VrrpVersion::V3
             && self.master_adver_interval_cs() != self.adver_interval_cs
         {
@@ -688,12 +769,32 @@ impl Instance {
     }
 
     /// Receive checks after wire parsing; `Err` names the drop.
-    fn check_advert(&mut self, src: IpAddr, ttl: u8, repr: &Repr) -> Result<(), DropReason> {
+    fn check_advert(
+        &mut self,
+        src: IpAddr,
+        ttl: u8,
+        repr: &Repr,
+        ah_seq: Option<u32>,
+    ) -> Result<(), DropReason> {
+        // An AH instance takes only authenticated adverts (protocol 51),
+        // and a PASS/none instance none of those (keepalived's first check).
+        if ah_seq.is_some() != (self.auth_type == AuthType::Ah) {
+            if ah_seq.is_some() {
+                drop_info!(
+                    self,
+                    "({}) Received AH header but auth type not AH",
+                    self.name
+                );
+            } else {
+                drop_info!(self, "({}) No AH header but auth type is AH", self.name);
+            }
+            return Err(DropReason::AuthTypeMismatch);
+        }
         if family_of(&src) != self.family {
             return Err(DropReason::Family);
         }
         if !self.unicast && ttl != 255 {
-            info!("({}) invalid ttl. {} and expect 255", self.name, ttl);
+            drop_info!(self, "({}) invalid ttl. {} and expect 255", self.name, ttl);
             return Err(DropReason::IpTtl);
         }
         let ours = match self.version {
@@ -708,7 +809,12 @@ impl Instance {
         }
         if self.version == VrrpVersion::V2 {
             if repr.auth_type > 2 {
-                info!("({}) Invalid auth type: {}", self.name, repr.auth_type);
+                drop_info!(
+                    self,
+                    "({}) Invalid auth type: {}",
+                    self.name,
+                    repr.auth_type
+                );
                 return Err(DropReason::InvalidAuthType);
             }
             let want = match self.auth_type {
@@ -717,20 +823,41 @@ impl Instance {
                 AuthType::Ah => 2,
             };
             if repr.auth_type != want {
-                info!(
+                drop_info!(
+                    self,
                     "({}) received a {} auth, expecting {}!",
-                    self.name, repr.auth_type, want
+                    self.name,
+                    repr.auth_type,
+                    want
                 );
                 return Err(DropReason::AuthTypeMismatch);
             }
             if self.auth_type == AuthType::Pass && !ct_eq8(&repr.auth_data, &self.auth_pass) {
-                info!("({}) received an invalid passwd!", self.name);
+                drop_info!(self, "({}) received an invalid passwd!", self.name);
                 return Err(DropReason::AuthFailure);
+            }
+            if let Some(seq) = ah_seq {
+                // The replay check, then the counter takes the value
+                // (keepalived does this before the interval check).
+                if let Err(ah::AhError::Replay { seq, last }) = self.ah_seq.accept_rx(seq) {
+                    drop_info!(
+                        self,
+                        "({}) IPSEC-AH : sequence number {} already processed. Packet dropped. Local({})",
+                        self.name,
+                        seq,
+                        last
+                    );
+                    return Err(DropReason::AhReplay);
+                }
+                if matches!(self.state, State::Backup { .. }) {
+                    self.ah_seq.on_backup_rx();
+                }
             }
             if repr.max_adver_int_cs != self.adver_interval_cs {
                 if self.last_interval_logged_cs != repr.max_adver_int_cs {
                     self.last_interval_logged_cs = repr.max_adver_int_cs;
-                    info!(
+                    drop_info!(
+                        self,
                         "({}) advertisement interval mismatch with {} mine={} sec rcv'd={} sec",
                         self.name,
                         src,
@@ -744,7 +871,8 @@ impl Instance {
             return Err(DropReason::AdvertInterval);
         }
         if usize::from(repr.addr_count) != self.vips.len() {
-            info!(
+            drop_info!(
+                self,
                 "({}) received an invalid ip number count {}, expected {}!",
                 self.name,
                 repr.addr_count,
@@ -760,9 +888,12 @@ impl Instance {
         if check_addrs {
             for v in &self.vips {
                 if !repr.addrs.contains(v) {
-                    info!(
+                    drop_info!(
+                        self,
                         "({}) ip address associated with VRID {} not present in MASTER advert : {}",
-                        self.name, self.vrid, v
+                        self.name,
+                        self.vrid,
+                        v
                     );
                     return Err(DropReason::AddrList);
                 }
@@ -792,17 +923,103 @@ impl Instance {
         repr: &Repr,
         out: &mut Actions,
     ) {
+        self.receive(now, src, ttl, repr, None, out);
+    }
+
+    /// A datagram from the IPv4 AH socket (protocol 51: IPv4 header, AH,
+    /// VRRPv2), demultiplexed to this instance by its unauthenticated VRID
+    /// ([`ah::peek_vrid`]). Verified here (ICV with our key, SPI, then the
+    /// VRRP parse), then checked and handled like any advert, with the
+    /// sequence number going through the shared counter.
+    pub(crate) fn handle_ah_datagram(&mut self, now: Instant, datagram: &[u8], out: &mut Actions) {
         if self.state == State::Initialize {
             self.stats.count_drop(DropReason::NotRunning);
             return;
         }
-        if let Err(reason) = self.check_advert(src, ttl, repr) {
+        let Some((key, unicast)) = self.ah_key() else {
+            self.refuse(
+                now,
+                DropReason::AuthTypeMismatch,
+                format_args!("Received AH header but auth type not AH"),
+            );
+            return;
+        };
+        match ah::parse_ipv4_ah_vrrp(datagram, &key, unicast) {
+            Ok((ip, seq, repr)) => {
+                self.receive(now, IpAddr::V4(ip.src), ip.ttl, &repr, Some(seq), out)
+            }
+            Err(e) => {
+                let reason = DropReason::from_wire(e);
+                match e {
+                    crate::wire::Error::BadIcv => self.refuse(
+                        now,
+                        reason,
+                        format_args!(
+                            "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
+                        ),
+                    ),
+                    crate::wire::Error::BadSpi { spi } => self.refuse(
+                        now,
+                        reason,
+                        format_args!("IPSEC AH : invalid IPSEC SPI value {}", Ipv4Addr::from(spi)),
+                    ),
+                    _ => self.refuse(
+                        now,
+                        reason,
+                        format_args!("dropped AH packet: {:?}", e),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Counts (and, within the log budget, logs) a dropped packet.
+    fn refuse(&mut self, now: Instant, reason: DropReason, why: core::fmt::Arguments<'_>) {
+        let (loud, missed) = self.drop_log.begin(now);
+        if missed > 0 {
+            info!(
+                "({}) {} more dropped packets not logged in the last second (see the drop counters)",
+                self.name, missed
+            );
+        }
+        if loud {
+            info!("({}) {}", self.name, why);
+        }
+        self.drop_log.record(loud);
+        self.stats.count_drop(reason);
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        ttl: u8,
+        repr: &Repr,
+        ah_seq: Option<u32>,
+        out: &mut Actions,
+    ) {
+        if self.state == State::Initialize {
+            self.stats.count_drop(DropReason::NotRunning);
+            return;
+        }
+        let (loud, missed) = self.drop_log.begin(now);
+        if missed > 0 {
+            info!(
+                "({}) {} more dropped packets not logged in the last second (see the drop counters)",
+                self.name, missed
+            );
+        }
+        self.log_drops = loud;
+        let checked = self.check_advert(src, ttl, repr, ah_seq);
+        self.log_drops = true;
+        if let Err(reason) = checked {
             debug!(
                 "({}) dropped advert from {}: {}",
                 self.name,
                 src,
                 reason.counter_name()
             );
+            self.drop_log.record(loud);
             self.stats.count_drop(reason);
             return;
         }
@@ -813,7 +1030,7 @@ impl Instance {
                 preempt_at,
                 ..
             } => self.backup_rx(now, src, repr, master_adver_interval_cs, preempt_at),
-            State::Master { .. } => self.master_rx(now, src, repr, out),
+            State::Master { .. } => self.master_rx(now, src, repr, ah_seq, out),
         }
     }
 
@@ -897,7 +1114,14 @@ impl Instance {
         }
     }
 
-    fn master_rx(&mut self, now: Instant, src: IpAddr, repr: &Repr, out: &mut Actions) {
+    fn master_rx(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        repr: &Repr,
+        ah_seq: Option<u32>,
+        out: &mut Actions,
+    ) {
         let State::Master { garp, .. } = self.state else {
             return;
         };
@@ -941,6 +1165,10 @@ impl Instance {
                 State::Master { adver_at, .. } => adver_at,
                 _ => adver_at_next,
             };
+            if let Some(seq) = ah_seq {
+                info!("({}) IPSEC-AH : Syncing seq_num - Increment seq", self.name);
+                self.ah_seq.on_master_rx_lower_priority(seq);
+            }
             if self.lower_prio_no_advert {
                 info!(
                     "({}) Received advert from {} with lower priority {}, ours {}",
@@ -978,6 +1206,18 @@ impl Instance {
                 "({}) Master received advert from {} with same priority {} but higher IP address than ours",
                 self.name, src, prio
             );
+        }
+        if ah_seq.is_some() {
+            self.ah_seq.on_master_rx_higher_priority();
+        }
+        if self.higher_prio_send_advert {
+            // The winner hears our (lower) priority and re-sends its GARPs:
+            // after a split brain the clients that followed us find it.
+            debug!(
+                "({}) sending an advert before stepping down (higher_prio_send_advert)",
+                self.name
+            );
+            self.send_advert(eff, out);
         }
         let mai_cs = match self.version {
             VrrpVersion::V3 => repr.max_adver_int_cs,

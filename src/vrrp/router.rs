@@ -121,26 +121,56 @@ fn link_index(links: &mut Vec<Link, MAX_INTERFACES>, name: &IfName) -> Result<u8
 impl Router {
     /// Builds every instance of `config` in Initialize. Interfaces are
     /// assumed up until [`Router::handle_link`] says otherwise. The router
-    /// is large (all capacities inline): box it at start-up
-    /// ([`Router::new_boxed`]).
+    /// is large (all capacities inline): the daemon boxes it at start-up
+    /// ([`Router::new_boxed`]) and rebuilds it in place on reload
+    /// ([`Router::rebuild`]).
     pub fn new(config: &Config) -> Result<Router, RouterError> {
-        let mut r = Router {
+        let mut r = Router::empty();
+        r.rebuild(config)?;
+        Ok(r)
+    }
+
+    /// A router without instances.
+    fn empty() -> Router {
+        Router {
             instances: Vec::new(),
             links: Vec::new(),
             track: Vec::new(),
             groups: Vec::new(),
             global: Stats::default(),
-        };
+        }
+    }
+
+    /// [`Router::new`] on the heap, built in place: the empty router is
+    /// written straight into the box (only the vectors' lengths), then
+    /// filled. `Box::new(Router::new(..))` would build the 150 KiB router on
+    /// the stack and copy it, which touches (makes resident) the whole
+    /// capacity of both, for good.
+    pub fn new_boxed(config: &Config) -> Result<Box<Router>, RouterError> {
+        let mut r = Box::new(Router::empty());
+        r.rebuild(config)?;
+        Ok(r)
+    }
+
+    /// Makes this router what [`Router::new`] would build from `config`,
+    /// in place (the reload path: no stack copy of the router). On error
+    /// the router is left half built; the daemon then does not use it.
+    pub fn rebuild(&mut self, config: &Config) -> Result<(), RouterError> {
+        self.instances.clear();
+        self.links.clear();
+        self.track.clear();
+        self.groups.clear();
+        self.global = Stats::default();
         for g in &config.sync_groups {
             // Same capacity as config.sync_groups: cannot fail.
-            let _ = r.groups.push(Group {
+            let _ = self.groups.push(Group {
                 name: g.name.clone(),
                 members: g.members.clone(),
                 state: StateKind::Initialize,
             });
         }
         for (i, c) in config.instances.iter().enumerate() {
-            let own = link_index(&mut r.links, &c.interface)?;
+            let own = link_index(&mut self.links, &c.interface)?;
             let mut track_if: Vec<TrackIf, TRACK_IF_MAX> = Vec::new();
             let group = c
                 .sync_group
@@ -149,24 +179,20 @@ impl Router {
                 .filter(|g| !g.sync_group_tracking_weight)
                 .map(|_| c.name.as_str());
             for t in &c.track_interface {
-                add_track_if(&mut r.links, &mut track_if, t, weights_ignored)?;
+                add_track_if(&mut self.links, &mut track_if, t, weights_ignored)?;
             }
             if let Some(g) = group {
                 for t in &g.track_interface {
-                    add_track_if(&mut r.links, &mut track_if, t, weights_ignored)?;
+                    add_track_if(&mut self.links, &mut track_if, t, weights_ignored)?;
                 }
             }
             // Same capacity as config.instances: cannot fail.
-            let _ = r
+            let _ = self
                 .instances
                 .push(Instance::new(InstanceId(i as u16), c, own, track_if));
-            let _ = r.track.push(TrackState::default());
+            let _ = self.track.push(TrackState::default());
         }
-        Ok(r)
-    }
-
-    pub fn new_boxed(config: &Config) -> Result<Box<Router>, RouterError> {
-        Ok(Box::new(Router::new(config)?))
+        Ok(())
     }
 
     // ---- Lookups and read-only accessors ------------------------------------
@@ -283,6 +309,19 @@ impl Router {
     /// The advertisement `id` sends with `priority` (for [`super::Action::SendAdvert`]).
     pub fn advert_repr(&self, id: InstanceId, priority: u8) -> Option<Repr> {
         self.get(id).map(|i| i.advert_repr(priority))
+    }
+
+    /// `auth_type AH`: the sequence number the last [`super::Action::SendAdvert`]
+    /// of `id` carries (the core counts once per advert, not per unicast
+    /// peer). `None` for an instance without AH.
+    pub fn ah_seq(&self, id: InstanceId) -> Option<u32> {
+        self.get(id).and_then(|i| i.ah_seq())
+    }
+
+    /// `auth_type AH`: the HMAC key of `id` and whether its ICVs are
+    /// computed in unicast mode (TTL not hashed). `None` without AH.
+    pub fn ah_key(&self, id: InstanceId) -> Option<([u8; crate::wire::ah::KEY_LEN], bool)> {
+        self.get(id).and_then(|i| i.ah_key())
     }
 
     /// The earliest deadline of any instance (`None`: nothing scheduled).
@@ -531,9 +570,15 @@ impl Router {
         };
         let before = i.state_kind();
         i.handle_advert(now, src, ttl, repr, out);
-        let after = i.state_kind();
+        self.after_advert(now, id, before, out);
+    }
+
+    /// After a received advert: a sync group member that stepped down from
+    /// master takes the group's other masters along.
+    fn after_advert(&mut self, now: Instant, id: InstanceId, before: StateKind, out: &mut Actions) {
+        let after = self.instances.get(id.index()).map(|i| i.state_kind());
         if before == StateKind::Master
-            && after == StateKind::Backup
+            && after == Some(StateKind::Backup)
             && let Some(g) = self.group_of(id.index())
         {
             if let Some(grp) = self.groups.get(g) {
@@ -546,6 +591,30 @@ impl Router {
             }
             self.update_group_state(g, out);
         }
+    }
+
+    /// A datagram read from an IPv4 AH socket (IP protocol 51: IPv4
+    /// header, AH header, VRRPv2 advert) for `id`, found with
+    /// [`Router::find_instance`] and the unauthenticated
+    /// [`crate::wire::ah::peek_vrid`]. The instance verifies it with its
+    /// key (ICV, SPI), parses the advert, checks the sequence number
+    /// against its counter (shared with transmit) and handles it like
+    /// [`Router::handle_advert`]; every refusal is a counted
+    /// [`DropReason`].
+    pub fn handle_ah_advert(
+        &mut self,
+        now: Instant,
+        id: InstanceId,
+        datagram: &[u8],
+        out: &mut Actions,
+    ) {
+        let Some(i) = self.instances.get_mut(id.index()) else {
+            self.global.count_drop(DropReason::Vrid);
+            return;
+        };
+        let before = i.state_kind();
+        i.handle_ah_datagram(now, datagram, out);
+        self.after_advert(now, id, before, out);
     }
 
     /// Fires every expired deadline. Early or repeated calls do nothing.

@@ -32,6 +32,19 @@ pub enum DropReason {
     AuthFailure,
     /// The instance is not running (before start or after shutdown).
     NotRunning,
+    /// `auth_type AH`: the AH header is not keepalived's (Next Header not
+    /// VRRP, or Payload Len not 4).
+    AhHeader,
+    /// `auth_type AH`: the HMAC-MD5-96 ICV does not verify (wrong
+    /// `auth_pass`, or a hashed field changed in flight). Also counted in
+    /// `auth_failure`, as keepalived does.
+    AhIcv,
+    /// `auth_type AH`: the SPI is not the sender's IPv4 address. Also
+    /// counted in `auth_failure`.
+    AhSpi,
+    /// `auth_type AH`: the sequence number is not above the instance's
+    /// counter (a replay). Also counted in `auth_failure`.
+    AhReplay,
 }
 
 impl DropReason {
@@ -51,6 +64,58 @@ impl DropReason {
             DropReason::AuthTypeMismatch => "authtype_mismatch",
             DropReason::AuthFailure => "auth_failure",
             DropReason::NotRunning => "not_running",
+            DropReason::AhHeader => "ah_header_err",
+            DropReason::AhIcv => "ah_icv_err",
+            DropReason::AhSpi => "ah_spi_err",
+            DropReason::AhReplay => "ah_replay",
+        }
+    }
+
+    /// Every reason, in declaration order (for counters and dumps).
+    pub const ALL: [DropReason; 17] = [
+        DropReason::PacketLen,
+        DropReason::IpTtl,
+        DropReason::InvalidType,
+        DropReason::Checksum,
+        DropReason::Version,
+        DropReason::Vrid,
+        DropReason::Family,
+        DropReason::AdvertInterval,
+        DropReason::AddrList,
+        DropReason::InvalidAuthType,
+        DropReason::AuthTypeMismatch,
+        DropReason::AuthFailure,
+        DropReason::NotRunning,
+        DropReason::AhHeader,
+        DropReason::AhIcv,
+        DropReason::AhSpi,
+        DropReason::AhReplay,
+    ];
+
+    /// The name of a wire parse error (VRRP, IPv4 and AH codecs).
+    pub const fn from_wire(e: crate::wire::Error) -> DropReason {
+        use crate::wire::Error as E;
+        match e {
+            E::BadType { .. } => DropReason::InvalidType,
+            E::BadChecksum | E::BadIpChecksum => DropReason::Checksum,
+            E::BadVersion { .. } | E::BadIpVersion { .. } => DropReason::Version,
+            E::ZeroInterval => DropReason::AdvertInterval,
+            E::BadAddrCount { .. } => DropReason::AddrList,
+            E::WrongFamily => DropReason::Family,
+            E::BadAhNextHeader { .. } | E::BadAhLength { .. } => DropReason::AhHeader,
+            E::BadIcv => DropReason::AhIcv,
+            E::BadSpi { .. } => DropReason::AhSpi,
+            E::AhReplay { .. } => DropReason::AhReplay,
+            E::BadProtocol { .. } => DropReason::AuthTypeMismatch,
+            E::Truncated
+            | E::BadLength { .. }
+            | E::BadIhl { .. }
+            | E::BadTotalLength { .. }
+            | E::Fragmented
+            | E::BufferTooSmall { .. }
+            | E::Unrepresentable
+            | E::BadPcapMagic { .. }
+            | E::BadPcapRecord { .. } => DropReason::PacketLen,
         }
     }
 }
@@ -78,6 +143,10 @@ pub struct Stats {
     pub authtype_mismatch: u64,
     pub auth_failure: u64,
     pub not_running: u64,
+    pub ah_header_err: u64,
+    pub ah_icv_err: u64,
+    pub ah_spi_err: u64,
+    pub ah_replay: u64,
     pub pri_zero_rcvd: u64,
     pub pri_zero_sent: u64,
     /// Lower-priority adverts discarded as Backup (not a drop: a protocol decision).
@@ -105,8 +174,19 @@ impl Stats {
             DropReason::AuthTypeMismatch => &mut self.authtype_mismatch,
             DropReason::AuthFailure => &mut self.auth_failure,
             DropReason::NotRunning => &mut self.not_running,
+            DropReason::AhHeader => &mut self.ah_header_err,
+            DropReason::AhIcv => &mut self.ah_icv_err,
+            DropReason::AhSpi => &mut self.ah_spi_err,
+            DropReason::AhReplay => &mut self.ah_replay,
         };
         bump(c);
+        // keepalived counts every AH verification failure as auth_failure.
+        if matches!(
+            reason,
+            DropReason::AhIcv | DropReason::AhSpi | DropReason::AhReplay
+        ) {
+            bump(&mut self.auth_failure);
+        }
     }
 
     /// The counter a drop reason increments (for tests and dumps).
@@ -125,7 +205,25 @@ impl Stats {
             DropReason::AuthTypeMismatch => self.authtype_mismatch,
             DropReason::AuthFailure => self.auth_failure,
             DropReason::NotRunning => self.not_running,
+            DropReason::AhHeader => self.ah_header_err,
+            DropReason::AhIcv => self.ah_icv_err,
+            DropReason::AhSpi => self.ah_spi_err,
+            DropReason::AhReplay => self.ah_replay,
         }
+    }
+
+    /// Sum of the drop counters (each drop once: `auth_failure` without
+    /// the AH reasons it already includes).
+    pub fn drops_total(&self) -> u64 {
+        DropReason::ALL
+            .iter()
+            .map(|&r| self.drops(r))
+            .fold(0u64, u64::saturating_add)
+            .saturating_sub(
+                self.ah_icv_err
+                    .saturating_add(self.ah_spi_err)
+                    .saturating_add(self.ah_replay),
+            )
     }
 
     pub(crate) fn inc(c: &mut u64) {

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# board/budgets.sh - resource budgets of the running daemon (issue 5, item 5), the `budgets`
+# phase of board/ci.sh. Runs the x86_64 musl binary from board/build.sh for real in the
+# namespace lab (tests/lab/lib.sh, prefix "kvbud"), as root.
+#
+#   rss    peak RSS (VmHWM from /proc/PID/status) with 1 and with 100 instances. Per size two
+#          keepvip routers: r1 (priority 200) becomes master, r2 (100) backup; r1 is killed
+#          with -9, r2 takes over, holds the VIPs past the second GARP burst, r1 restarts and
+#          preempts, r2 is backup again. Then both are read: r2 has been backup, master and
+#          backup, r1 master. Fails if the larger VmHWM is over the limit.
+#   heap   zero heap growth after start-up: r1 (priority 100, 100 instances) runs under
+#          `strace -f -e trace=brk,mmap,munmap,mremap,write`; r2 (200) is killed with -9 and
+#          restarted 3 times, so r1 goes backup -> master -> backup three times (all 100
+#          instances each time). Fails on any brk/mmap/munmap/mremap between the
+#          "startup complete" log line and the "Stopping" line of SIGTERM.
+#
+# Usage: board/budgets.sh [rss] [heap]        (default: both)
+# Environment:
+#   KEEPVIP_BIN              binary to measure (default target/board/x86_64-unknown-linux-musl/
+#                            keepvip, built with board/build.sh if missing)
+#   KEEPVIP_RSS_LIMIT_1_KB   enforced VmHWM limit, 1 instance (default 576)
+#   KEEPVIP_RSS_LIMIT_100_KB enforced VmHWM limit, 100 instances (default 1728)
+#   KEEPVIP_RSS_GOAL_1_KB, KEEPVIP_RSS_GOAL_100_KB   the issue's goals (256, 512), printed only
+#
+# Why these limits (x86_64, 4 KiB pages; measured 436 KiB with 1 instance and 1320 KiB with
+# 100, see board/README.md "Budgets"): 200 KiB of either figure is the binary itself, mapped
+# from the file (RssFile: the kernel faults text in 64 KiB blocks, so nearly all of the
+# 164 KiB text segment is resident). The rest is anonymous: about 80 KiB of stack (the config
+# parser's and start-up's frames, touched once), the boxed tables (only pages that the
+# configuration uses become resident: build.rs capacities cost address space, not RSS) and
+# the I/O buffers (netlink 32 KiB, VRRP 8 KiB). Each instance adds 8.9 KiB: its parsed
+# configuration (7.9 KiB, inline room for 20+20 VIPs of 104 bytes, 4x8 trackers, 5 notify
+# commands of 256 bytes) and the core's state (1.2 KiB). The limits are the measurements plus
+# about 30 %, room for the features still being wired into the daemon (trackers, notify,
+# dumps); a regression like building a table on the stack and copying it (before the fix:
+# 1324 and 2092 KiB) fails. The issue's goals (256 and 512 KiB) are not met: see the README.
+set -Eeuo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LIMIT_1=${KEEPVIP_RSS_LIMIT_1_KB:-576}
+LIMIT_100=${KEEPVIP_RSS_LIMIT_100_KB:-1728}
+GOAL_1=${KEEPVIP_RSS_GOAL_1_KB:-256}
+GOAL_100=${KEEPVIP_RSS_GOAL_100_KB:-512}
+
+checks=("$@")
+[ ${#checks[@]} -gt 0 ] || checks=(rss heap)
+for c in "${checks[@]}"; do
+    case $c in rss | heap) ;; *) echo "board/budgets.sh: unknown check '$c' (rss, heap)" >&2; exit 2 ;; esac
+done
+
+if [ -z "${KEEPVIP_BIN:-}" ]; then
+    KEEPVIP_BIN=$REPO/target/board/x86_64-unknown-linux-musl/keepvip
+    if [ ! -x "$KEEPVIP_BIN" ]; then
+        echo "[budgets] $KEEPVIP_BIN missing: building it" >&2
+        "$REPO/board/build.sh" x86_64-unknown-linux-musl --no-run
+    fi
+fi
+[ -x "$KEEPVIP_BIN" ] || { echo "[budgets] no binary $KEEPVIP_BIN" >&2; exit 1; }
+export KEEPVIP_BIN
+command -v strace >/dev/null || { echo "[budgets] strace is missing (tests/deps.sh installs it)" >&2; exit 1; }
+
+export KVL_PREFIX=${KVL_PREFIX:-kvbud}
+# both lab routers run keepvip (read by tests/lab/lib.sh)
+export IMPL1=keepvip IMPL2=keepvip
+# shellcheck source-path=SCRIPTDIR source=../tests/lab/lib.sh
+. "$REPO/tests/lab/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../tests/bench/lib.sh
+. "$REPO/tests/bench/lib.sh"
+
+lab_init budgets 300
+lab_up 2
+say "binary $KEEPVIP_BIN ($(stat -c %s "$KEEPVIP_BIN") bytes)"
+
+BUDGET_FAILED=0
+ROWS=()
+
+# one RSS measurement with N instances
+rss_run() {
+    local n=$1 limit=$2 goal=$3 last=VI_$1 r pid hwm rss anon file stk max=0 verdict
+    bench_conf "$LAB_DIR/rss$n.r1.conf" r1 "$n" 200 MASTER 2 1
+    bench_conf "$LAB_DIR/rss$n.r2.conf" r2 "$n" 100 BACKUP 2 1
+    start_router r1 keepvip "$LAB_DIR/rss$n.r1.conf"
+    wait_master r1 10 "$last"
+    start_router r2 keepvip "$LAB_DIR/rss$n.r2.conf"
+    wait_backup r2 10 "$last"
+    sleep 3
+    stop_router r1 KILL
+    wait_master r2 10 "$last"
+    # past the second GARP burst (garp_master_delay 5 s)
+    sleep 6
+    start_router r1 keepvip "$LAB_DIR/rss$n.r1.conf"
+    wait_master r1 10 "$last"
+    wait_count r2 BACKUP "$last" 2 10
+    sleep 2
+    for r in r2 r1; do
+        pid=${R_PID[$r]}
+        hwm=$(proc_kb "$pid" VmHWM) rss=$(proc_kb "$pid" VmRSS) anon=$(proc_kb "$pid" RssAnon)
+        file=$(proc_kb "$pid" RssFile) stk=$(proc_kb "$pid" VmStk)
+        [ -n "$hwm" ] || die "$r (pid $pid) is gone"
+        [ "$hwm" -gt "$max" ] && max=$hwm
+        case $r in r2) role="backup, master, backup" ;; *) role="master" ;; esac
+        ROWS+=("| $n | $r: $role | $hwm | $rss | $anon | $file | $stk | |")
+    done
+    if [ "$max" -gt "$limit" ]; then verdict="FAIL: over the limit"; BUDGET_FAILED=1
+    elif [ "$max" -gt "$goal" ]; then verdict="ok (over the goal by $((max - goal)) KiB)"
+    else verdict="ok (goal met)"; fi
+    ROWS+=("| $n | **peak** | **$max** | | | | | limit $limit KiB, goal $goal KiB: $verdict |")
+    stop_router r1 TERM
+    stop_router r2 TERM
+}
+
+heap_run() {
+    local n=100 last=VI_100 trace wrap real i text start stop growth writes pre
+    bench_conf "$LAB_DIR/heap.r1.conf" r1 "$n" 100 BACKUP 2 1
+    bench_conf "$LAB_DIR/heap.r2.conf" r2 "$n" 200 MASTER 2 1
+    trace=$LAB_DIR/r1.strace
+    wrap=$LAB_DIR/strace-keepvip.sh
+    printf '#!/bin/sh\nexec strace -f -qq -s 200 -e trace=brk,mmap,munmap,mremap,write -o %q %q "$@"\n' \
+        "$trace" "$KEEPVIP_BIN" >"$wrap"
+    chmod +x "$wrap"
+    start_router r2 keepvip "$LAB_DIR/heap.r2.conf"
+    wait_master r2 10 "$last"
+    KEEPVIP_BIN=$wrap start_router r1 keepvip "$LAB_DIR/heap.r1.conf"
+    wait_backup r1 20 "$last"
+    for i in 1 2 3; do
+        stop_router r2 KILL
+        wait_count r1 MASTER "$last" "$i" 15
+        sleep 1
+        start_router r2 keepvip "$LAB_DIR/heap.r2.conf"
+        wait_master r2 10 "$last"
+        wait_count r1 BACKUP "$last" $((i + 1)) 15
+        say "heap: round $i done (r1 backup -> master -> backup)"
+    done
+    sleep 1
+    real=$(cat "$LAB_DIR/run/r1.pid")
+    kill -TERM "$real"
+    wait_pid_gone "${R_PID[r1]}" 10 || die "traced r1 did not stop"
+    stop_router r2 TERM
+    start=$(grep -n 'write(.*startup complete' "$trace" | head -n1 | cut -d: -f1)
+    stop=$(grep -n 'write(.*\] Stopping' "$trace" | head -n1 | cut -d: -f1)
+    [ -n "$start" ] || die "no start-up marker in $trace"
+    if [ -z "$stop" ] || [ "$stop" -le "$start" ]; then die "no 'Stopping' after the marker in $trace"; fi
+    pre=$(head -n "$start" "$trace" | grep -cE ' (brk|mmap)\(' || true)
+    [ "$pre" -gt 0 ] || die "no brk/mmap traced before the marker: is the strace filter right?"
+    text=$(sed -n "$((start + 1)),$((stop - 1))p" "$trace")
+    growth=$(printf '%s\n' "$text" | grep -cE ' (brk|mmap|munmap|mremap)\(' || true)
+    writes=$(printf '%s\n' "$text" | grep -c ' write(' || true)
+    [ "$writes" -gt 600 ] || die "only $writes log writes traced between start-up and stop: too little activity"
+    HEAP_LINE="| heap growth after start-up (brk/mmap/munmap/mremap) | $growth calls | 0 | $pre before the marker, $writes log writes after it, 3 failovers + 3 preemptions x 100 instances |"
+    if [ "$growth" -ne 0 ]; then
+        BUDGET_FAILED=1
+        warn "heap growth after start-up:"
+        printf '%s\n' "$text" | grep -E ' (brk|mmap|munmap|mremap)\(' | head -n 20 >&2
+    fi
+    say "heap: $growth brk/mmap/munmap/mremap calls after start-up ($writes log writes traced)"
+}
+
+HEAP_LINE=
+for c in "${checks[@]}"; do
+    case $c in
+    rss)
+        rss_run 1 "$LIMIT_1" "$GOAL_1"
+        rss_run 100 "$LIMIT_100" "$GOAL_100"
+        ;;
+    heap) heap_run ;;
+    esac
+done
+
+echo
+echo "Budgets: $KEEPVIP_BIN ($(stat -c %s "$KEEPVIP_BIN") bytes), $(uname -m), kernel $(uname -r), page size $(getconf PAGESIZE)"
+if [ ${#ROWS[@]} -gt 0 ]; then
+    echo
+    echo "| instances | router | VmHWM KiB | VmRSS KiB | RssAnon KiB | RssFile KiB | VmStk KiB | budget |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---|"
+    printf '%s\n' "${ROWS[@]}"
+fi
+if [ -n "$HEAP_LINE" ]; then
+    echo
+    echo "| check | measured | limit | notes |"
+    echo "|---|---:|---:|---|"
+    echo "$HEAP_LINE"
+fi
+echo
+if [ "$BUDGET_FAILED" != 0 ]; then die "a budget was exceeded (see the tables)"; fi
+say "budgets ok"
