@@ -15,9 +15,12 @@
 //! 5. VRRP sockets, at most `RX_BURST_MAX` packets each;
 //! 6. link changes -> `handle_link`, addresses -> advert sources, VIPs
 //!    removed behind a master's back -> re-added;
-//! 7. `handle_timeout` until no deadline is due.
+//! 7. `handle_timeout` until no deadline is due;
+//! 8. the hooks (`daemon::hooks`): reaped scripts, due scripts, the `/proc`
+//!    scan step, tracked files, tracker results into the core, SMTP.
 //!
-//! After every core call the actions are executed in order and cleared.
+//! After every core call the actions are executed in order and cleared
+//! (notifications last: `hooks::Hooks::notify`).
 //! Nothing in the loop allocates on the heap (the logger formats into
 //! short-lived strings that the allocator recycles: the heap does not grow;
 //! `tests/daemon_netns.rs` checks with strace that no brk/mmap happens
@@ -25,6 +28,7 @@
 
 mod errno;
 mod exec;
+mod hooks;
 mod iface;
 mod rx;
 
@@ -48,6 +52,7 @@ use crate::vrrp::{Actions, InstanceId, Router, reload_map};
 
 pub use errno::{Errno, errno_text};
 use exec::Io;
+pub use hooks::check_scripts;
 
 /// Logged (info) once start-up is over: everything after it runs without
 /// heap growth. Tests wait for this line.
@@ -87,6 +92,8 @@ struct Daemon {
     timer: TimerFd,
     timer_slot: Slot,
     actions: Box<Actions>,
+    /// Trackers, notify scripts, FIFO, SMTP.
+    hooks: Box<hooks::Hooks>,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -107,6 +114,7 @@ pub fn run(opts: &Options) -> i32 {
     let mut cfg = Config::new_boxed();
     let mut diags = Box::new(Diagnostics::new());
     config::parse(&FsSource, &path, &mut cfg, &mut diags);
+    let creds = hooks::check_scripts(&cfg, &mut diags);
     log_diags(&cfg, &diags);
     if diags.has_errors() {
         error!(
@@ -137,7 +145,7 @@ pub fn run(opts: &Options) -> i32 {
         error!("cannot write pid file {}: {}", pid_path, errno::IoErr(&e));
         return 1;
     }
-    let code = match Daemon::start(path, cfg, diags, signals) {
+    let code = match Daemon::start(path, cfg, diags, creds, signals) {
         Ok(mut d) => d.run(),
         Err(()) => 1,
     };
@@ -150,6 +158,7 @@ impl Daemon {
         config_path: std::string::String,
         cfg: Box<Config>,
         diags: Box<Diagnostics>,
+        creds: hooks::ScriptCreds,
         signals: Signals,
     ) -> Result<Daemon, ()> {
         info!(
@@ -181,6 +190,7 @@ impl Daemon {
         let timer =
             TimerFd::open().map_err(|e| error!("cannot open timerfd: {}", errno::IoErr(&e)))?;
         let timer_slot = poll.add(std::os::fd::AsFd::as_fd(&timer)).map_err(|_| ())?;
+        let hooks = hooks::Hooks::new(&cfg, creds, &mut poll)?;
         let mut d = Daemon {
             config_path,
             cur: Runtime { cfg, router },
@@ -196,6 +206,7 @@ impl Daemon {
             timer,
             timer_slot,
             actions: Box::new(Actions::new()),
+            hooks,
         };
 
         // Interfaces: index, MAC, state, addresses.
@@ -216,21 +227,30 @@ impl Daemon {
         exec::refresh_src_addrs(&mut d.io, &d.cur.cfg, &mut d.cur.router);
         d.apply_links(now);
 
-        // Start: non-master instances remove stale VIPs (crash leftovers).
+        // The first tracker round; instances tracking a weight-0 script
+        // wait for its first result (keepalived), in the loop.
+        if d.hooks_prime(now) {
+            d.start_instances(now);
+        }
+        d.pump_timers(monotonic_now());
+        info!("{}", STARTUP_COMPLETE);
+        Ok(d)
+    }
+
+    /// Starts the instances: non-master instances remove stale VIPs (crash
+    /// leftovers).
+    fn start_instances(&mut self, now: Instant) {
         let t0 = monotonic_now();
-        d.cur.router.handle_start(now, &mut d.actions);
-        d.execute();
-        let requests = d.io.stats.vip_requests;
-        d.wait_acks();
+        self.cur.router.handle_start(now, &mut self.actions);
+        self.execute();
+        let requests = self.io.stats.vip_requests;
+        self.wait_acks();
         let took = monotonic_now().saturating_duration_since(t0);
         debug!(
             "start-up VIP cleanup: {} request(s) in {} us",
             requests,
             took.as_micros()
         );
-        d.pump_timers(monotonic_now());
-        info!("{}", STARTUP_COMPLETE);
-        Ok(d)
     }
 
     /// The start-up link + address dump, through the normal event path.
@@ -261,6 +281,7 @@ impl Daemon {
     /// Executes and clears the pending actions (current runtime).
     fn execute(&mut self) {
         exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
+        self.hooks.notify(&self.cur.cfg, &self.actions);
         self.actions.clear();
     }
 
@@ -327,7 +348,10 @@ impl Daemon {
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
-            let deadline = self.cur.router.poll_timeout();
+            let deadline = match (self.cur.router.poll_timeout(), self.hooks.deadline(now)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let mut timeout = deadline.map(|t| t.saturating_duration_since(now));
             match self.timer.set_deadline(deadline) {
                 // The timerfd wakes us precisely; the poll timeout (a little
@@ -365,8 +389,7 @@ impl Daemon {
                     return self.shutdown(now);
                 }
                 if set.contains(Signal::Chld) {
-                    let n = sys::reap_children();
-                    debug!("SIGCHLD: reaped {} child(ren)", n);
+                    self.hooks.on_sigchld();
                 }
                 if set.contains(Signal::Usr1) {
                     debug!("SIGUSR1 (data dump) is not implemented yet");
@@ -415,6 +438,7 @@ impl Daemon {
 
             self.after_netlink(now);
             self.pump_timers(now);
+            self.hooks_turn(now);
         }
     }
 
@@ -453,8 +477,11 @@ impl Daemon {
         info!("Stopping");
         let t0 = monotonic_now();
         self.cur.router.handle_shutdown(now, &mut self.actions);
-        self.execute();
+        // Priority-0 adverts and VIP removal first, then notify_stop & co.
+        exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
         self.wait_acks();
+        self.hooks_shutdown();
+        self.actions.clear();
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
         info!("Stopped");
@@ -472,6 +499,7 @@ impl Daemon {
             &mut self.spare.cfg,
             &mut self.diags,
         );
+        let creds = hooks::check_scripts(&self.spare.cfg, &mut self.diags);
         log_diags(&self.spare.cfg, &self.diags);
         if self.diags.has_errors() {
             error!(
@@ -528,6 +556,7 @@ impl Daemon {
         self.execute();
         let kept = self.spare.router.adopt_from(&self.cur.router, &self.map);
         core::mem::swap(&mut self.cur, &mut self.spare);
+        self.hooks_reload(now, creds);
         for f in self.io.readd.iter_mut() {
             *f = false;
         }
@@ -545,8 +574,10 @@ impl Daemon {
                 .handle_link(now, &name, up, &mut self.actions);
             self.execute();
         }
-        self.cur.router.handle_start(now, &mut self.actions);
-        self.execute();
+        if !self.hooks.start_deferred() {
+            self.cur.router.handle_start(now, &mut self.actions);
+            self.execute();
+        }
         let started = self.cur.cfg.instances.len().saturating_sub(kept);
         info!(
             "Configuration reloaded: {} instance(s) unchanged, {} stopped, {} started",

@@ -60,6 +60,9 @@ pub enum ChildKind {
     Script(ScriptId),
     /// A notify command (no result expected).
     Notify,
+    /// A child whose result nobody wants any more (its `vrrp_script` went
+    /// away on reload): stopped, reaped, ignored.
+    Detached,
 }
 
 /// A finished child.
@@ -457,6 +460,24 @@ impl Exec {
             // SAFETY: plain syscall to the child's own process group.
             unsafe { libc::kill(-c.pid, sig) };
         }
+    }
+
+    /// Reload: gives every child the kind `f` maps its kind to; `None` stops
+    /// the child (SIGTERM to its group now, SIGKILL after the grace period)
+    /// and marks it [`ChildKind::Detached`].
+    pub fn retag(&mut self, now: Instant, mut f: impl FnMut(ChildKind) -> Option<ChildKind>) {
+        for c in self.children.iter_mut() {
+            match f(c.kind) {
+                Some(k) => c.kind = k,
+                None => {
+                    c.kind = ChildKind::Detached;
+                    if c.stage == Stage::Running {
+                        c.deadline = Some(now);
+                    }
+                }
+            }
+        }
+        self.kill_expired(now);
     }
 
     /// Sends `sig` to every child's process group (shutdown).

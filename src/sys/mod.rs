@@ -15,6 +15,7 @@ pub mod clock;
 pub mod exec;
 pub mod fifo;
 pub mod file_atomic;
+pub mod inotify;
 pub mod netlink;
 pub mod netns;
 pub mod packet_sock;
