@@ -431,6 +431,7 @@ impl Daemon {
                             &self.cur.cfg,
                             &mut self.cur.router,
                             &mut self.actions,
+                            &mut self.hooks,
                         );
                     }
                 }

@@ -65,23 +65,59 @@ fn notify_commands(n: &Notify) -> [(&'static str, Option<&Command>); 5] {
     ]
 }
 
-/// Every command of the configuration with the block it belongs to, what
-/// it is (for messages) and whether it is a `vrrp_script` (index).
-fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, Span, &str, &str, Option<usize>)) {
+/// Where a command is configured: block keyword and name, the command's
+/// keyword, the block's place, and the `vrrp_script` index if it is one.
+struct Place<'a> {
+    block: &'static str,
+    name: &'a str,
+    kw: &'static str,
+    span: Span,
+    script: Option<usize>,
+}
+
+impl core::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} {}: {}", self.block, self.name, self.kw)
+    }
+}
+
+/// Every command of the configuration with its [`Place`].
+fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
     for (i, s) in cfg.scripts.iter().enumerate() {
-        f(&s.script, s.span, "vrrp_script", &s.name, Some(i));
+        let p = Place {
+            block: "vrrp_script",
+            name: &s.name,
+            kw: "script",
+            span: s.span,
+            script: Some(i),
+        };
+        f(&s.script, &p);
     }
     for inst in &cfg.instances {
         for (kw, c) in notify_commands(&inst.notify) {
             if let Some(c) = c {
-                f(c, inst.span, kw, &inst.name, None);
+                let p = Place {
+                    block: "vrrp_instance",
+                    name: &inst.name,
+                    kw,
+                    span: inst.span,
+                    script: None,
+                };
+                f(c, &p);
             }
         }
     }
     for g in &cfg.sync_groups {
         for (kw, c) in notify_commands(&g.notify) {
             if let Some(c) = c {
-                f(c, g.span, kw, &g.name, None);
+                let p = Place {
+                    block: "vrrp_sync_group",
+                    name: &g.name,
+                    kw,
+                    span: g.span,
+                    script: None,
+                };
+                f(c, &p);
             }
         }
     }
@@ -93,7 +129,7 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
     let mut creds = ScriptCreds::none();
     let g = &cfg.global_defs;
     let mut any = !cfg.scripts.is_empty();
-    for_each_command(cfg, |_, _, _, _, _| any = true);
+    for_each_command(cfg, |_, _| any = true);
     if !any {
         return creds;
     }
@@ -141,10 +177,10 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
     }
     let security = g.enable_script_security;
     let mut argv = Argv::new();
-    for_each_command(cfg, |cmd, span, kw, name, script| {
+    for_each_command(cfg, |cmd, p| {
         // The generic `notify` gets four arguments: build it with them.
-        let extra: &[&[u8]] = if kw == "notify" {
-            &[b"INSTANCE", name.as_bytes(), b"BACKUP", b"100"]
+        let extra: &[&[u8]] = if p.kw == "notify" {
+            &[b"INSTANCE", p.name.as_bytes(), b"BACKUP", b"100"]
         } else {
             &[]
         };
@@ -152,52 +188,44 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
             diags.push(
                 Severity::Error,
                 DiagKind::General,
-                span,
-                format_args!("{name}: {kw} '{cmd}': {e}"),
+                p.span,
+                format_args!("{p} '{cmd}': {e}"),
             );
             return;
         }
-        let who = match script {
+        let who = match p.script {
             Some(i) => creds.scripts.get(i).copied().flatten(),
             None => creds.default,
         };
         if !default_ok || !runs_as_root(who) {
             return;
         }
+        let (sev, kind) = if security {
+            (Severity::Error, DiagKind::General)
+        } else {
+            (Severity::Warning, DiagKind::ScriptSecurity)
+        };
         match check_script_security(cmd) {
-            Ok(()) => {}
-            Err(ScriptSecurityError::NotFound { .. }) => {}
-            Err(e @ ScriptSecurityError::WrongType { .. }) => diags.push(
-                if security {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                },
+            Ok(()) | Err(ScriptSecurityError::NotFound { .. }) => {}
+            Err(ScriptSecurityError::WrongType { path, .. }) => diags.push(
+                sev,
                 DiagKind::General,
-                span,
-                format_args!("{name}: {kw}: {e}"),
+                p.span,
+                format_args!("{p} '{cmd}': {path} is not a regular file / directory"),
             ),
-            Err(ScriptSecurityError::Insecure { path, reason, .. }) => {
-                if security {
-                    diags.push(
-                        Severity::Error,
-                        DiagKind::General,
-                        span,
-                        format_args!(
-                            "{name}: {kw} '{cmd}' refused (enable_script_security): {path} {reason}, and the script runs as root"
-                        ),
-                    )
-                } else {
-                    diags.push(
-                        Severity::Warning,
-                        DiagKind::ScriptSecurity,
-                        span,
-                        format_args!(
-                            "{name}: {kw} '{cmd}': unsafe permissions: {path} {reason}, and the script runs as root"
-                        ),
-                    )
-                }
-            }
+            Err(ScriptSecurityError::Insecure { path, reason, .. }) => diags.push(
+                sev,
+                kind,
+                p.span,
+                format_args!(
+                    "{p} '{cmd}' {}: {path} {reason}, and the script runs as root",
+                    if security {
+                        "refused (enable_script_security)"
+                    } else {
+                        "has unsafe permissions"
+                    }
+                ),
+            ),
         }
     });
     creds
@@ -206,9 +234,9 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
 /// Daemon start-up: warns about scripts whose program is not there (they
 /// fail when run; keepalived disables them with "Cannot find script").
 pub fn warn_missing(cfg: &Config) {
-    for_each_command(cfg, |cmd, _, kw, name, _| {
+    for_each_command(cfg, |cmd, p| {
         if let Err(ScriptSecurityError::NotFound { path, .. }) = check_script_security(cmd) {
-            warn!("{name}: {kw} '{cmd}': {path} not found: the command will fail when it runs");
+            warn!("{p} '{cmd}': {path} not found: the command will fail when it runs");
         }
     });
 }

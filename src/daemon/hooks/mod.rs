@@ -120,6 +120,8 @@ pub struct Hooks {
     smtp_slot: Option<Slot>,
     hostname: Name,
     sigchld: bool,
+    /// Some tracker input arrived since the last hand-over to the router.
+    dirty: bool,
     /// The instances are not started yet: the start-up wait ends then.
     start_at: Option<Instant>,
     spawn_fail_logged: [bool; MAX_SCRIPTS],
@@ -203,11 +205,15 @@ impl Hooks {
             smtp_slot: None,
             hostname,
             sigchld: false,
+            dirty: true,
             start_at: None,
             spawn_fail_logged: [false; MAX_SCRIPTS],
             script_map: Vec::new(),
         });
         h.open_fifos(cfg);
+        // The first `localtime_r` reads the time zone (and allocates): do it
+        // now, not at the first SMTP alert.
+        let _ = wall_clock();
         Ok(h)
     }
 
@@ -279,7 +285,7 @@ impl Hooks {
         while let Some(r) = self.exec.reap() {
             match r.kind {
                 ChildKind::Script(id) => {
-                    self.trackers.script_result(id, now, r.outcome);
+                    self.dirty |= self.trackers.script_result(id, now, r.outcome);
                 }
                 ChildKind::Notify => {
                     debug!("notify command (pid {}) ended: {:?}", r.pid, r.outcome)
@@ -350,7 +356,7 @@ impl Hooks {
                 self.proc_in_pass = false;
                 self.proc_error_logged = false;
                 for (id, n) in sc.counts() {
-                    self.trackers.process_count(id, now, n);
+                    self.dirty |= self.trackers.process_count(id, now, n);
                 }
             }
             Err(e) => {
@@ -373,9 +379,13 @@ impl Hooks {
         self.scan_step(now);
         if self.file_slot.is_some_and(|s| poll.is_ready(s)) {
             self.files.on_ready(now, &mut self.trackers);
+            self.dirty = true;
         }
-        self.files.poll(now, &mut self.trackers);
-        self.trackers.handle_timeout(now);
+        if self.files.deadline().is_some_and(|t| t <= now) {
+            self.files.poll(now, &mut self.trackers);
+            self.dirty = true;
+        }
+        self.dirty |= self.trackers.handle_timeout(now);
     }
 
     /// Moves the SMTP session forward and keeps its socket in `poll`.
@@ -540,6 +550,9 @@ impl Daemon {
 
     /// Hands every instance whose tracker state changed to the router.
     fn deliver_tracks(&mut self, now: Instant) {
+        if !core::mem::take(&mut self.hooks.dirty) {
+            return;
+        }
         let mut changed: Vec<(InstanceId, TrackState), MAX_INSTANCES> = Vec::new();
         self.hooks.trackers.take_changed(|id, st| {
             let _ = changed.push((id, st));
@@ -674,6 +687,7 @@ impl Daemon {
         *h.files = FileWatch::new(new_cfg, &h.trackers);
         h.file_slot = h.files.fd().and_then(|fd| self.poll.add(fd).ok());
         h.files.read_all(now, &mut h.trackers);
+        h.dirty = true;
         h.open_fifos(new_cfg);
         if !same_smtp(&old_cfg.global_defs, &new_cfg.global_defs) {
             *h.smtp = Smtp::new(&new_cfg.global_defs, &h.hostname);
