@@ -414,10 +414,48 @@ fn no_heap_growth_after_startup_under_strace() {
     }
     let mut lab = Lab::new("strace", 2);
     let trace = lab.dir.join("r1.strace");
-    // r1 (traced) is the lower priority: it becomes master on every kill of r2.
+    // r1 (traced) is the lower priority: it becomes master on every kill of
+    // r2. It runs every kind of hook: a vrrp_script, a track_file, a
+    // track_process (a copy of sleep under a name only this test uses),
+    // notify scripts and a notify FIFO.
+    let d = lab.dir.display().to_string();
+    let proc_name = format!("kvh{}", std::process::id() % 1_000_000);
+    let sleeper = lab.dir.join(&proc_name);
+    let src = ["/usr/bin/sleep", "/bin/sleep"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("sleep(1)");
+    fs::copy(src, &sleeper).unwrap();
+    let spawn_tracked = || {
+        std::process::Command::new(&sleeper)
+            .arg("1000")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the tracked process")
+    };
+    /// The tracked process, killed by PID on drop (also on panic).
+    struct Tracked(Option<std::process::Child>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.0.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut tracked = Tracked(Some(spawn_tracked()));
+    let hooks = format!(
+        "    track_script {{\n        chk\n    }}\n    track_file {{\n        tf\n    }}\n    track_process {{\n        tp\n    }}\n    notify_master \"/usr/bin/touch {d}/master\"\n    notify_backup \"/usr/bin/touch {d}/backup\"\n    notify \"/usr/bin/touch {d}/generic\"\n"
+    );
     lab.write_conf(
         1,
-        &instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], ""),
+        &format!(
+            "global_defs {{\n    notify_fifo {d}/notify.fifo\n}}\n\
+             vrrp_script chk {{\n    script \"/usr/bin/test -d {d}\"\n    interval 1\n    weight 2\n}}\n\
+             vrrp_track_file tf {{\n    file {d}/tf\n    weight 1\n    init_file 0\n}}\n\
+             vrrp_track_process tp {{\n    process {proc_name}\n    weight 1\n}}\n{}",
+            instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], &hooks)
+        ),
     );
     lab.write_conf(
         2,
@@ -440,6 +478,16 @@ fn no_heap_growth_after_startup_under_strace() {
             &t,
         ],
     );
+    let daemon_pid = lab.pid(1).to_string();
+    // The trackers' first results: 100 + 1 (process, scanned before the
+    // start) + 2 (script, a moment later).
+    assert!(
+        wait_until(Duration::from_secs(5), || lab
+            .log(1)
+            .contains("Changing effective priority from 101 to 103")),
+        "{}",
+        lab.log(1)
+    );
     for round in 0..3 {
         lab.kill9(2);
         lab.wait_has(1, VIP4, Duration::from_secs(6));
@@ -448,9 +496,31 @@ fn no_heap_growth_after_startup_under_strace() {
             lab.ip(1, &["addr", "del", "192.0.2.100/24", "dev", "eth0"]);
             assert!(wait_until(Duration::from_secs(2), || lab.has(1, VIP4)));
         }
+        // The file and process trackers change in each round.
+        fs::write(lab.dir.join("tf"), format!("{}\n", round + 4)).unwrap();
+        let p = tracked.0.take().map(|mut c| {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        });
+        assert!(p.is_some());
+        let want = format!(
+            "Changing effective priority from {} to {}",
+            103 + round + 4,
+            102 + round + 4
+        );
+        assert!(
+            wait_until(Duration::from_secs(4), || lab.log(1).contains(&want)),
+            "{want}\n{}",
+            lab.log(1)
+        );
+        tracked.0 = Some(spawn_tracked());
         lab.start(2);
         lab.wait_master(2, VIP4, Duration::from_secs(6));
     }
+    for f in ["master", "backup", "generic"] {
+        assert!(lab.dir.join(f).exists(), "notify script {f} did not run");
+    }
+    drop(tracked);
     lab.signal(1, "USR2");
     std::thread::sleep(Duration::from_millis(300));
     let (_, code) = lab.term(1);
@@ -476,24 +546,34 @@ fn no_heap_growth_after_startup_under_strace() {
             .any(|l| l.contains("mmap(") || l.contains("brk(")),
         "no brk/mmap traced before the marker: is strace filtering right?"
     );
+    // `strace -f` also follows the scripts the daemon forks; their execs map
+    // memory of their own. Only the daemon's lines count (`PID syscall`).
+    let ours = |l: &&&str| l.split_whitespace().next() == Some(daemon_pid.as_str());
     let growth: Vec<&&str> = lines[start..stop]
         .iter()
+        .filter(ours)
         .filter(|l| {
             ["brk(", "mmap(", "munmap(", "mremap("]
                 .iter()
                 .any(|s| l.contains(s))
         })
         .collect();
+    let children = lines[start..stop].iter().filter(|l| !ours(l)).count();
     let writes = lines[start..stop]
         .iter()
         .filter(|l| l.contains("write("))
         .count();
     println!(
-        "strace: {} log writes and {} brk/mmap/munmap/mremap calls between the start-up marker and SIGTERM, over 3 failovers and 3 preemptions",
+        "strace: {} log writes and {} brk/mmap/munmap/mremap calls of the daemon between the start-up marker and SIGTERM, over 3 failovers and 3 preemptions with a vrrp_script, a track_file, a track_process, notify scripts and a FIFO ({} traced lines of its children)",
         writes,
-        growth.len()
+        growth.len(),
+        children
     );
     assert!(writes > 20, "too little activity traced");
+    assert!(
+        children > 100,
+        "the scripts did not run (or strace -f did not follow them)"
+    );
     assert!(
         growth.is_empty(),
         "heap/mapping changes after start-up:\n{growth:#?}"

@@ -269,6 +269,21 @@ fn process_tracker_reacts_to_a_process_exiting() {
         t0.elapsed().as_millis()
     );
     assert!(lab.log(1).contains("(VI_1) Entering FAULT STATE"));
+    // A reload with the same configuration keeps the tracker's state: r1
+    // stays in FAULT, nothing flaps, also after the next scans.
+    let before = lab.log(1).len();
+    lab.signal(1, "HUP");
+    assert!(wait_until(Duration::from_secs(3), || lab.log(1)[before..]
+        .contains("Configuration reloaded")));
+    std::thread::sleep(Duration::from_millis(2500));
+    let new = lab.log(1)[before..].to_string();
+    assert!(
+        new.contains("Reload: 1 tracker(s) kept their state"),
+        "{new}"
+    );
+    assert!(!new.contains("(VI_1) Entering"), "{new}");
+    assert!(!new.contains("Quorum"), "{new}");
+    lab.wait_master(2, VIP, Duration::from_secs(1));
     // It comes back: quorum gained, r1 leaves FAULT and preempts.
     let mut proc2 = spawn();
     assert!(wait_until(Duration::from_secs(4), || lab
@@ -357,6 +372,66 @@ fn track_file_value_change_lowers_the_priority() {
     );
     let (_, code) = lab.term(1);
     assert_eq!(code, Some(0));
+}
+
+// ------------------------------------------------------------ notify_stop at shutdown
+
+#[test]
+fn notify_stop_runs_after_the_vips_are_gone_and_is_waited_for_at_most_1s() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("hstp", 1);
+    let bin = sleeper(&lab, "s");
+    let name = name_of(&bin);
+    let _cleanup = KillOnDrop(name.clone());
+    let d = lab.dir.display().to_string();
+    let stop = lab.dir.join("stop.sh");
+    // Records the addresses it sees, then hangs far past the 1 s timeout.
+    write_exec(
+        &stop,
+        &format!(
+            "#!/bin/sh\nip -o addr show dev eth0 > {d}/stop.addrs\nexec {} 30\n",
+            bin.display()
+        ),
+    );
+    let extra = format!(
+        "    notify_stop {}\n    notify \"/usr/bin/touch {d}/generic\"\n",
+        stop.display()
+    );
+    lab.write_conf(
+        1,
+        &instance("VI_1", 51, 200, 3, "0.5", &["192.0.2.100/24"], &extra),
+    );
+    lab.start(1);
+    lab.wait_has(1, VIP, Duration::from_secs(5));
+    let (took, code) = lab.term(1);
+    println!(
+        "notify_stop hanging: keepvip exited {} ms after SIGTERM (procd kills after 5 s)",
+        took.as_millis()
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+    let addrs = fs::read_to_string(lab.dir.join("stop.addrs")).unwrap();
+    assert!(addrs.contains("192.0.2.1/24"), "{addrs}");
+    assert!(
+        !addrs.contains(VIP),
+        "notify_stop ran before the VIP was removed:\n{addrs}"
+    );
+    assert!(lab.dir.join("generic").exists());
+    let log = lab.log(1);
+    let sent0 = log.find("(VI_1) sent 0 priority").expect("priority 0");
+    let stopped = log
+        .find("still running 1000 ms after stop: killed")
+        .expect(&log);
+    assert!(sent0 < stopped, "{log}");
+    assert!(
+        wait_until(Duration::from_secs(2), || pids_named(&name).is_empty()),
+        "the hung notify_stop was not killed"
+    );
 }
 
 // ------------------------------------------------------------ notify + FIFO vs keepalived
