@@ -695,3 +695,6 @@ impl Daemon {
         info!("Reload: {} tracker(s) kept their state", kept);
     }
 }
+
+#[cfg(test)]
+mod tests;
