@@ -11,11 +11,48 @@
 //! it: the daemon loop never waits. A FIFO we created is removed again when
 //! the [`NotifyFifo`] is dropped (keepalived unlinks it at exit).
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use heapless::Vec;
+
 use super::owned_fd;
+use crate::limits::MAX_PATH_LEN;
+
+/// Why a FIFO could not be used (besides an `errno` from the system).
+#[derive(Debug)]
+pub enum FifoError {
+    /// The path exists and is not a FIFO.
+    NotAFifo,
+    /// A FIFO owned by another non-root user (it could be a trap).
+    NotOurs,
+    /// Longer than `MAX_PATH_LEN` or with a NUL byte.
+    BadPath,
+    Io(io::Error),
+}
+
+impl core::fmt::Display for FifoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FifoError::NotAFifo => f.write_str("exists and is not a FIFO"),
+            FifoError::NotOurs => f.write_str("is a FIFO owned by another user"),
+            FifoError::BadPath => f.write_str("path too long or with a NUL byte"),
+            FifoError::Io(e) => match e.raw_os_error() {
+                Some(n) => write!(f, "errno {n}"),
+                None => f.write_str("I/O error"),
+            },
+        }
+    }
+}
+
+fn lstat(path: &CStr) -> io::Result<libc::stat> {
+    // SAFETY: `stat` is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `st` writable for the call.
+    super::cerr(unsafe { libc::lstat(path.as_ptr(), &mut st) })?;
+    Ok(st)
+}
 
 /// Counters of one FIFO.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,7 +66,8 @@ pub struct FifoStats {
 
 /// One notify FIFO.
 pub struct NotifyFifo {
-    path: CString,
+    /// NUL-terminated.
+    path: Vec<u8, { MAX_PATH_LEN + 1 }>,
     fd: OwnedFd,
     /// We made it (and remove it on drop).
     created: bool,
@@ -38,23 +76,23 @@ pub struct NotifyFifo {
 
 impl NotifyFifo {
     /// Creates the FIFO at `path` if it does not exist and opens it
-    /// (start-up; the path is copied once). Fails if `path` exists and is
-    /// not a FIFO, or is a FIFO owned by another non-root user (keepalived
-    /// refuses "a fifo we do not own" too).
-    pub fn create(path: &str) -> io::Result<NotifyFifo> {
-        use std::os::unix::fs::FileTypeExt;
-        let c = CString::new(path)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in FIFO path"))?;
+    /// (start-up). Fails if `path` exists and is not a FIFO, or is a FIFO
+    /// owned by another non-root user (keepalived refuses "a fifo we do not
+    /// own" too).
+    pub fn create(path: &str) -> Result<NotifyFifo, FifoError> {
+        let mut p: Vec<u8, { MAX_PATH_LEN + 1 }> = Vec::new();
+        if path.as_bytes().contains(&0)
+            || p.extend_from_slice(path.as_bytes()).is_err()
+            || p.push(0).is_err()
+        {
+            return Err(FifoError::BadPath);
+        }
+        let c = CStr::from_bytes_with_nul(&p).map_err(|_| FifoError::BadPath)?;
         let mut created = false;
-        match std::fs::symlink_metadata(path) {
-            Ok(md) if md.file_type().is_fifo() => {}
-            Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("notify_fifo {path} exists and is not a FIFO"),
-                ));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        match lstat(c) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFIFO => {}
+            Ok(_) => return Err(FifoError::NotAFifo),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 // SAFETY: `c` is a valid NUL-terminated path.
                 let r = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
                 if r == 0 {
@@ -62,12 +100,18 @@ impl NotifyFifo {
                 } else {
                     let e = io::Error::last_os_error();
                     if e.raw_os_error() != Some(libc::EEXIST) {
-                        return Err(e);
+                        return Err(FifoError::Io(e));
                     }
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(FifoError::Io(e)),
         }
+        let unlink = |created: bool| {
+            if created {
+                // SAFETY: `c` is a valid NUL-terminated path.
+                unsafe { libc::unlink(c.as_ptr()) };
+            }
+        };
         // SAFETY: `c` is a valid NUL-terminated path; checked by `owned_fd`.
         let fd = owned_fd(unsafe {
             libc::open(
@@ -78,10 +122,8 @@ impl NotifyFifo {
         let fd = match fd {
             Ok(fd) => fd,
             Err(e) => {
-                if created {
-                    let _ = std::fs::remove_file(path);
-                }
-                return Err(e);
+                unlink(created);
+                return Err(FifoError::Io(e));
             }
         };
         // SAFETY: `stat` is plain data (all-zero is valid) and `fd` is open.
@@ -92,25 +134,20 @@ impl NotifyFifo {
             && st.st_mode & libc::S_IFMT == libc::S_IFIFO
             && (st.st_uid == 0 || st.st_uid == geteuid());
         if !ours {
-            if created {
-                let _ = std::fs::remove_file(path);
-            }
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!("notify_fifo {path} is not a FIFO we own"),
-            ));
+            unlink(created);
+            return Err(FifoError::NotOurs);
         }
         Ok(NotifyFifo {
-            path: c,
+            path: p,
             fd,
             created,
             stats: FifoStats::default(),
         })
     }
 
-    /// The path, as given.
-    pub fn path(&self) -> &std::ffi::CStr {
-        &self.path
+    /// The path (NUL-terminated).
+    pub fn path(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.path).unwrap_or(c"")
     }
 
     /// Writes one line (ending in `\n`). Returns true if it was written.
@@ -152,8 +189,8 @@ impl Drop for NotifyFifo {
         if self.created {
             // Unlink first (keepalived's order): a reader that loops
             // reopening the path cannot reopen this FIFO.
-            // SAFETY: `path` is a valid NUL-terminated path.
-            unsafe { libc::unlink(self.path.as_ptr()) };
+            // SAFETY: `path()` is a valid NUL-terminated path.
+            unsafe { libc::unlink(self.path().as_ptr()) };
         }
     }
 }

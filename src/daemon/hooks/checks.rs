@@ -144,7 +144,7 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
                     DiagKind::General,
                     Span::default(),
                     format_args!(
-                        "global_defs: script_user {}{}{}: {e}: scripts cannot run as it",
+                        "global_defs: script_user {}{}{}: {e}",
                         u,
                         if g.script_group.is_some() { " " } else { "" },
                         g.script_group.as_deref().unwrap_or("")
@@ -207,13 +207,13 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
         };
         match check_script_security(cmd) {
             Ok(()) | Err(ScriptSecurityError::NotFound { .. }) => {}
-            Err(ScriptSecurityError::WrongType { path, .. }) => diags.push(
+            Err(ScriptSecurityError::WrongType { path }) => diags.push(
                 sev,
                 DiagKind::General,
                 p.span,
                 format_args!("{p} '{cmd}': {path} is not a regular file / directory"),
             ),
-            Err(ScriptSecurityError::Insecure { path, reason, .. }) => diags.push(
+            Err(ScriptSecurityError::Insecure { path, reason }) => diags.push(
                 sev,
                 kind,
                 p.span,
@@ -235,7 +235,7 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
 /// fail when run; keepalived disables them with "Cannot find script").
 pub fn warn_missing(cfg: &Config) {
     for_each_command(cfg, |cmd, p| {
-        if let Err(ScriptSecurityError::NotFound { path, .. }) = check_script_security(cmd) {
+        if let Err(ScriptSecurityError::NotFound { path }) = check_script_security(cmd) {
             warn!("{p} '{cmd}': {path} not found: the command will fail when it runs");
         }
     });

@@ -49,6 +49,14 @@ impl Watched {
     fn dir(&self) -> &CStr {
         CStr::from_bytes_with_nul(&self.dir).unwrap_or(c".")
     }
+    /// The path for logs (config paths are UTF-8).
+    fn shown(&self) -> &str {
+        let p = self
+            .path
+            .get(..self.path.len().saturating_sub(1))
+            .unwrap_or(&[]);
+        core::str::from_utf8(p).unwrap_or("?")
+    }
 }
 
 /// Counters (for status dumps).
@@ -127,14 +135,13 @@ impl FileWatch {
         for f in self.files.iter_mut().filter(|f| f.wd.is_none()) {
             match ino.add_watch(f.dir(), TRACK_FILE_MASK) {
                 Ok(wd) => {
-                    debug!("watching {:?} for {:?}", f.dir(), f.path());
+                    debug!("tracked file {}: its directory is watched", f.shown());
                     f.wd = Some(wd);
                 }
                 Err(e) => debug!(
-                    "cannot watch {:?} ({}): polling {:?}",
-                    f.dir(),
-                    super::super::errno::IoErr(&e),
-                    f.path()
+                    "tracked file {}: cannot watch its directory ({}): polled",
+                    f.shown(),
+                    super::super::errno::IoErr(&e)
                 ),
             }
         }
@@ -189,9 +196,8 @@ impl FileWatch {
             if ev.mask & IN_IGNORED != 0 {
                 for f in files.iter_mut().filter(|f| f.wd == Some(ev.wd)) {
                     info!(
-                        "directory {:?} of tracked file {:?} is gone: polling it",
-                        f.dir(),
-                        f.path()
+                        "tracked file {}: its directory is gone: polling it",
+                        f.shown()
                     );
                     f.wd = None;
                     lost_watch = true;
@@ -247,9 +253,9 @@ impl FileWatch {
 /// `init_file [VALUE] [overwrite]` as keepalived applies it: the file gets
 /// `VALUE\n` (default 0) when it does not exist; with `overwrite` also when
 /// it does (a regular file only), except on reload (`reload`), which never
-/// overwrites. Start-up / reload only (allocates).
+/// overwrites. Start-up / reload only.
 pub fn init_files(cfg: &Config, trackers: &Trackers, reload: bool) {
-    use std::os::unix::fs::FileTypeExt;
+    use core::fmt::Write as _;
     for id in trackers.files_in_use() {
         let Some(t) = cfg.track_files.get(usize::from(id.0)) else {
             continue;
@@ -257,25 +263,127 @@ pub fn init_files(cfg: &Config, trackers: &Trackers, reload: bool) {
         let Some((value, overwrite)) = t.init_file else {
             continue;
         };
-        let path = t.file.as_str();
-        match std::fs::symlink_metadata(path) {
-            Ok(_) if !overwrite || reload => continue,
-            Ok(md) if !md.file_type().is_file() || md.file_type().is_fifo() => {
+        let Some(path) = cpath(t.file.as_bytes()) else {
+            continue;
+        };
+        let Ok(c) = CStr::from_bytes_with_nul(&path) else {
+            continue;
+        };
+        match crate::sys::file_kind(c) {
+            Some(_) if !overwrite || reload => continue,
+            Some(crate::sys::FileKind::Regular) | None => {}
+            Some(_) => {
                 warn!(
                     "Cannot initialise track file {} - it is not a regular file",
                     t.name
                 );
                 continue;
             }
-            _ => {}
         }
-        if let Err(e) = std::fs::write(path, format!("{value}\n")) {
+        let mut text: heapless::String<16> = heapless::String::new();
+        let _ = writeln!(text, "{value}");
+        if let Err(e) = crate::sys::write_file(c, text.as_bytes()) {
             warn!(
                 "Unable to initialise track file {} ({}): {}",
                 t.name,
-                path,
+                t.file,
                 super::super::errno::IoErr(&e)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Diagnostics, MemorySource, parse};
+    use crate::track::FileId;
+
+    fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(64 << 20)
+                .spawn_scoped(s, f)
+                .expect("spawn test thread")
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+
+    /// Drains inotify (after the kernel queued the events) and polls.
+    fn settle(w: &mut FileWatch, t: &mut Trackers, now: Instant) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        w.on_ready(now, t);
+        w.poll(now, t);
+    }
+
+    #[test]
+    fn written_renamed_deleted_and_a_directory_that_comes_and_goes() {
+        if std::env::var_os("KEEPVIP_QEMU").is_some() {
+            println!(
+                "skipped under qemu-user (KEEPVIP_QEMU): inotify events pass its translation layer"
+            );
+            return;
+        }
+        let d = std::env::temp_dir().join(format!("kv-filewatch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("a")).unwrap();
+        let text = format!(
+            "vrrp_track_file fa {{\n file {0}/a/v\n}}\nvrrp_track_file fb {{\n file {0}/b/v\n}}\n\
+             vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 192.0.2.1/24 }}\n track_file {{\n  fa\n  fb\n }}\n}}\n",
+            d.display()
+        );
+        big_stack(move || {
+            let files = [("/k.conf", text.as_bytes())];
+            let mut cfg = crate::config::Config::new_boxed();
+            let mut diags = Diagnostics::new();
+            parse(&MemorySource::new(&files), "/k.conf", &mut cfg, &mut diags);
+            assert!(!diags.has_errors());
+            let mut t = Trackers::new_boxed(&cfg);
+            let (fa, fb) = (FileId(0), FileId(1));
+            std::fs::write(d.join("a/v"), "5\n").unwrap();
+            let mut w = FileWatch::new(&cfg, &t);
+            assert!(w.fd().is_some());
+            let t0 = Instant::from_secs(10);
+            w.read_all(t0, &mut t);
+            assert_eq!(t.file_value_of(fa), Some(5));
+            // b/ does not exist: 0, and polled every second.
+            assert_eq!(t.file_value_of(fb), Some(0));
+            assert_eq!(w.deadline(), Some(t0 + FILE_POLL_INTERVAL));
+            // Written in place, then replaced by rename, then deleted.
+            std::fs::write(d.join("a/v"), "-7").unwrap();
+            settle(&mut w, &mut t, t0);
+            assert_eq!(t.file_value_of(fa), Some(-7));
+            std::fs::write(d.join("a/tmp"), "0x10").unwrap();
+            std::fs::rename(d.join("a/tmp"), d.join("a/v")).unwrap();
+            settle(&mut w, &mut t, t0);
+            assert_eq!(t.file_value_of(fa), Some(16));
+            std::fs::remove_file(d.join("a/v")).unwrap();
+            settle(&mut w, &mut t, t0);
+            assert_eq!(t.file_value_of(fa), Some(0));
+            // b/ appears: the next polling round watches and reads it.
+            std::fs::create_dir_all(d.join("b")).unwrap();
+            std::fs::write(d.join("b/v"), "3").unwrap();
+            let t1 = t0 + FILE_POLL_INTERVAL;
+            settle(&mut w, &mut t, t1);
+            assert_eq!(t.file_value_of(fb), Some(3));
+            assert_eq!(w.deadline(), None, "every file has a watch now");
+            std::fs::write(d.join("b/v"), "4").unwrap();
+            settle(&mut w, &mut t, t1);
+            assert_eq!(t.file_value_of(fb), Some(4));
+            // a/ goes away (its watch ends): polled again until it is back.
+            std::fs::remove_dir(d.join("a")).unwrap();
+            settle(&mut w, &mut t, t1);
+            assert_eq!(w.deadline(), Some(t1 + FILE_POLL_INTERVAL));
+            std::fs::create_dir_all(d.join("a")).unwrap();
+            std::fs::write(d.join("a/v"), "9").unwrap();
+            settle(&mut w, &mut t, t1 + FILE_POLL_INTERVAL);
+            assert_eq!(t.file_value_of(fa), Some(9));
+            assert_eq!(w.deadline(), None);
+            assert!(w.stats.events >= 5, "{:?}", w.stats);
+        });
+        let _ = std::fs::remove_dir_all(
+            std::env::temp_dir().join(format!("kv-filewatch-{}", std::process::id())),
+        );
     }
 }

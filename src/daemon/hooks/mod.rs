@@ -67,13 +67,13 @@ use crate::notify::{Event, FifoLine, NotifyKind, for_each_command};
 use crate::smtp::Smtp;
 use crate::sys::clock::monotonic_now;
 use crate::sys::exec::{ChildKind, Exec, TERM_GRACE};
-use crate::sys::fifo::NotifyFifo;
+use crate::sys::fifo::{FifoError, NotifyFifo};
 use crate::sys::poll::{PollTable, Slot};
 use crate::sys::procscan::ProcScanner;
 use crate::sys::tcp::{SmtpLink, wall_clock};
 use crate::time::{Duration, Instant};
 use crate::track::cmdline::{Argv, build_argv};
-use crate::track::{ScriptId, Trackers};
+use crate::track::{ScriptId, ScriptOutcome, Trackers};
 use crate::vrrp::{Action, Actions, InstanceId, NotifyState, TrackState};
 
 pub use checks::{ScriptCreds, check_scripts, warn_missing};
@@ -130,11 +130,13 @@ pub struct Hooks {
 
 /// The host name (`EHLO`, default `router_id`), read once.
 fn hostname() -> Name {
-    let mut n = Name::new();
-    if let Ok(s) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-        let _ = n.push_str(s.trim().get(..n.capacity()).unwrap_or(s.trim()));
+    let mut buf = [0u8; 65];
+    let n = crate::sys::gethostname(&mut buf);
+    let mut name = Name::new();
+    if let Ok(s) = core::str::from_utf8(n) {
+        let _ = name.push_str(s.get(..name.capacity()).unwrap_or(s));
     }
-    n
+    name
 }
 
 fn same_smtp(a: &GlobalDefs, b: &GlobalDefs) -> bool {
@@ -211,9 +213,6 @@ impl Hooks {
             script_map: Vec::new(),
         });
         h.open_fifos(cfg);
-        // The first `localtime_r` reads the time zone (and allocates): do it
-        // now, not at the first SMTP alert.
-        let _ = wall_clock();
         Ok(h)
     }
 
@@ -235,6 +234,9 @@ impl Hooks {
             match NotifyFifo::create(&p) {
                 Ok(fifo) => {
                     let _ = self.fifos.push(Fifo { path: p, fifo });
+                }
+                Err(FifoError::Io(e)) => {
+                    error!("Unable to open notify fifo {}: {}", p, IoErr(&e))
                 }
                 Err(e) => error!("Unable to open notify fifo {}: {}", p, e),
             }
@@ -287,9 +289,18 @@ impl Hooks {
                 ChildKind::Script(id) => {
                     self.dirty |= self.trackers.script_result(id, now, r.outcome);
                 }
-                ChildKind::Notify => {
-                    debug!("notify command (pid {}) ended: {:?}", r.pid, r.outcome)
-                }
+                ChildKind::Notify => match r.outcome {
+                    ScriptOutcome::Exited(0) => {}
+                    ScriptOutcome::Exited(n) => {
+                        debug!("notify command (pid {}) exited with status {}", r.pid, n)
+                    }
+                    ScriptOutcome::Signaled(n) => {
+                        debug!("notify command (pid {}) killed by signal {}", r.pid, n)
+                    }
+                    ScriptOutcome::TimedOut => {
+                        debug!("notify command (pid {}) killed at its timeout", r.pid)
+                    }
+                },
                 ChildKind::Detached => {}
             }
         }
