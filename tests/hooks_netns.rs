@@ -209,6 +209,72 @@ fn failing_vrrp_script_moves_the_vip_weight_and_fault_variants() {
     assert_eq!(code, Some(0));
 }
 
+#[test]
+fn startup_waits_for_a_weight_0_script_bounded_by_its_timeout() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("hsup", 1);
+    let bin = sleeper(&lab, "u");
+    let name = name_of(&bin);
+    let _cleanup = KillOnDrop(name.clone());
+    let conf = |timeout: u32| {
+        format!(
+            "vrrp_script chk {{\n    script \"{} 1000\"\n    interval 30\n    timeout {timeout}\n}}\n{}",
+            bin.display(),
+            instance(
+                "VI_1",
+                51,
+                200,
+                3,
+                "0.5",
+                &["192.0.2.100/24"],
+                "    track_script {\n        chk\n    }\n"
+            )
+        )
+    };
+    // The check never answers: killed at its 1 s timeout, which is its
+    // first result (failed): the instance then starts, in FAULT.
+    lab.write_conf(1, &conf(1));
+    let t0 = Instant::now();
+    lab.start(1);
+    let marker = t0.elapsed();
+    assert!(!lab.log(1).contains("(VI_1) Entering"), "{}", lab.log(1));
+    assert!(
+        wait_until(Duration::from_secs(6), || lab
+            .log(1)
+            .contains("(VI_1) Entering FAULT STATE (init)")),
+        "{}",
+        lab.log(1)
+    );
+    let started = t0.elapsed();
+    println!(
+        "start-up with a hung weight-0 check (timeout 1 s): ready after {} ms, instance started (FAULT) after {} ms",
+        marker.as_millis(),
+        started.as_millis()
+    );
+    assert!(started >= Duration::from_millis(900), "{started:?}");
+    let log = lab.log(1);
+    let timed_out = log.find("VRRP_Script(chk) timed_out").expect(&log);
+    assert!(timed_out < log.find("(VI_1) Entering FAULT STATE (init)").unwrap());
+    assert!(!lab.has(1, VIP));
+    let (_, code) = lab.term(1);
+    assert_eq!(code, Some(0));
+    // The wait never blocks the loop: SIGTERM while waiting (timeout 20 s)
+    // stops the daemon at once, the check killed with it.
+    lab.write_conf(1, &conf(20));
+    let before = lab.log(1).len();
+    lab.start(1);
+    assert!(wait_until(Duration::from_secs(2), || pids_named(&name)
+        .len()
+        == 1));
+    let (took, code) = lab.term(1);
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!lab.log(1)[before..].contains("(VI_1) Entering"));
+    assert!(wait_until(Duration::from_secs(2), || pids_named(&name).is_empty()));
+}
+
 // ------------------------------------------------------------ track_process
 
 #[test]

@@ -127,22 +127,6 @@ fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
-/// Reaps every exited child without blocking (`waitpid(-1, WNOHANG)` until
-/// none is left); returns how many were reaped. For SIGCHLD.
-pub fn reap_children() -> usize {
-    let mut n = 0;
-    for _ in 0..1024 {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `status` is a valid, writable int for the call.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            break;
-        }
-        n += 1;
-    }
-    n
-}
-
 /// What a path is (`lstat`: a symlink is not followed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
