@@ -17,9 +17,12 @@
 //! 6. link changes -> `handle_link`, addresses -> advert sources, VIPs
 //!    removed behind a master's back -> re-added;
 //! 7. `handle_timeout` until no deadline is due;
-//! 8. requested dumps and the `keepvip status` socket (`observe`).
+//! 8. the hooks (`daemon::hooks`): reaped scripts, due scripts, the `/proc`
+//!    scan step, tracked files, tracker results into the core, SMTP;
+//! 9. requested dumps and the `keepvip status` socket (`observe`).
 //!
-//! After every core call the actions are executed in order and cleared.
+//! After every core call the actions are executed in order and cleared
+//! (notifications last: `hooks::Hooks::notify`).
 //! Nothing in the loop allocates on the heap (the logger formats into a
 //! stack buffer, `crate::logger`); `tests/daemon_netns.rs` (glibc build) and
 //! `board/budgets.sh heap` (the static musl build) check with strace that no
@@ -27,6 +30,7 @@
 
 mod errno;
 mod exec;
+mod hooks;
 mod iface;
 mod observe;
 mod retry;
@@ -52,6 +56,7 @@ use crate::vrrp::{Actions, InstanceId, Router, reload_map};
 
 pub use errno::{Errno, IoErr, errno_text};
 use exec::Io;
+pub use hooks::check_scripts;
 
 /// Logged (info) once start-up is over: everything after it runs without
 /// heap growth. Tests wait for this line.
@@ -93,6 +98,8 @@ struct Daemon {
     actions: Box<Actions>,
     /// State dumps and the status socket.
     observe: observe::Observer,
+    /// Trackers, notify scripts, FIFO, SMTP.
+    hooks: Box<hooks::Hooks>,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -113,6 +120,7 @@ pub fn run(opts: &Options) -> i32 {
     let mut cfg = Config::new_boxed();
     let mut diags = Diagnostics::new_boxed();
     config::parse(&FsSource, &path, &mut cfg, &mut diags);
+    let creds = hooks::check_scripts(&cfg, &mut diags);
     log_diags(&cfg, &diags);
     if diags.has_errors() {
         error!(
@@ -144,7 +152,7 @@ pub fn run(opts: &Options) -> i32 {
         return 1;
     }
     let observe = observe::Observer::new(opts);
-    let code = match Daemon::start(path, cfg, diags, signals, observe) {
+    let code = match Daemon::start(path, cfg, diags, creds, signals, observe) {
         Ok(mut d) => d.run(),
         Err(()) => 1,
     };
@@ -157,6 +165,7 @@ impl Daemon {
         config_path: std::string::String,
         cfg: Box<Config>,
         diags: Box<Diagnostics>,
+        creds: hooks::ScriptCreds,
         signals: Signals,
         mut observe: observe::Observer,
     ) -> Result<Daemon, ()> {
@@ -194,6 +203,7 @@ impl Daemon {
             TimerFd::open().map_err(|e| error!("cannot open timerfd: {}", errno::IoErr(&e)))?;
         let timer_slot = poll.add(std::os::fd::AsFd::as_fd(&timer)).map_err(|_| ())?;
         observe.register(&mut poll);
+        let hooks = hooks::Hooks::new(&cfg, creds, &mut poll)?;
         let mut d = Daemon {
             config_path,
             cur: Runtime { cfg, router },
@@ -210,6 +220,7 @@ impl Daemon {
             timer_slot,
             actions: Box::new(Actions::new()),
             observe,
+            hooks,
         };
 
         // Interfaces: index, MAC, state, addresses.
@@ -230,21 +241,30 @@ impl Daemon {
         exec::refresh_src_addrs(&mut d.io, &d.cur.cfg, &mut d.cur.router);
         d.apply_links(now);
 
-        // Start: non-master instances remove stale VIPs (crash leftovers).
+        // The first tracker round; instances tracking a weight-0 script
+        // wait for its first result (keepalived), in the loop.
+        if d.hooks_prime(now) {
+            d.start_instances(now);
+        }
+        d.pump_timers(monotonic_now());
+        info!("{}", STARTUP_COMPLETE);
+        Ok(d)
+    }
+
+    /// Starts the instances: non-master instances remove stale VIPs (crash
+    /// leftovers).
+    fn start_instances(&mut self, now: Instant) {
         let t0 = monotonic_now();
-        d.cur.router.handle_start(now, &mut d.actions);
-        d.execute();
-        let requests = d.io.stats.vip_requests;
-        d.wait_acks();
+        self.cur.router.handle_start(now, &mut self.actions);
+        self.execute();
+        let requests = self.io.stats.vip_requests;
+        self.wait_acks();
         let took = monotonic_now().saturating_duration_since(t0);
         debug!(
             "start-up VIP cleanup: {} request(s) in {} us",
             requests,
             took.as_micros()
         );
-        d.pump_timers(monotonic_now());
-        info!("{}", STARTUP_COMPLETE);
-        Ok(d)
     }
 
     /// The start-up link + address dump, through the normal event path.
@@ -275,6 +295,7 @@ impl Daemon {
     /// Executes and clears the pending actions (current runtime).
     fn execute(&mut self) {
         exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
+        self.hooks.notify(&self.cur.cfg, &self.actions);
         self.actions.clear();
     }
 
@@ -341,10 +362,14 @@ impl Daemon {
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
-            let deadline = match (self.cur.router.poll_timeout(), self.io.retry_deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [
+                self.cur.router.poll_timeout(),
+                self.io.retry_deadline(),
+                self.hooks.deadline(now),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let mut timeout = deadline.map(|t| t.saturating_duration_since(now));
             match self.timer.set_deadline(deadline) {
                 // The timerfd wakes us precisely; the poll timeout (a little
@@ -382,8 +407,7 @@ impl Daemon {
                     return self.shutdown(now);
                 }
                 if set.contains(Signal::Chld) {
-                    let n = sys::reap_children();
-                    debug!("SIGCHLD: reaped {} child(ren)", n);
+                    self.hooks.on_sigchld();
                 }
                 self.observe.request(set);
                 if set.contains(Signal::Hup) {
@@ -417,6 +441,7 @@ impl Daemon {
                             &self.cur.cfg,
                             &mut self.cur.router,
                             &mut self.actions,
+                            &mut self.hooks,
                         );
                     }
                 }
@@ -439,9 +464,14 @@ impl Daemon {
             self.after_netlink(now);
             exec::retry_vips(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             self.pump_timers(now);
-            // Tracker states: `Some(&trackers)` once the daemon owns them.
-            self.observe
-                .turn(&self.poll, now, &self.cur.cfg, &self.cur.router, None);
+            self.hooks_turn(now);
+            self.observe.turn(
+                &self.poll,
+                now,
+                &self.cur.cfg,
+                &self.cur.router,
+                Some(self.hooks.trackers()),
+            );
         }
     }
 
@@ -480,8 +510,11 @@ impl Daemon {
         info!("Stopping");
         let t0 = monotonic_now();
         self.cur.router.handle_shutdown(now, &mut self.actions);
-        self.execute();
+        // Priority-0 adverts and VIP removal first, then notify_stop & co.
+        exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
         self.wait_acks();
+        self.hooks_shutdown();
+        self.actions.clear();
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
         rx::log_drop_summary(&self.cur.cfg, &self.cur.router, &self.io);
@@ -500,6 +533,7 @@ impl Daemon {
             &mut self.spare.cfg,
             &mut self.diags,
         );
+        let creds = hooks::check_scripts(&self.spare.cfg, &mut self.diags);
         log_diags(&self.spare.cfg, &self.diags);
         if self.diags.has_errors() {
             error!(
@@ -556,6 +590,7 @@ impl Daemon {
         self.execute();
         let kept = self.spare.router.adopt_from(&self.cur.router, &self.map);
         core::mem::swap(&mut self.cur, &mut self.spare);
+        self.hooks_reload(now, creds);
         for f in self.io.readd.iter_mut() {
             *f = false;
         }
@@ -573,8 +608,10 @@ impl Daemon {
                 .handle_link(now, &name, up, &mut self.actions);
             self.execute();
         }
-        self.cur.router.handle_start(now, &mut self.actions);
-        self.execute();
+        if !self.hooks.start_deferred() {
+            self.cur.router.handle_start(now, &mut self.actions);
+            self.execute();
+        }
         let started = self.cur.cfg.instances.len().saturating_sub(kept);
         info!(
             "Configuration reloaded: {} instance(s) unchanged, {} stopped, {} started",
