@@ -348,6 +348,8 @@ pub fn config_test(
     out: &mut dyn Write,
 ) -> i32 {
     config::parse(source, path, cfg, diags);
+    // Script users and enable_script_security, against this host.
+    let _ = crate::daemon::check_scripts(cfg, diags);
     // Console output: a write error (closed stderr) must not change the verdict.
     for d in diags.iter() {
         let _ = writeln!(out, "{}", d.display(cfg));

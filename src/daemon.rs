@@ -17,11 +17,14 @@
 //! 6. link changes -> `handle_link`, addresses -> advert sources, VIPs
 //!    removed behind a master's back -> re-added;
 //! 7. `handle_timeout` until no deadline is due;
-//! 8. the LVS side (`daemon::lvs`): finished and due health-check probes,
+//! 8. the hooks (`daemon::hooks`): reaped scripts, due scripts, the `/proc`
+//!    scan step, tracked files, tracker results into the core, SMTP;
+//! 9. the LVS side (`daemon::lvs`): finished and due health-check probes,
 //!    MISC_CHECK scripts, IPVS following the VRRP states;
-//! 9. requested dumps and the `keepvip status` socket (`observe`).
+//! 10. requested dumps and the `keepvip status` socket (`observe`).
 //!
-//! After every core call the actions are executed in order and cleared.
+//! After every core call the actions are executed in order and cleared
+//! (notifications last: `hooks::Hooks::notify`).
 //! Nothing in the loop allocates on the heap (the logger formats into a
 //! stack buffer, `crate::logger`); `tests/daemon_netns.rs` (glibc build) and
 //! `board/budgets.sh heap` (the static musl build) check with strace that no
@@ -29,6 +32,7 @@
 
 mod errno;
 mod exec;
+mod hooks;
 mod iface;
 mod lvs;
 mod observe;
@@ -55,6 +59,7 @@ use crate::vrrp::{Actions, InstanceId, Router, reload_map};
 
 pub use errno::{Errno, IoErr, errno_text};
 use exec::Io;
+pub use hooks::check_scripts;
 pub use lvs::NO_IPVS;
 
 /// Logged (info) once start-up is over: everything after it runs without
@@ -97,6 +102,8 @@ struct Daemon {
     actions: Box<Actions>,
     /// State dumps and the status socket.
     observe: observe::Observer,
+    /// Trackers, notify scripts, FIFO, SMTP.
+    hooks: Box<hooks::Hooks>,
     /// Health checkers and IPVS (`virtual_server`); `None` while no
     /// virtual server is configured (or the build has no `lvs` feature).
     lvs: Option<Box<lvs::LvsDriver>>,
@@ -128,6 +135,7 @@ pub fn run(opts: &Options) -> i32 {
     let mut cfg = Config::new_boxed();
     let mut diags = Diagnostics::new_boxed();
     config::parse(&FsSource, &path, &mut cfg, &mut diags);
+    let creds = hooks::check_scripts(&cfg, &mut diags);
     log_diags(&cfg, &diags);
     if diags.has_errors() {
         error!(
@@ -159,7 +167,7 @@ pub fn run(opts: &Options) -> i32 {
         return 1;
     }
     let observe = observe::Observer::new(opts);
-    let code = match Daemon::start(path, cfg, diags, signals, observe) {
+    let code = match Daemon::start(path, cfg, diags, creds, signals, observe) {
         Ok(mut d) => d.run(),
         Err(()) => 1,
     };
@@ -172,6 +180,7 @@ impl Daemon {
         config_path: std::string::String,
         cfg: Box<Config>,
         diags: Box<Diagnostics>,
+        creds: hooks::ScriptCreds,
         signals: Signals,
         mut observe: observe::Observer,
     ) -> Result<Daemon, ()> {
@@ -212,6 +221,7 @@ impl Daemon {
         // Virtual servers: IPVS looked for, checkers started (first probes
         // 1 s from now, in the loop).
         let lvs = lvs::LvsDriver::start(&cfg, monotonic_now());
+        let hooks = hooks::Hooks::new(&cfg, creds, &mut poll)?;
         let mut d = Daemon {
             config_path,
             cur: Runtime { cfg, router },
@@ -229,6 +239,7 @@ impl Daemon {
             actions: Box::new(Actions::new()),
             observe,
             lvs,
+            hooks,
         };
 
         // Interfaces: index, MAC, state, addresses.
@@ -249,21 +260,30 @@ impl Daemon {
         exec::refresh_src_addrs(&mut d.io, &d.cur.cfg, &mut d.cur.router);
         d.apply_links(now);
 
-        // Start: non-master instances remove stale VIPs (crash leftovers).
+        // The first tracker round; instances tracking a weight-0 script
+        // wait for its first result (keepalived), in the loop.
+        if d.hooks_prime(now) {
+            d.start_instances(now);
+        }
+        d.pump_timers(monotonic_now());
+        info!("{}", STARTUP_COMPLETE);
+        Ok(d)
+    }
+
+    /// Starts the instances: non-master instances remove stale VIPs (crash
+    /// leftovers).
+    fn start_instances(&mut self, now: Instant) {
         let t0 = monotonic_now();
-        d.cur.router.handle_start(now, &mut d.actions);
-        d.execute();
-        let requests = d.io.stats.vip_requests;
-        d.wait_acks();
+        self.cur.router.handle_start(now, &mut self.actions);
+        self.execute();
+        let requests = self.io.stats.vip_requests;
+        self.wait_acks();
         let took = monotonic_now().saturating_duration_since(t0);
         debug!(
             "start-up VIP cleanup: {} request(s) in {} us",
             requests,
             took.as_micros()
         );
-        d.pump_timers(monotonic_now());
-        info!("{}", STARTUP_COMPLETE);
-        Ok(d)
     }
 
     /// The start-up link + address dump, through the normal event path.
@@ -294,6 +314,7 @@ impl Daemon {
     /// Executes and clears the pending actions (current runtime).
     fn execute(&mut self) {
         exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
+        self.hooks.notify(&self.cur.cfg, &self.actions);
         self.actions.clear();
     }
 
@@ -364,6 +385,7 @@ impl Daemon {
             let deadline = [
                 self.cur.router.poll_timeout(),
                 self.io.retry_deadline(),
+                self.hooks.deadline(now),
                 lvs_deadline,
             ]
             .into_iter()
@@ -406,13 +428,11 @@ impl Daemon {
                     return self.shutdown(now);
                 }
                 if set.contains(Signal::Chld) {
-                    // Every child is the LVS side's (MISC_CHECK, notify
-                    // scripts); it reaps them by pid.
-                    match self.lvs.as_mut() {
-                        Some(l) => l.on_sigchld(),
-                        None => {
-                            sys::reap_children();
-                        }
+                    self.hooks.on_sigchld();
+                    // MISC_CHECK and checker notify scripts: the LVS side's
+                    // own runner, reaped by pid.
+                    if let Some(l) = self.lvs.as_mut() {
+                        l.on_sigchld();
                     }
                 }
                 self.observe.request(set);
@@ -447,6 +467,7 @@ impl Daemon {
                             &self.cur.cfg,
                             &mut self.cur.router,
                             &mut self.actions,
+                            &mut self.hooks,
                         );
                     }
                 }
@@ -469,11 +490,12 @@ impl Daemon {
             self.after_netlink(now);
             exec::retry_vips(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             self.pump_timers(now);
-            // After the VRRP timers: a new MASTER programs IPVS this turn.
+            self.hooks_turn(now);
+            // After the VRRP timers and the trackers: a new MASTER programs
+            // IPVS this turn.
             if let Some(l) = self.lvs.as_mut() {
                 l.turn(&mut self.poll, now, &self.cur.cfg, &self.cur.router);
             }
-            // Tracker states: `Some(&trackers)` once the daemon owns them.
             let lvs_view = self
                 .lvs
                 .as_deref()
@@ -484,7 +506,7 @@ impl Daemon {
                 now,
                 &self.cur.cfg,
                 &self.cur.router,
-                None,
+                Some(self.hooks.trackers()),
                 lvs_view,
             );
         }
@@ -525,8 +547,11 @@ impl Daemon {
         info!("Stopping");
         let t0 = monotonic_now();
         self.cur.router.handle_shutdown(now, &mut self.actions);
-        self.execute();
+        // Priority-0 adverts and VIP removal first, then notify_stop & co.
+        exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
         self.wait_acks();
+        self.hooks_shutdown();
+        self.actions.clear();
         if let Some(l) = self.lvs.as_mut() {
             l.shutdown(&mut self.poll, now, &self.cur.cfg);
         }
@@ -548,6 +573,7 @@ impl Daemon {
             &mut self.spare.cfg,
             &mut self.diags,
         );
+        let creds = hooks::check_scripts(&self.spare.cfg, &mut self.diags);
         log_diags(&self.spare.cfg, &self.diags);
         if self.diags.has_errors() {
             error!(
@@ -604,6 +630,7 @@ impl Daemon {
         self.execute();
         let kept = self.spare.router.adopt_from(&self.cur.router, &self.map);
         core::mem::swap(&mut self.cur, &mut self.spare);
+        self.hooks_reload(now, creds);
         match self.lvs.as_mut() {
             Some(l) => l.reload(&mut self.poll, now, &self.spare.cfg, &self.cur.cfg),
             None => self.lvs = lvs::LvsDriver::start(&self.cur.cfg, now),
@@ -625,8 +652,10 @@ impl Daemon {
                 .handle_link(now, &name, up, &mut self.actions);
             self.execute();
         }
-        self.cur.router.handle_start(now, &mut self.actions);
-        self.execute();
+        if !self.hooks.start_deferred() {
+            self.cur.router.handle_start(now, &mut self.actions);
+            self.execute();
+        }
         let started = self.cur.cfg.instances.len().saturating_sub(kept);
         info!(
             "Configuration reloaded: {} instance(s) unchanged, {} stopped, {} started",

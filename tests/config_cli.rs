@@ -153,3 +153,93 @@ fn every_kind_of_error_in_one_config_test_run() {
         "{err}"
     );
 }
+
+/// `enable_script_security`: a script run as root that a non-root user can
+/// modify makes `-t` fail (3) with the block's `file:line`, instead of
+/// being disabled silently as keepalived does; without the option the same
+/// finding is a script-security warning (5, keepalived's "SECURITY
+/// VIOLATION" class). An unknown `script_user` / `user` is an error; a
+/// script run as an unprivileged user is not path-checked (keepalived).
+#[test]
+fn insecure_script_and_unknown_user_fail_the_config_test() {
+    use std::os::unix::fs::PermissionsExt;
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary");
+        return;
+    }
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: needs root (file ownership checks)");
+        return;
+    }
+    let d = std::env::temp_dir().join(format!("kv-cli-sec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = d.join("chk.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o757)).unwrap();
+    let conf = d.join("k.conf");
+    let write = |globals: &str, user: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "global_defs {{\n{globals}}}\nvrrp_script chk {{\n    script \"{} --quick\"\n{user}}}\n\
+                 vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 51\n    \
+                 virtual_ipaddress {{\n        192.0.2.100/24\n    }}\n    track_script {{\n        chk\n    }}\n}}\n",
+                script.display()
+            ),
+        )
+        .unwrap();
+    };
+    let path = conf.to_str().unwrap().to_string();
+    write("    enable_script_security\n    script_user root\n", "");
+    let (code, _, err) = run(&["-t", "-f", &path]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{path}:5:1: error: vrrp_script chk: script '{} --quick' refused (enable_script_security): {} is world-writable",
+            script.display(),
+            script.display()
+        )),
+        "{err}"
+    );
+    // Without enable_script_security: a warning of the script-security class.
+    write("    script_user root\n", "");
+    let (code, _, err) = run(&["-t", "-f", &path]);
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains(":4:1: warning: vrrp_script chk: script"),
+        "{err}"
+    );
+    assert!(err.contains("has unsafe permissions"), "{err}");
+    // Run as nobody: not checked (keepalived only protects root scripts).
+    write("    enable_script_security\n", "    user nobody\n");
+    let (code, _, err) = run(&["-t", "-f", &path]);
+    assert_eq!(code, 0, "{err}");
+    // Safe permissions: clean.
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write("    enable_script_security\n", "");
+    let (code, _, err) = run(&["-t", "-f", &path]);
+    assert_eq!(code, 0, "{err}");
+    // Unknown users.
+    write("    enable_script_security\n", "    user kv-no-such-user\n");
+    let (code, _, err) = run(&["-t", "-f", &path]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(":4:1: error: vrrp_script chk: user kv-no-such-user: no such user"),
+        "{err}"
+    );
+    write(
+        "    enable_script_security\n    script_user kv-no-such-user\n",
+        "",
+    );
+    let (code, _, err) = run(&["-t", "-f", &path]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("script_user kv-no-such-user"), "{err}");
+    // The daemon refuses such a configuration at start-up too.
+    let (code, _, err) = run(&["-n", "-f", &path]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("configuration cannot be used"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}

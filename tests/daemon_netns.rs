@@ -16,466 +16,12 @@
 //! handover delays are printed (`cargo test -- --nocapture`), not asserted
 //! tightly. Under qemu-user (`KEEPVIP_QEMU=1`) the tests are skipped.
 
-use std::fs::{self, File};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod daemon_lab;
+use daemon_lab::*;
+
+use std::fs;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_keepvip");
-const VIP4: &str = "192.0.2.100";
-const VIP6: &str = "2001:db8::100";
-/// The daemon's start-up marker (keepvip::daemon::STARTUP_COMPLETE).
-const STARTUP: &str = keepvip::daemon::STARTUP_COMPLETE;
-
-fn skip() -> bool {
-    if std::env::var("KEEPVIP_QEMU").as_deref() == Ok("1") {
-        println!(
-            "skipped: KEEPVIP_QEMU=1 (namespaces, exec of the binary and timing need a real kernel)"
-        );
-        return true;
-    }
-    let out = Command::new("id").arg("-u").output().expect("run id -u");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "0",
-        "the daemon_netns tests need root (network namespaces, raw sockets): run `sudo -E cargo test --test daemon_netns`; CI runs them as root"
-    );
-    false
-}
-
-fn sh(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Polls `f` every 5 ms until it holds or `timeout` passes.
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-struct Node {
-    ns: String,
-    conf: PathBuf,
-    log: PathBuf,
-    pid: PathBuf,
-    child: Option<Child>,
-}
-
-struct Lab {
-    sw: String,
-    dir: PathBuf,
-    nodes: Vec<Node>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for n in &mut self.nodes {
-            stop_child(n);
-        }
-        for n in &self.nodes {
-            let _ = Command::new("ip").args(["netns", "del", &n.ns]).output();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.sw]).output();
-        if std::thread::panicking() {
-            eprintln!("logs kept in {}", self.dir.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-/// Kills a daemon we started (by pid: the child, and under strace the
-/// traced keepvip whose pid is in its pid file), then reaps it.
-fn stop_child(n: &mut Node) {
-    if let Some(mut c) = n.child.take() {
-        if let Some(p) = read_pid(&n.pid)
-            && p != c.id()
-        {
-            let _ = Command::new("kill")
-                .args(["-KILL", &p.to_string()])
-                .output();
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-}
-
-fn read_pid(p: &PathBuf) -> Option<u32> {
-    fs::read_to_string(p).ok()?.trim().parse().ok()
-}
-
-impl Lab {
-    fn new(tag: &str, routers: usize) -> Lab {
-        let base = format!("kvd-{tag}-{}", std::process::id());
-        let dir = std::env::temp_dir().join(&base);
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let sw = format!("{base}-sw");
-        let mut lab = Lab {
-            sw: sw.clone(),
-            dir: dir.clone(),
-            nodes: Vec::new(),
-        };
-        let _ = Command::new("ip").args(["netns", "del", &sw]).output();
-        sh("ip", &["netns", "add", &sw]);
-        sh(
-            "ip",
-            &[
-                "-n",
-                &sw,
-                "link",
-                "add",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
-        );
-        sh("ip", &["-n", &sw, "link", "set", "br0", "up"]);
-        for i in 1..=routers {
-            let ns = format!("{base}-r{i}");
-            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-            sh("ip", &["netns", "add", &ns]);
-            lab.nodes.push(Node {
-                ns: ns.clone(),
-                conf: dir.join(format!("r{i}.conf")),
-                log: dir.join(format!("r{i}.log")),
-                pid: dir.join(format!("r{i}.pid")),
-                child: None,
-            });
-            // DAD off: the link-local (advert source) and the addresses are usable at once.
-            for k in ["all", "default"] {
-                sh(
-                    "ip",
-                    &[
-                        "netns",
-                        "exec",
-                        &ns,
-                        "sysctl",
-                        "-qw",
-                        &format!("net.ipv6.conf.{k}.accept_dad=0"),
-                    ],
-                );
-            }
-            let port = format!("p{i}");
-            sh(
-                "ip",
-                &[
-                    "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port,
-                    "netns", &sw,
-                ],
-            );
-            sh("ip", &["-n", &sw, "link", "set", &port, "master", "br0"]);
-            sh("ip", &["-n", &sw, "link", "set", &port, "up"]);
-            lab.ip(i, &["link", "set", "lo", "up"]);
-            lab.ip(
-                i,
-                &["addr", "add", &format!("192.0.2.{i}/24"), "dev", "eth0"],
-            );
-            lab.ip(
-                i,
-                &["addr", "add", &format!("2001:db8::{i}/64"), "dev", "eth0"],
-            );
-            lab.ip(i, &["link", "set", "eth0", "up"]);
-        }
-        lab
-    }
-
-    fn node(&self, i: usize) -> &Node {
-        &self.nodes[i - 1]
-    }
-
-    /// `ip -n <ns of router i> ARGS`
-    fn ip(&self, i: usize, args: &[&str]) -> String {
-        let mut a = vec!["-n", self.node(i).ns.as_str()];
-        a.extend_from_slice(args);
-        sh("ip", &a)
-    }
-
-    fn write_conf(&self, i: usize, text: &str) {
-        fs::write(&self.node(i).conf, text).unwrap();
-    }
-
-    fn spawn(&mut self, i: usize, prefix: &[&str]) {
-        let n = &self.nodes[i - 1];
-        assert!(n.child.is_none(), "router {i} already running");
-        let _ = fs::remove_file(&n.pid);
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&n.log)
-            .unwrap();
-        let mut args: Vec<String> = vec!["netns".into(), "exec".into(), n.ns.clone()];
-        args.extend(prefix.iter().map(|s| s.to_string()));
-        // Dumps (SIGUSR1/USR2) go next to the logs, not to the host's /tmp.
-        let dumps = n.pid.with_extension("");
-        args.extend(
-            [
-                BIN,
-                "-n",
-                "-l",
-                "-D",
-                "-f",
-                n.conf.to_str().unwrap(),
-                "-p",
-                n.pid.to_str().unwrap(),
-                "--dump-prefix",
-                dumps.to_str().unwrap(),
-            ]
-            .iter()
-            .map(|s| s.to_string()),
-        );
-        let child = Command::new("ip")
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn keepvip");
-        self.nodes[i - 1].child = Some(child);
-    }
-
-    /// Starts router i and waits for its start-up marker.
-    fn start(&mut self, i: usize) {
-        self.start_with(i, &[]);
-    }
-
-    fn start_with(&mut self, i: usize, prefix: &[&str]) {
-        let before = self.log(i).matches(STARTUP).count();
-        self.spawn(i, prefix);
-        assert!(
-            wait_until(Duration::from_secs(10), || self
-                .log(i)
-                .matches(STARTUP)
-                .count()
-                > before),
-            "router {i} did not start:\n{}",
-            self.log(i)
-        );
-    }
-
-    fn log(&self, i: usize) -> String {
-        fs::read_to_string(&self.node(i).log).unwrap_or_default()
-    }
-
-    /// The keepvip pid of router i (from its pid file).
-    fn pid(&self, i: usize) -> u32 {
-        let n = self.node(i);
-        let mut pid = None;
-        wait_until(Duration::from_secs(2), || {
-            pid = read_pid(&n.pid);
-            pid.is_some()
-        });
-        pid.unwrap_or_else(|| panic!("no pid file for router {i}"))
-    }
-
-    fn signal(&self, i: usize, sig: &str) {
-        sh("kill", &[&format!("-{sig}"), &self.pid(i).to_string()]);
-    }
-
-    /// kill -9 and reap.
-    fn kill9(&mut self, i: usize) {
-        stop_child(&mut self.nodes[i - 1]);
-    }
-
-    /// SIGTERM; returns how long the process took to exit, and its status.
-    fn term(&mut self, i: usize) -> (Duration, Option<i32>) {
-        let t0 = Instant::now();
-        self.signal(i, "TERM");
-        let mut child = self.nodes[i - 1].child.take().expect("running");
-        let mut status = None;
-        let exited = wait_until(Duration::from_secs(5), || {
-            status = child.try_wait().ok().flatten();
-            status.is_some()
-        });
-        if !exited {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("router {i} did not exit within 5 s of SIGTERM");
-        }
-        (t0.elapsed(), status.and_then(|s| s.code()))
-    }
-
-    fn has(&self, i: usize, addr: &str) -> bool {
-        let out = self.ip(i, &["-o", "addr", "show", "dev", "eth0"]);
-        out.contains(&format!(" {addr}/"))
-    }
-
-    /// Waits until exactly router `m` holds `vip`; panics with the logs otherwise.
-    fn wait_master(&self, m: usize, vip: &str, timeout: Duration) -> Duration {
-        let t0 = Instant::now();
-        let ok = wait_until(timeout, || {
-            (1..=self.nodes.len()).all(|i| self.has(i, vip) == (i == m))
-        });
-        assert!(
-            ok,
-            "router {m} should hold {vip} alone within {timeout:?}\n{}",
-            self.dump()
-        );
-        t0.elapsed()
-    }
-
-    /// Waits until router `i` holds `vip` (the others are not looked at:
-    /// a killed master leaves its VIP behind in its namespace).
-    fn wait_has(&self, i: usize, vip: &str, timeout: Duration) {
-        let ok = wait_until(timeout, || self.has(i, vip));
-        assert!(
-            ok,
-            "router {i} should hold {vip} within {timeout:?}\n{}",
-            self.dump()
-        );
-    }
-
-    fn dump(&self) -> String {
-        let mut s = String::new();
-        for i in 1..=self.nodes.len() {
-            s += &format!(
-                "---- r{i} addrs:\n{}---- r{i} log:\n{}\n",
-                self.ip(i, &["-o", "addr", "show", "dev", "eth0"]),
-                self.log(i)
-            );
-        }
-        s
-    }
-}
-
-/// tcpdump of the VRRP traffic on router `i`'s bridge port (sees both
-/// directions, multicast and unicast), line-buffered into a file.
-struct Capture {
-    child: Child,
-    out: PathBuf,
-}
-
-/// One captured advert: time (s, tcpdump -tt), source, priority.
-#[derive(Debug, Clone)]
-struct Advert {
-    t: f64,
-    src: String,
-    prio: u8,
-}
-
-impl Capture {
-    fn start(lab: &Lab, i: usize) -> Capture {
-        let out = lab.dir.join(format!("p{i}.tcpdump"));
-        let err = lab.dir.join(format!("p{i}.tcpdump.err"));
-        let port = format!("p{i}");
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lab.sw,
-                "tcpdump",
-                "-i",
-                &port,
-                "-n",
-                "-tt",
-                "-l",
-                "--immediate-mode",
-                "ip proto 112 or ip6 proto 112",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(File::create(&out).unwrap()))
-            .stderr(Stdio::from(File::create(&err).unwrap()))
-            .spawn()
-            .expect("spawn tcpdump");
-        assert!(
-            wait_until(Duration::from_secs(5), || fs::read_to_string(&err)
-                .unwrap_or_default()
-                .contains("listening on")),
-            "tcpdump did not start"
-        );
-        Capture { child, out }
-    }
-
-    /// Every advert captured so far.
-    fn adverts(&self) -> Vec<Advert> {
-        let text = fs::read_to_string(&self.out).unwrap_or_default();
-        let mut v = Vec::new();
-        for l in text.lines() {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            let (Some(t), Some(src)) = (w.first().and_then(|t| t.parse().ok()), w.get(2)) else {
-                continue;
-            };
-            let Some(p) = w.iter().position(|x| *x == "prio") else {
-                continue;
-            };
-            let Some(prio) = w
-                .get(p + 1)
-                .and_then(|x| x.trim_end_matches(',').parse().ok())
-            else {
-                continue;
-            };
-            v.push(Advert {
-                t,
-                src: src.to_string(),
-                prio,
-            });
-        }
-        v
-    }
-
-    /// Time from the last advert of the old master (priority `old`, or
-    /// priority 0 when `stop`) to the first advert of the new master
-    /// (priority `new`), in ms; with the old master's last advert time.
-    fn takeover_ms(&self, old: u8, new: u8, stop: bool) -> Option<f64> {
-        let a = self.adverts();
-        let first_new = a.iter().position(|x| x.prio == new)?;
-        let want = if stop { 0 } else { old };
-        let last_old = a[..first_new].iter().rev().find(|x| x.prio == want)?;
-        Some((a[first_new].t - last_old.t) * 1000.0)
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One instance on eth0.
-fn instance(
-    name: &str,
-    vrid: u8,
-    prio: u8,
-    version: u8,
-    advert_int: &str,
-    vips: &[&str],
-    extra: &str,
-) -> String {
-    let mut v = String::new();
-    for x in vips {
-        v += &format!("        {x} dev eth0\n");
-    }
-    format!(
-        "vrrp_instance {name} {{\n    state BACKUP\n    interface eth0\n    version {version}\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {advert_int}\n{extra}    virtual_ipaddress {{\n{v}    }}\n}}\n"
-    )
-}
-
-const PASS: &str =
-    "    authentication {\n        auth_type PASS\n        auth_pass secret12\n    }\n";
-
-fn count(hay: &str, needle: &str) -> usize {
-    hay.matches(needle).count()
-}
 
 #[test]
 fn v2_election_stale_vip_kill9_preemption_and_sigterm_handover() {
@@ -747,6 +293,7 @@ fn vip_deleted_behind_the_masters_back_is_readded() {
         return;
     }
     let mut lab = Lab::new("readd", 1);
+    let mark = lab.dir.join("master.mark");
     lab.write_conf(
         1,
         &instance(
@@ -756,16 +303,15 @@ fn vip_deleted_behind_the_masters_back_is_readded() {
             3,
             "0.5",
             &["192.0.2.100/24"],
-            "    notify_master \"/bin/true\"\n",
+            &format!("    notify_master \"/usr/bin/touch {}\"\n", mark.display()),
         ),
     );
     lab.start(1);
     lab.wait_master(1, VIP4, Duration::from_secs(6));
-    // Notify scripts are not run yet: said so, not dropped silently.
+    // notify_master ran (exactly as configured).
     assert!(
-        lab.log(1)
-            .contains("(VI_1) notify scripts not yet supported: MASTER notification not run"),
-        "{}",
+        wait_until(Duration::from_secs(2), || mark.exists()),
+        "notify_master did not run\n{}",
         lab.log(1)
     );
     let t0 = Instant::now();
@@ -877,10 +423,48 @@ fn no_heap_growth_after_startup_under_strace() {
     }
     let mut lab = Lab::new("strace", 2);
     let trace = lab.dir.join("r1.strace");
-    // r1 (traced) is the lower priority: it becomes master on every kill of r2.
+    // r1 (traced) is the lower priority: it becomes master on every kill of
+    // r2. It runs every kind of hook: a vrrp_script, a track_file, a
+    // track_process (a copy of sleep under a name only this test uses),
+    // notify scripts and a notify FIFO.
+    let d = lab.dir.display().to_string();
+    let proc_name = format!("kvh{}", std::process::id() % 1_000_000);
+    let sleeper = lab.dir.join(&proc_name);
+    let src = ["/usr/bin/sleep", "/bin/sleep"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("sleep(1)");
+    fs::copy(src, &sleeper).unwrap();
+    let spawn_tracked = || {
+        std::process::Command::new(&sleeper)
+            .arg("1000")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the tracked process")
+    };
+    /// The tracked process, killed by PID on drop (also on panic).
+    struct Tracked(Option<std::process::Child>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.0.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut tracked = Tracked(Some(spawn_tracked()));
+    let hooks = format!(
+        "    track_script {{\n        chk\n    }}\n    track_file {{\n        tf\n    }}\n    track_process {{\n        tp\n    }}\n    notify_master \"/usr/bin/touch {d}/master\"\n    notify_backup \"/usr/bin/touch {d}/backup\"\n    notify \"/usr/bin/touch {d}/generic\"\n"
+    );
     lab.write_conf(
         1,
-        &instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], ""),
+        &format!(
+            "global_defs {{\n    notify_fifo {d}/notify.fifo\n}}\n\
+             vrrp_script chk {{\n    script \"/usr/bin/test -d {d}\"\n    interval 1\n    weight 2\n}}\n\
+             vrrp_track_file tf {{\n    file {d}/tf\n    weight 1\n    init_file 0\n}}\n\
+             vrrp_track_process tp {{\n    process {proc_name}\n    weight 1\n}}\n{}",
+            instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], &hooks)
+        ),
     );
     lab.write_conf(
         2,
@@ -903,6 +487,16 @@ fn no_heap_growth_after_startup_under_strace() {
             &t,
         ],
     );
+    let daemon_pid = lab.pid(1).to_string();
+    // The trackers' first results: 100 + 1 (process, scanned before the
+    // start) + 2 (script, a moment later).
+    assert!(
+        wait_until(Duration::from_secs(5), || lab
+            .log(1)
+            .contains("Changing effective priority from 101 to 103")),
+        "{}",
+        lab.log(1)
+    );
     for round in 0..3 {
         lab.kill9(2);
         lab.wait_has(1, VIP4, Duration::from_secs(6));
@@ -911,9 +505,31 @@ fn no_heap_growth_after_startup_under_strace() {
             lab.ip(1, &["addr", "del", "192.0.2.100/24", "dev", "eth0"]);
             assert!(wait_until(Duration::from_secs(2), || lab.has(1, VIP4)));
         }
+        // The file and process trackers change in each round.
+        fs::write(lab.dir.join("tf"), format!("{}\n", round + 4)).unwrap();
+        let p = tracked.0.take().map(|mut c| {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        });
+        assert!(p.is_some());
+        let want = format!(
+            "Changing effective priority from {} to {}",
+            103 + round + 4,
+            102 + round + 4
+        );
+        assert!(
+            wait_until(Duration::from_secs(4), || lab.log(1).contains(&want)),
+            "{want}\n{}",
+            lab.log(1)
+        );
+        tracked.0 = Some(spawn_tracked());
         lab.start(2);
         lab.wait_master(2, VIP4, Duration::from_secs(6));
     }
+    for f in ["master", "backup", "generic"] {
+        assert!(lab.dir.join(f).exists(), "notify script {f} did not run");
+    }
+    drop(tracked);
     lab.signal(1, "USR2");
     std::thread::sleep(Duration::from_millis(300));
     let (_, code) = lab.term(1);
@@ -939,24 +555,34 @@ fn no_heap_growth_after_startup_under_strace() {
             .any(|l| l.contains("mmap(") || l.contains("brk(")),
         "no brk/mmap traced before the marker: is strace filtering right?"
     );
+    // `strace -f` also follows the scripts the daemon forks; their execs map
+    // memory of their own. Only the daemon's lines count (`PID syscall`).
+    let ours = |l: &&&str| l.split_whitespace().next() == Some(daemon_pid.as_str());
     let growth: Vec<&&str> = lines[start..stop]
         .iter()
+        .filter(ours)
         .filter(|l| {
             ["brk(", "mmap(", "munmap(", "mremap("]
                 .iter()
                 .any(|s| l.contains(s))
         })
         .collect();
+    let children = lines[start..stop].iter().filter(|l| !ours(l)).count();
     let writes = lines[start..stop]
         .iter()
         .filter(|l| l.contains("write("))
         .count();
     println!(
-        "strace: {} log writes and {} brk/mmap/munmap/mremap calls between the start-up marker and SIGTERM, over 3 failovers and 3 preemptions",
+        "strace: {} log writes and {} brk/mmap/munmap/mremap calls of the daemon between the start-up marker and SIGTERM, over 3 failovers and 3 preemptions with a vrrp_script, a track_file, a track_process, notify scripts and a FIFO ({} traced lines of its children)",
         writes,
-        growth.len()
+        growth.len(),
+        children
     );
     assert!(writes > 20, "too little activity traced");
+    assert!(
+        children > 100,
+        "the scripts did not run (or strace -f did not follow them)"
+    );
     assert!(
         growth.is_empty(),
         "heap/mapping changes after start-up:\n{growth:#?}"

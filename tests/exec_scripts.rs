@@ -234,7 +234,7 @@ fn child_gets_its_own_group_and_no_inherited_fds() {
     assert!(raw >= 200);
     let mut ex = Exec::with_env(Env::minimal()).unwrap();
     let cmd = format!(
-        "ls /proc/self/fd > {o}.fd; cut -d' ' -f5 /proc/self/stat > {o}.pgid; echo $$ > {o}.pid; grep SigBlk /proc/self/status > {o}.sig",
+        "ls /proc/self/fd > {o}.fd; cut -d' ' -f5,6 /proc/self/stat > {o}.pgid; echo $$ > {o}.pid; grep SigBlk /proc/self/status > {o}.sig",
         o = out.display()
     );
     assert_eq!(run(&mut ex, &cmd, None).0.outcome, ScriptOutcome::Exited(0));
@@ -251,13 +251,14 @@ fn child_gets_its_own_group_and_no_inherited_fds() {
         .trim()
         .parse()
         .unwrap();
-    let pgid: i32 = std::fs::read_to_string(format!("{}.pgid", out.display()))
+    let ids: Vec<i32> = std::fs::read_to_string(format!("{}.pgid", out.display()))
         .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // `cut` runs in the shell's group, which is the child's own.
-    assert_eq!(pgid, pid);
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    // `cut` runs in the shell's group and session, which are the child's
+    // own (`setsid`: its own scheduling autogroup too).
+    assert_eq!(ids, [pid, pid]);
     let sig = std::fs::read_to_string(format!("{}.sig", out.display())).unwrap();
     assert_eq!(sig.trim(), "SigBlk:\t0000000000000000");
     // SAFETY: closing the duplicate we made.

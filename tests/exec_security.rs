@@ -30,7 +30,9 @@ fn refuses_scripts_writable_by_others() {
     chmod(&s, 0o777);
     let e = check_script_security(&cmd).unwrap_err();
     match &e {
-        ScriptSecurityError::Insecure { path, .. } => assert_eq!(path, &s.display().to_string()),
+        ScriptSecurityError::Insecure { path, .. } => {
+            assert_eq!(path.as_str(), s.display().to_string())
+        }
         other => panic!("{other:?}"),
     }
     let msg = e.to_string();
@@ -61,7 +63,7 @@ fn refuses_scripts_writable_by_others() {
     chmod(&d, 0o777);
     match check_script_security(&cmd) {
         Err(ScriptSecurityError::Insecure { path, .. }) => {
-            assert_eq!(path, d.display().to_string())
+            assert_eq!(path.as_str(), d.display().to_string())
         }
         other => panic!("{other:?}"),
     }

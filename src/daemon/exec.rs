@@ -18,7 +18,7 @@ use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::PollTable;
 use crate::sys::vrrp_sock::{VRRP_RCVBUF, Vrrp4Socket, Vrrp6Socket};
 use crate::time::Instant;
-use crate::vrrp::{Action, Actions, GroupId, InstanceId, NotifyState, Router, StateKind, VipRef};
+use crate::vrrp::{Action, Actions, InstanceId, Router, StateKind, VipRef};
 use crate::wire::ah::{HEADER_LEN as AH_HEADER_LEN, emit_ipv4_ah_vrrp};
 use crate::wire::garp::{GARP_LEN, NA_LEN, emit_garp, emit_unsolicited_na};
 use crate::wire::ipv4::{HEADER_LEN as IPV4_HEADER_LEN, emit_ipv4_vrrp};
@@ -137,12 +137,9 @@ pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions
             Action::AddVips { inst } => vips(io, cfg, router, inst, true),
             Action::DelVips { inst } => vips(io, cfg, router, inst, false),
             Action::SendGarp { inst, vip } => send_garp(io, cfg, inst, vip),
-            Action::Notify {
-                inst,
-                state,
-                priority,
-            } => run_notify(cfg, inst, state, priority),
-            Action::NotifyGroup { group, state } => run_notify_group(cfg, group, state),
+            // Run by `hooks::Hooks::notify` once the batch's other actions
+            // are done (notify_master sees the VIPs set).
+            Action::Notify { .. } | Action::NotifyGroup { .. } => {}
         }
     }
     if io.stats.vip_requests != requests {
@@ -737,58 +734,6 @@ fn send_garp(io: &mut Io, cfg: &Config, id: InstanceId, vref: VipRef) {
                 Errno(e)
             );
         }
-    }
-}
-
-// ---------------------------------------------------------------- notify
-
-/// Notify hook. Running notify scripts and writing the FIFO belong to the
-/// script runner (src/sys/exec.rs + src/track/, a later issue); until then
-/// the transition is logged here, and an instance that has notify scripts
-/// configured says that they were not run, so nothing is dropped silently.
-pub fn run_notify(cfg: &Config, id: InstanceId, state: NotifyState, priority: u8) {
-    let Some(c) = inst_cfg(cfg, id) else { return };
-    debug!(
-        "({}) notify {} (priority {})",
-        c.name,
-        state.as_str(),
-        priority
-    );
-    let n = &c.notify;
-    let specific = match state {
-        NotifyState::Master => n.notify_master.is_some(),
-        NotifyState::Backup => n.notify_backup.is_some(),
-        NotifyState::Fault => n.notify_fault.is_some(),
-        NotifyState::Stop => n.notify_stop.is_some(),
-    };
-    if specific || n.notify.is_some() || c.notify_fifo.is_some() {
-        warn!(
-            "({}) notify scripts not yet supported: {} notification not run",
-            c.name,
-            state.as_str()
-        );
-    }
-}
-
-/// Sync group notify hook (same status as [`run_notify`]).
-pub fn run_notify_group(cfg: &Config, group: GroupId, state: NotifyState) {
-    let Some(g) = cfg.sync_groups.get(group.index()) else {
-        return;
-    };
-    debug!("VRRP_Group({}) notify {}", g.name, state.as_str());
-    let n = &g.notify;
-    let specific = match state {
-        NotifyState::Master => n.notify_master.is_some(),
-        NotifyState::Backup => n.notify_backup.is_some(),
-        NotifyState::Fault => n.notify_fault.is_some(),
-        NotifyState::Stop => n.notify_stop.is_some(),
-    };
-    if specific || n.notify.is_some() {
-        warn!(
-            "VRRP_Group({}) notify scripts not yet supported: {} notification not run",
-            g.name,
-            state.as_str()
-        );
     }
 }
 

@@ -239,10 +239,7 @@ impl LvsDriver {
             Some(u) => match resolve_creds(u, g.script_group.as_deref()) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    error!(
-                        "script_user {u}: {}; checker scripts run as root",
-                        IoErr(&e)
-                    );
+                    error!("script_user {u}: {e}; checker scripts run as root");
                     None
                 }
             },
@@ -255,9 +252,8 @@ impl LvsDriver {
                         Ok(c) => Some(c),
                         Err(e) => {
                             error!(
-                                "MISC_CHECK {}: user {u}: {}; the script runs as the script_user",
-                                m.misc_path,
-                                IoErr(&e)
+                                "MISC_CHECK {}: user {u}: {e}; the script runs as the script_user",
+                                m.misc_path
                             );
                             self.script_creds
                         }

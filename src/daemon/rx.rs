@@ -44,7 +44,8 @@ enum Rx {
 
 /// Reads up to [`RX_BURST_MAX`] packets from each readable VRRP socket on
 /// interface `ifi` and feeds them to the router, executing the actions of
-/// each advert before the next.
+/// each advert (notifications last, by `hooks`) before the next.
+#[allow(clippy::too_many_arguments)]
 pub fn read_iface(
     io: &mut Io,
     ifi: usize,
@@ -53,6 +54,7 @@ pub fn read_iface(
     cfg: &Config,
     router: &mut Router,
     actions: &mut Actions,
+    hooks: &mut super::hooks::Hooks,
 ) {
     for _ in 0..RX_BURST_MAX {
         let rx = if v6 {
@@ -66,6 +68,7 @@ pub fn read_iface(
             Some(Rx::Advert { id, src, ttl, repr }) => {
                 router.handle_advert(now, id, src, ttl, &repr, actions);
                 exec::run_actions(io, cfg, router, actions);
+                hooks.notify(cfg, actions);
                 actions.clear();
             }
             Some(Rx::AhDatagram { .. }) => {}

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod exec;
 pub mod fifo;
 pub mod file_atomic;
+pub mod inotify;
 pub mod ipvs;
 pub mod netlink;
 pub mod netns;
@@ -127,20 +128,60 @@ fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
-/// Reaps every exited child without blocking (`waitpid(-1, WNOHANG)` until
-/// none is left); returns how many were reaped. For SIGCHLD.
-pub fn reap_children() -> usize {
-    let mut n = 0;
-    for _ in 0..1024 {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `status` is a valid, writable int for the call.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            break;
-        }
-        n += 1;
+/// What a path is (`lstat`: a symlink is not followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Directory,
+    Other,
+}
+
+/// The kind of `path`, `None` if it does not exist (or cannot be seen).
+pub fn file_kind(path: &std::ffi::CStr) -> Option<FileKind> {
+    // SAFETY: `stat` is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `st` writable for the call.
+    cerr(unsafe { libc::lstat(path.as_ptr(), &mut st) }).ok()?;
+    Some(match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => FileKind::Regular,
+        libc::S_IFDIR => FileKind::Directory,
+        _ => FileKind::Other,
+    })
+}
+
+/// Writes `data` to `path` (created 0644 or truncated), in one `write`.
+pub fn write_file(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {
+    // SAFETY: `path` is NUL-terminated; checked by `owned_fd`.
+    let fd = owned_fd(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o644 as libc::c_uint,
+        )
+    })?;
+    // SAFETY: `data` is a valid buffer of `data.len()` bytes.
+    let n = cerr(unsafe {
+        libc::write(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            data.as_ptr().cast(),
+            data.len(),
+        )
+    })?;
+    if n as usize != data.len() {
+        return Err(io::Error::from(io::ErrorKind::WriteZero));
     }
-    n
+    Ok(())
+}
+
+/// The host name (`gethostname`) in `buf`; empty if it cannot be read.
+pub fn gethostname(buf: &mut [u8; 65]) -> &[u8] {
+    // SAFETY: `buf` is writable for its length minus the NUL we keep.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+    if r != 0 {
+        return &[];
+    }
+    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len() - 1);
+    &buf[..n]
 }
 
 /// Detaches from the terminal like keepalived without `-n`: fork (the

@@ -8,8 +8,8 @@
 //! `poll`). On readiness call [`TcpStream::connect_status`] before the first
 //! `recv`.
 //!
-//! Also here: [`wall_clock`], the `Date:` header's wall-clock time with the
-//! local UTC offset (`CLOCK_REALTIME` + `localtime_r`), read once per alert.
+//! Also here: [`wall_clock`], the `Date:` header's wall-clock time
+//! (`CLOCK_REALTIME`, UTC), read once per alert.
 
 use std::io;
 use std::net::SocketAddr;
@@ -367,11 +367,14 @@ fn errno(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(0)
 }
 
-/// The wall-clock time and the local UTC offset (from `TZ` /
-/// `/etc/localtime` as the C library sees it) for the `Date:` header.
-/// Falls back to UTC when `localtime_r` fails.
-// time_t / tm_gmtoff are 32-bit on some 32-bit targets: the conversions are
-// not useless there.
+/// The wall-clock time for the `Date:` header, in UTC (`+0000`).
+///
+/// keepalived writes local time; keepvip does not link the C library's
+/// time-zone code for it (`localtime_r` pulls about 5 KiB of `tzset` into
+/// a static musl binary, and OpenWrt's musl runs with no `TZ`, i.e. UTC,
+/// anyway). Mail clients show the time in the reader's zone either way.
+// time_t is 32-bit on some 32-bit targets: the conversion is not useless
+// there.
 #[allow(clippy::useless_conversion)]
 pub fn wall_clock() -> WallTime {
     let mut ts = libc::timespec {
@@ -383,20 +386,9 @@ pub fn wall_clock() -> WallTime {
     if cerr(r).is_err() {
         return WallTime::default();
     }
-    let t = ts.tv_sec;
-    // SAFETY: `tm` is plain data; all-zero is valid.
-    let mut tm: libc::tm = unsafe { core::mem::zeroed() };
-    // SAFETY: `t` and `tm` are valid for the call; localtime_r is the
-    // thread-safe variant and writes only into `tm`.
-    let p = unsafe { libc::localtime_r(&t, &mut tm) };
-    let offset = if p.is_null() {
-        0
-    } else {
-        i32::try_from(tm.tm_gmtoff).unwrap_or(0)
-    };
     WallTime {
         unix_secs: i64::from(ts.tv_sec),
-        utc_offset_s: offset,
+        utc_offset_s: 0,
     }
 }
 
@@ -593,6 +585,6 @@ mod tests {
             .unwrap()
             .as_secs() as i64;
         assert!((w.unix_secs - now).abs() <= 2, "{w:?} vs {now}");
-        assert!(w.utc_offset_s.abs() <= 14 * 3600);
+        assert_eq!(w.utc_offset_s, 0, "UTC");
     }
 }

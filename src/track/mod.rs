@@ -294,6 +294,16 @@ impl Trackers {
         t
     }
 
+    /// No trackers at all (a reload target, filled by [`Trackers::new`]).
+    pub fn empty() -> Trackers {
+        Trackers {
+            scripts: Vec::new(),
+            processes: Vec::new(),
+            files: Vec::new(),
+            instances: Vec::new(),
+        }
+    }
+
     /// [`Trackers::new`] on the heap (start-up only).
     pub fn new_boxed(config: &Config) -> Box<Trackers> {
         Box::new(Trackers::new(config))
@@ -466,6 +476,102 @@ impl Trackers {
                 .iter()
                 .any(|p| p.used && p.quorum.have_quorum().is_none())
             || self.files.iter().any(|f| f.used && f.value.is_none())
+    }
+
+    /// keepalived's start-up rule (`num_script_init`): an instance that
+    /// tracks a weight-0 script stays in INIT (no adverts, no state) until
+    /// that script has returned once. True while some instance waits so;
+    /// [`Trackers::startup_wait`] bounds how long the shell waits.
+    pub fn waiting_for_scripts(&self) -> bool {
+        self.instances.iter().any(|e| {
+            e.refs.iter().any(|r| {
+                r.weight == 0
+                    && matches!(r.tracker, TrackerId::Script(id)
+                        if self.script_status(id) == Some(ScriptStatus::Init))
+            })
+        })
+    }
+
+    /// The longest timeout of the scripts [`Trackers::waiting_for_scripts`]
+    /// waits for (a script that never answers is killed at its timeout,
+    /// which counts as its first result).
+    pub fn startup_wait(&self) -> Duration {
+        let mut max = Duration::ZERO;
+        for e in &self.instances {
+            for r in &e.refs {
+                if let (0, TrackerId::Script(id)) = (r.weight, r.tracker)
+                    && self.script_status(id) == Some(ScriptStatus::Init)
+                {
+                    let t = self.script_timeout(id);
+                    if t > max {
+                        max = t;
+                    }
+                }
+            }
+        }
+        max
+    }
+
+    /// Reload: takes over the run-time state (counter, schedule, quorum,
+    /// value) of every tracker of `old` (built from `old_cfg`) whose
+    /// definition in `new_cfg` is unchanged (same name, equal apart from
+    /// where it was written). Call on trackers freshly built from
+    /// `new_cfg`. `map` gets, for each script of `old`, its index in `self`
+    /// if kept (the shell re-labels a running child with it). Returns the
+    /// number of trackers kept.
+    pub fn adopt_from(
+        &mut self,
+        old: &Trackers,
+        old_cfg: &Config,
+        new_cfg: &Config,
+        map: &mut Vec<Option<ScriptId>, MAX_SCRIPTS>,
+    ) -> usize {
+        let mut kept = 0;
+        map.clear();
+        for (oi, os) in old_cfg.scripts.iter().enumerate() {
+            let ni = new_cfg.scripts.iter().position(|n| {
+                let mut o = os.clone();
+                o.span = n.span;
+                o == *n
+            });
+            let mut slot = None;
+            if let (Some(ni), Some(oe)) = (ni, old.scripts.get(oi))
+                && let Some(ne) = self.scripts.get_mut(ni)
+            {
+                ne.counter = oe.counter;
+                ne.sched = oe.sched;
+                slot = Some(ScriptId(ni as u16));
+                kept += 1;
+            }
+            let _ = map.push(slot);
+        }
+        for (oi, op) in old_cfg.track_processes.iter().enumerate() {
+            let ni = new_cfg.track_processes.iter().position(|n| {
+                let mut o = op.clone();
+                o.span = n.span;
+                o == *n
+            });
+            if let (Some(ni), Some(oe)) = (ni, old.processes.get(oi))
+                && let Some(ne) = self.processes.get_mut(ni)
+            {
+                ne.quorum = oe.quorum;
+                kept += 1;
+            }
+        }
+        for (oi, of) in old_cfg.track_files.iter().enumerate() {
+            let ni = new_cfg.track_files.iter().position(|n| {
+                let mut o = of.clone();
+                o.span = n.span;
+                o == *n
+            });
+            if let (Some(ni), Some(oe)) = (ni, old.files.get(oi))
+                && let Some(ne) = self.files.get_mut(ni)
+            {
+                ne.value = oe.value;
+                kept += 1;
+            }
+        }
+        kept
     }
 
     fn status_of(&self, t: TrackerId) -> Status {

@@ -294,3 +294,101 @@ fn take_changed_reports_only_changes() {
         assert_eq!(t.script_due(Instant::from_secs(16)).count(), 1);
     });
 }
+
+#[test]
+fn startup_waits_only_for_weight_zero_scripts() {
+    // keepalived: a weight-0 script that has not returned keeps the
+    // instance in INIT; a weighted one does not.
+    let text = format!(
+        "vrrp_script w {{ script /bin/true\n weight -20\n timeout 9 }}\n\
+         vrrp_script z {{ script /bin/true\n interval 2\n timeout 3 }}\n\
+         vrrp_script zf {{ script /bin/true\n init_fail\n timeout 7 }}\n{}{}",
+        inst("VI_1", 1, "track_script { w }"),
+        inst("VI_2", 2, "track_script { z\n zf }")
+    );
+    with(&text, |_, t| {
+        assert!(t.waiting_for_scripts());
+        // zf has init_fail (already "failed"): not waited for.
+        assert_eq!(t.startup_wait(), Duration::from_secs(3));
+        assert!(t.script_result(ScriptId(0), Instant::ZERO, KO));
+        assert!(t.waiting_for_scripts());
+        assert!(t.script_result(ScriptId(1), Instant::ZERO, ScriptOutcome::TimedOut));
+        assert!(!t.waiting_for_scripts());
+        assert_eq!(t.startup_wait(), Duration::ZERO);
+    });
+    let text = format!(
+        "vrrp_script w {{ script /bin/true\n weight 10 }}\n{}",
+        inst("VI_1", 1, "track_script { w }")
+    );
+    with(&text, |_, t| assert!(!t.waiting_for_scripts()));
+    // A weighted script referenced with weight 0 is waited for.
+    let text = format!(
+        "vrrp_script w {{ script /bin/true\n weight 10 }}\n{}",
+        inst("VI_1", 1, "track_script { w weight 0 }")
+    );
+    with(&text, |_, t| assert!(t.waiting_for_scripts()));
+}
+
+#[test]
+fn reload_keeps_state_of_unchanged_trackers_only() {
+    let old_text = format!(
+        "vrrp_script same {{ script /bin/true\n weight -20 }}\n\
+         vrrp_script changed {{ script /bin/true\n weight -10 }}\n\
+         vrrp_track_process p {{ process sleep }}\n\
+         vrrp_track_file f {{ file /run/x\n weight 1 }}\n{}",
+        inst(
+            "VI_1",
+            1,
+            "track_script { same\n changed }\n track_process { p }\n track_file { f }"
+        )
+    );
+    // Moved around (other lines), one script changed, one new.
+    let new_text = format!(
+        "! reloaded\nvrrp_script new {{ script /bin/false }}\n\
+         vrrp_script changed {{ script /bin/true\n weight -30 }}\n\
+         vrrp_script same {{ script /bin/true\n weight -20 }}\n\
+         vrrp_track_file f {{ file /run/x\n weight 1 }}\n\
+         vrrp_track_process p {{ process sleep }}\n{}",
+        inst(
+            "VI_1",
+            1,
+            "track_script { same\n changed\n new }\n track_process { p }\n track_file { f }"
+        )
+    );
+    big_stack(move || {
+        let parse_one = |text: &str| {
+            let files = [("/k.conf", text.as_bytes())];
+            let mut cfg = Config::new_boxed();
+            let mut d = Diagnostics::new();
+            parse(&MemorySource::new(&files), "/k.conf", &mut cfg, &mut d);
+            assert!(!d.has_errors());
+            cfg
+        };
+        let (oc, nc) = (parse_one(&old_text), parse_one(&new_text));
+        let mut old = Trackers::new_boxed(&oc);
+        let now = Instant::from_secs(5);
+        let due: std::vec::Vec<_> = old.script_due(now).collect();
+        assert_eq!(due.len(), 2);
+        old.script_result(ScriptId(0), now, KO);
+        old.script_result(ScriptId(1), now, KO);
+        old.process_count(ProcessId(0), now, 0);
+        old.file_value(FileId(0), now, 7);
+        assert_eq!(old.instance_state(I0), ts(true, -23));
+        let mut new = Trackers::new_boxed(&nc);
+        let mut map = Vec::new();
+        // same, p and f kept; changed is new state.
+        assert_eq!(new.adopt_from(&old, &oc, &nc, &mut map), 3);
+        assert_eq!(map.as_slice(), [Some(ScriptId(2)), None]);
+        assert_eq!(new.script_status(ScriptId(2)), Some(ScriptStatus::Down));
+        assert_eq!(new.script_status(ScriptId(1)), Some(ScriptStatus::Init));
+        assert_eq!(new.process_state(ProcessId(0)), Some((0, Some(false))));
+        assert_eq!(new.file_value_of(FileId(0)), Some(7));
+        // The kept schedule: next run one interval after the old one
+        // started; the others run at once.
+        let due: std::vec::Vec<_> = new.script_due(now).collect();
+        assert_eq!(due, [ScriptId(0), ScriptId(1)]);
+        // At 6 the kept one is due (the other two are still running).
+        assert_eq!(new.script_due(Instant::from_secs(6)).count(), 1);
+        assert_eq!(new.instance_state(I0), ts(true, -13));
+    });
+}

@@ -605,10 +605,16 @@ impl Instance {
         while garp.burst_left > 0 && garp.next_at <= now && sent < GARP_BATCH_MAX {
             let (vip, fam) = self.vip_at(garp.burst_pos);
             if garp.burst_pos < self.total_vips() {
-                debug!(
-                    "({}) Sending/queueing gratuitous ARPs on {} for {:?}",
-                    self.name, self.ifname, vip
-                );
+                let addr = match vip {
+                    VipRef::Vip(i) => self.vips.get(usize::from(i)),
+                    VipRef::Excluded(i) => self.excluded.get(usize::from(i)),
+                };
+                if let Some(addr) = addr {
+                    debug!(
+                        "({}) Sending/queueing gratuitous ARPs on {} for {}",
+                        self.name, self.ifname, addr
+                    );
+                }
             }
             out.push(Action::SendGarp { inst: self.id, vip });
             Stats::inc(&mut self.stats.garp_sent);
@@ -723,10 +729,14 @@ impl Instance {
             (i32::from(self.base_priority).saturating_add(weight)).clamp(1, 254) as u8
         };
         if new_prio != self.effective_priority {
-            info!(
-                "({}) Changing effective priority from {} to {}",
-                self.name, self.effective_priority, new_prio
-            );
+            // Before the first state (start-up) the priority is set silently,
+            // as keepalived does.
+            if self.state != State::Initialize {
+                info!(
+                    "({}) Changing effective priority from {} to {}",
+                    self.name, self.effective_priority, new_prio
+                );
+            }
             let old = self.effective_priority;
             self.effective_priority = new_prio;
             if let State::Backup {

@@ -1,0 +1,242 @@
+//! Checks of the scripts a configuration runs, against this host: who they
+//! run as (`script_user`, `vrrp_script { user }`, keepalived's default
+//! `keepalived_script`), whether their command lines can be built, and
+//! keepalived's `enable_script_security` test. Used by `keepvip -t`, at
+//! start-up and on reload (before a new configuration is accepted).
+//!
+//! keepalived *disables* a script that fails these checks and runs without
+//! it (silently, unless someone reads the log). keepvip refuses the
+//! configuration instead, with the place of the offending block:
+//! - an unknown `script_user` / `user`: error;
+//! - with `enable_script_security`, a script that runs as root (uid or gid
+//!   0) and that a non-root user can modify (the file or a directory on its
+//!   path, as written and after resolving symlinks): error;
+//! - without it, the same finding is a script-security warning (`-t` exits
+//!   5, like keepalived's "SECURITY VIOLATION").
+//!
+//! A script that does not exist is not a configuration error (the file may
+//! be tested on another machine); the daemon logs a warning for it at
+//! start-up, and the script fails when it runs (exit 127).
+//!
+//! Start-up / `-t` / reload only: resolving users goes through NSS and the
+//! path checks allocate.
+
+use log::warn;
+
+use crate::config::model::{Command, Config, Notify, Span};
+use crate::config::{DiagKind, Diagnostics, Severity};
+use crate::limits::MAX_SCRIPTS;
+use crate::sys::exec::{
+    Creds, ScriptSecurityError, check_script_security, default_script_creds, resolve_creds,
+};
+use crate::track::cmdline::{Argv, build_argv};
+
+/// Who each script runs as (`None`: the daemon's own user).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScriptCreds {
+    /// Notify scripts and `vrrp_script`s without `user`.
+    pub default: Option<Creds>,
+    /// Per `vrrp_script` (index into `Config::scripts`).
+    pub scripts: [Option<Creds>; MAX_SCRIPTS],
+}
+
+impl ScriptCreds {
+    pub const fn none() -> ScriptCreds {
+        ScriptCreds {
+            default: None,
+            scripts: [None; MAX_SCRIPTS],
+        }
+    }
+}
+
+/// True when a script with these credentials runs with root privileges
+/// (the daemon runs as root, so `None` is root).
+fn runs_as_root(c: Option<Creds>) -> bool {
+    c.is_none_or(|c| c.uid == 0 || c.gid == 0)
+}
+
+fn notify_commands(n: &Notify) -> [(&'static str, Option<&Command>); 5] {
+    [
+        ("notify_master", n.notify_master.as_ref()),
+        ("notify_backup", n.notify_backup.as_ref()),
+        ("notify_fault", n.notify_fault.as_ref()),
+        ("notify_stop", n.notify_stop.as_ref()),
+        ("notify", n.notify.as_ref()),
+    ]
+}
+
+/// Where a command is configured: block keyword and name, the command's
+/// keyword, the block's place, and the `vrrp_script` index if it is one.
+struct Place<'a> {
+    block: &'static str,
+    name: &'a str,
+    kw: &'static str,
+    span: Span,
+    script: Option<usize>,
+}
+
+impl core::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} {}: {}", self.block, self.name, self.kw)
+    }
+}
+
+/// Every command of the configuration with its [`Place`].
+fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
+    for (i, s) in cfg.scripts.iter().enumerate() {
+        let p = Place {
+            block: "vrrp_script",
+            name: &s.name,
+            kw: "script",
+            span: s.span,
+            script: Some(i),
+        };
+        f(&s.script, &p);
+    }
+    for inst in &cfg.instances {
+        for (kw, c) in notify_commands(&inst.notify) {
+            if let Some(c) = c {
+                let p = Place {
+                    block: "vrrp_instance",
+                    name: &inst.name,
+                    kw,
+                    span: inst.span,
+                    script: None,
+                };
+                f(c, &p);
+            }
+        }
+    }
+    for g in &cfg.sync_groups {
+        for (kw, c) in notify_commands(&g.notify) {
+            if let Some(c) = c {
+                let p = Place {
+                    block: "vrrp_sync_group",
+                    name: &g.name,
+                    kw,
+                    span: g.span,
+                    script: None,
+                };
+                f(c, &p);
+            }
+        }
+    }
+}
+
+/// Runs the checks, reports findings into `diags` (errors make the
+/// configuration unusable) and returns the resolved credentials.
+pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
+    let mut creds = ScriptCreds::none();
+    let g = &cfg.global_defs;
+    let mut any = !cfg.scripts.is_empty();
+    for_each_command(cfg, |_, _| any = true);
+    if !any {
+        return creds;
+    }
+    let mut default_ok = true;
+    creds.default = match &g.script_user {
+        Some(u) => match resolve_creds(u, g.script_group.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                default_ok = false;
+                diags.push(
+                    Severity::Error,
+                    DiagKind::General,
+                    Span::default(),
+                    format_args!(
+                        "global_defs: script_user {}{}{}: {e}",
+                        u,
+                        if g.script_group.is_some() { " " } else { "" },
+                        g.script_group.as_deref().unwrap_or("")
+                    ),
+                );
+                None
+            }
+        },
+        None => default_script_creds(),
+    };
+    for (i, s) in cfg.scripts.iter().enumerate() {
+        let c = match &s.user {
+            Some(u) => match resolve_creds(u, s.group.as_deref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    diags.push(
+                        Severity::Error,
+                        DiagKind::General,
+                        s.span,
+                        format_args!("vrrp_script {}: user {}: {e}", s.name, u),
+                    );
+                    None
+                }
+            },
+            None => creds.default,
+        };
+        if let Some(slot) = creds.scripts.get_mut(i) {
+            *slot = c;
+        }
+    }
+    let security = g.enable_script_security;
+    let mut argv = Argv::new();
+    for_each_command(cfg, |cmd, p| {
+        // The generic `notify` gets four arguments: build it with them.
+        let extra: &[&[u8]] = if p.kw == "notify" {
+            &[b"INSTANCE", p.name.as_bytes(), b"BACKUP", b"100"]
+        } else {
+            &[]
+        };
+        if let Err(e) = build_argv(cmd, extra, &mut argv) {
+            diags.push(
+                Severity::Error,
+                DiagKind::General,
+                p.span,
+                format_args!("{p} '{cmd}': {e}"),
+            );
+            return;
+        }
+        let who = match p.script {
+            Some(i) => creds.scripts.get(i).copied().flatten(),
+            None => creds.default,
+        };
+        if !default_ok || !runs_as_root(who) {
+            return;
+        }
+        let (sev, kind) = if security {
+            (Severity::Error, DiagKind::General)
+        } else {
+            (Severity::Warning, DiagKind::ScriptSecurity)
+        };
+        match check_script_security(cmd) {
+            Ok(()) | Err(ScriptSecurityError::NotFound { .. }) => {}
+            Err(ScriptSecurityError::WrongType { path }) => diags.push(
+                sev,
+                DiagKind::General,
+                p.span,
+                format_args!("{p} '{cmd}': {path} is not a regular file / directory"),
+            ),
+            Err(ScriptSecurityError::Insecure { path, reason }) => diags.push(
+                sev,
+                kind,
+                p.span,
+                format_args!(
+                    "{p} '{cmd}' {}: {path} {reason}, and the script runs as root",
+                    if security {
+                        "refused (enable_script_security)"
+                    } else {
+                        "has unsafe permissions"
+                    }
+                ),
+            ),
+        }
+    });
+    creds
+}
+
+/// Daemon start-up: warns about scripts whose program is not there (they
+/// fail when run; keepalived disables them with "Cannot find script").
+pub fn warn_missing(cfg: &Config) {
+    for_each_command(cfg, |cmd, p| {
+        if let Err(ScriptSecurityError::NotFound { path }) = check_script_security(cmd) {
+            warn!("{p} '{cmd}': {path} not found: the command will fail when it runs");
+        }
+    });
+}
