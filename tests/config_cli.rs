@@ -243,3 +243,20 @@ fn insecure_script_and_unknown_user_fail_the_config_test() {
     assert!(err.contains("configuration cannot be used"), "{err}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A build without the `lvs` feature does not read `virtual_server` blocks:
+/// `-t` says so in a note (not a warning) and accepts the file.
+#[cfg(not(feature = "lvs"))]
+#[test]
+fn build_without_lvs_notes_ignored_virtual_servers() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary");
+        return;
+    }
+    let (code, _, err) = run(&["-t", "-f", "config/lvs.conf"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("config/lvs.conf:32:1: note: virtual_server blocks not checked and ignored"),
+        "{err}"
+    );
+}

@@ -246,6 +246,7 @@ fn many_errors_in_one_run() {
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
 }
 
+#[cfg(feature = "lvs")]
 #[test]
 fn lvs_missing_brace_and_bad_digest() {
     let got = expect(
@@ -264,6 +265,7 @@ fn lvs_missing_brace_and_bad_digest() {
     assert_eq!(got.len(), 2, "{got:?}");
 }
 
+#[cfg(feature = "lvs")]
 #[test]
 fn lvs_keepalived_1x_config_is_usable_with_one_warning() {
     let got = expect(

@@ -233,6 +233,7 @@ fn golden_keepalived_configs_are_clean() {
     assert!(n > 0);
 }
 
+#[cfg(feature = "lvs")]
 #[test]
 fn lvs_example() {
     use keepvip::config::lvs::*;

@@ -394,6 +394,9 @@ pub struct LvsConfig {
     pub virtual_servers: Vec<VirtualServer, MAX_VIRTUAL_SERVERS>,
     pub real_servers: Vec<RealServer, MAX_REAL_SERVERS>,
     pub checkers: Vec<Checker, MAX_CHECKERS>,
+    /// A build without the `lvs` feature skips `virtual_server` blocks
+    /// unread: where the first one was.
+    pub skipped: Option<Span>,
 }
 
 impl LvsConfig {
@@ -401,6 +404,7 @@ impl LvsConfig {
         self.virtual_servers.clear();
         self.real_servers.clear();
         self.checkers.clear();
+        self.skipped = None;
     }
 
     pub fn is_empty(&self) -> bool {

@@ -122,6 +122,14 @@ impl Parser<'_> {
     /// `virtual_server IP [PORT] {`.
     pub(super) fn virtual_server(&mut self, file: u16, span: Span, args: &[Token<'_>]) -> Handled {
         let skip = Handled::Block(Ctx::Skip(0), "virtual_server");
+        if !cfg!(feature = "lvs") {
+            // A build without the load-balancing side does not read these
+            // blocks at all (`keepvip -t` prints a note, the daemon warns).
+            if self.cfg.lvs.skipped.is_none() {
+                self.cfg.lvs.skipped = Some(span);
+            }
+            return skip;
+        }
         let Some(first) = args.first() else {
             self.err(
                 span,
@@ -198,6 +206,9 @@ impl Parser<'_> {
         span: Span,
         args: &[Token<'_>],
     ) -> Handled {
+        if !cfg!(feature = "lvs") {
+            return Handled::Done;
+        }
         if let Some(h) = self.lvs_unclosed(c, file, kw, span, args) {
             return h;
         }
@@ -1083,6 +1094,9 @@ fn same_family(a: &IpAddr, b: &IpAddr) -> bool {
 /// reports what cannot work. Runs after the VRRP validation (it needs the
 /// instances' VIPs).
 pub(crate) fn finish(p: &mut Parser<'_>) {
+    if !cfg!(feature = "lvs") {
+        return;
+    }
     for v in 0..p.cfg.lvs.virtual_servers.len() {
         virtual_server(p, v);
     }

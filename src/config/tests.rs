@@ -6,6 +6,7 @@ use std::boxed::Box;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
+#[cfg(feature = "lvs")]
 #[path = "lvs_tests.rs"]
 mod lvs;
 

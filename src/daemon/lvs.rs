@@ -157,11 +157,13 @@ impl LvsDriver {
     /// `None` without virtual servers. A build without the `lvs` feature
     /// says once that it ignores them.
     pub fn start(cfg: &Config, now: Instant) -> Option<Box<LvsDriver>> {
-        if cfg.lvs.is_empty() {
+        if !cfg!(feature = "lvs") {
+            if cfg.lvs.skipped.is_some() {
+                warn!("{NO_LVS}");
+            }
             return None;
         }
-        if !cfg!(feature = "lvs") {
-            warn!("{NO_LVS}");
+        if cfg.lvs.is_empty() {
             return None;
         }
         Some(LvsDriver::new(cfg, now))

@@ -42,7 +42,7 @@ pub mod http;
 pub mod ipvs;
 mod log;
 pub mod report;
-#[cfg(test)]
+#[cfg(all(test, feature = "lvs"))]
 mod tests;
 
 use heapless::Vec;

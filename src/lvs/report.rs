@@ -61,7 +61,7 @@ impl fmt::Display for Secs {
 /// The `keepvip status` section: a line per real server, then its checkers.
 pub fn write_status(w: &mut dyn Write, cfg: &Config, v: &LvsView<'_>, now: Instant) -> fmt::Result {
     let l = &cfg.lvs;
-    if l.is_empty() {
+    if !cfg!(feature = "lvs") || l.is_empty() {
         return Ok(());
     }
     writeln!(w)?;
@@ -176,7 +176,7 @@ pub fn write_status(w: &mut dyn Write, cfg: &Config, v: &LvsView<'_>, now: Insta
 /// keepalived's checker data dump, the parts keepvip has.
 pub fn write_data(w: &mut dyn Write, cfg: &Config, v: &LvsView<'_>) -> fmt::Result {
     let l = &cfg.lvs;
-    if l.is_empty() {
+    if !cfg!(feature = "lvs") || l.is_empty() {
         return Ok(());
     }
     writeln!(w, "------< LVS Topology >------")?;
