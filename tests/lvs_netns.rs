@@ -954,6 +954,53 @@ virtual_server 192.0.2.100 80 {
 }
 
 #[test]
+fn unanswered_connects_time_out() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("to");
+    // 198.51.100.99 does not exist: ARP gets no answer, the SYN never
+    // leaves, and only connect_timeout ends each probe.
+    let conf = format!(
+        "{VRRP}virtual_server 192.0.2.100 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.99 80 {{
+        TCP_CHECK {{
+            connect_timeout 0.5
+            retry 1
+            delay_before_retry 0.5
+            warmup 0
+            log_all_failures
+        }}
+    }}
+}}
+"
+    );
+    let t0 = Instant::now();
+    lab.start_keepvip(&conf);
+    let b = bound(1.0, 0.5, 1.0, 0.5);
+    let down = lab
+        .wait_log(
+            "Removing service [198.51.100.99]:tcp:80 from VS [192.0.2.100]:tcp:80",
+            b + Duration::from_secs(1),
+        )
+        .unwrap_or_else(|| panic!("{}", lab.log()));
+    println!(
+        "unanswered server marked down {:?} after start (first probe 1 s after start)",
+        down - t0
+    );
+    // At start one failure is enough; it took connect_timeout, not less.
+    let log = lab.log();
+    assert!(
+        log.contains("TCP_CHECK on service [198.51.100.99]:tcp:80 failed."),
+        "{log}"
+    );
+}
+
+#[test]
 fn ipvs_family_probe() {
     if skip() {
         return;

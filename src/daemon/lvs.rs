@@ -751,7 +751,8 @@ impl LvsDriver {
                         Ok(n) => sent += n,
                         Err(_) => {
                             poll.remove(slot);
-                            return self.finish(poll, now, cfg, k, Outcome::Failed(Failure::Write));
+                            self.finish(poll, now, cfg, k, Outcome::Failed(Failure::Write));
+                            continue;
                         }
                     }
                     if sent >= req.len() {
