@@ -19,9 +19,18 @@ wait_entered() {
     [ "$(state_count "$1" "$2" "$3")" -ge "$4" ] || die "$1 ($3) did not enter $2 a ${4}th time"
     say "$1 ($3) entered $2 (${4}x)"
 }
+# Group notifications: the group's generic `notify` and `notify_master` append their arguments
+# to notify-rN.log (compared below with keepalived's sequence for the same run).
+for r in r1 r2; do
+    printf '#!/bin/sh\necho "$*" >> %s/notify-%s.log\n' "$LAB_DIR" "$r" > "$LAB_DIR/hook-$r.sh"
+    chmod 0755 "$LAB_DIR/hook-$r.sh"
+    sed -e "/^vrrp_sync_group G {/a\\    notify $LAB_DIR/hook-$r.sh\n    notify_master \"$LAB_DIR/hook-$r.sh specific master\"" \
+        -e "/^global_defs {/a\\    enable_script_security\n    script_user root" \
+        "$LAB_CONF/sync.$r.conf" > "$LAB_DIR/sync.$r.conf"
+done
 capture_start
-start_router r1 "$IMPL1" "$LAB_CONF/sync.r1.conf"
-start_router r2 "$IMPL2" "$LAB_CONF/sync.r2.conf"
+start_router r1 "$IMPL1" "$LAB_DIR/sync.r1.conf"
+start_router r2 "$IMPL2" "$LAB_DIR/sync.r2.conf"
 wait_master r1 10 VI_1
 wait_master r1 10 VI_2
 wait_vip "$VIP4" r1 5
@@ -62,6 +71,16 @@ want+='\|\(VI_2\) Entering BACKUP STATE\|VRRP_Group\(G\) Syncing instances to BA
 want+='\|\(VI_[12]\) Entering MASTER STATE\|VRRP_Group\(G\) Syncing instances to MASTER state\|\(VI_[12]\) Entering MASTER STATE$'
 printf '%s\n' "$got" | grep -qE "$want" || die "r1's sync group log lines differ from keepalived's: $got"
 say "r1 logged the group transitions as keepalived does"
+
+# r1's group notifications so far, as keepalived sends them (BACKUP at start too): GROUP NAME STATE 0, notify_master
+# with its own arguments only (commands run asynchronously: give the last one a moment)
+sleep 0.3
+got=$(paste -sd'|' "$LAB_DIR/notify-r1.log")
+want='GROUP G BACKUP 0|GROUP G MASTER 0|specific master|GROUP G FAULT 0|GROUP G BACKUP 0|GROUP G MASTER 0|specific master'
+# the two commands of one transition run in parallel: accept either order within a transition
+norm() { printf '%s\n' "$1" | sed -e 's/specific master|GROUP G MASTER 0/GROUP G MASTER 0|specific master/g'; }
+[ "$(norm "$got")" = "$want" ] || die "r1's group notifications: '$got', expected '$want'"
+say "r1's group notifications match keepalived's: $got"
 
 stop_router r1 KILL
 t_kill=$STOP_T
