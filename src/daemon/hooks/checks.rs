@@ -131,6 +131,9 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
         }
     }
     // The load-balancing side's scripts (none without the `lvs` feature).
+    if !cfg!(feature = "lvs") {
+        return;
+    }
     let l = &cfg.lvs;
     let place = |block, kw, span, user| Place {
         block,
