@@ -95,6 +95,22 @@ const LIMITS: &[(&str, usize, usize, usize, &str)] = &[
         256,
         "bytes in an instance, script, tracker or group name",
     ),
+    ("MAX_VIRTUAL_SERVERS", 16, 1, 256, "virtual_server blocks"),
+    (
+        "MAX_REAL_SERVERS",
+        64,
+        1,
+        1024,
+        "real_server blocks, all virtual servers together",
+    ),
+    (
+        "MAX_CHECKERS",
+        64,
+        1,
+        1024,
+        "health checkers (TCP_CHECK, HTTP_GET, MISC_CHECK), all real servers together",
+    ),
+    ("MAX_HTTP_URLS", 4, 1, 32, "url blocks per HTTP_GET"),
     (
         "MAX_DIAGNOSTICS",
         64,

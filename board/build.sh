@@ -118,12 +118,12 @@ command -v file >/dev/null 2>&1 || die "file(1) is missing (apt-get install file
 # The profile is authoritative: drop capacity/std settings inherited from the caller's
 # environment so that the same profile always gives the same binary.
 for v in $(env | sed -n 's/^\(KEEPVIP_MAX_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-unset CROSS_STD_FEATURES BOARD_RUSTFLAGS BOARD_MAX_PAGE_SIZE
+unset CROSS_STD_FEATURES BOARD_RUSTFLAGS BOARD_MAX_PAGE_SIZE BOARD_CARGO_ARGS
 set -a
 # shellcheck source=/dev/null
 . "$PROFILE_FILE"
 set +a
-log "profile $PROFILE: $(env | grep -E '^(KEEPVIP_MAX_[A-Z0-9_]*|CROSS_STD_FEATURES|BOARD_RUSTFLAGS|BOARD_MAX_PAGE_SIZE)=' | sort | tr '\n' ' ')"
+log "profile $PROFILE: $(env | grep -E '^(KEEPVIP_MAX_[A-Z0-9_]*|CROSS_STD_FEATURES|BOARD_RUSTFLAGS|BOARD_MAX_PAGE_SIZE|BOARD_CARGO_ARGS)=' | sort | tr '\n' ' ')"
 # The caller's RUSTFLAGS come after the profile's (cross-build.sh appends +crt-static).
 CALLER_RUSTFLAGS=${RUSTFLAGS:-}
 
@@ -152,7 +152,8 @@ for T in "${TARGETS[@]}"; do
     rf=$(rustflags_for "$T")
     if [ -n "$rf" ]; then export RUSTFLAGS="$rf"; else unset RUSTFLAGS; fi
     log "building $T (profile $PROFILE) with $CROSS/cross-build.sh, RUSTFLAGS='$rf'"
-    "$CROSS/cross-build.sh" "$T" build --release --locked --bin keepvip
+    # shellcheck disable=SC2086  # BOARD_CARGO_ARGS is a word list (e.g. --no-default-features)
+    "$CROSS/cross-build.sh" "$T" build --release --locked --bin keepvip ${BOARD_CARGO_ARGS:-}
     src=$CARGO_TARGET_DIR/$T/release/keepvip
     [ -f "$src" ] || die "cargo produced no $src"
     mkdir -p "$OUT_BASE/$T"

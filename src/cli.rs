@@ -362,6 +362,15 @@ pub fn config_test(
             crate::limits::MAX_DIAGNOSTICS
         );
     }
+    if let Some(s) = cfg.lvs.skipped {
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: note: virtual_server blocks not checked and ignored: this keepvip was built without the lvs feature",
+            cfg.file_name(s),
+            s.line,
+            s.col
+        );
+    }
     let code = diags.exit_code();
     let verdict = match code {
         0 => "OK",

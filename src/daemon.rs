@@ -19,7 +19,9 @@
 //! 7. `handle_timeout` until no deadline is due;
 //! 8. the hooks (`daemon::hooks`): reaped scripts, due scripts, the `/proc`
 //!    scan step, tracked files, tracker results into the core, SMTP;
-//! 9. requested dumps and the `keepvip status` socket (`observe`).
+//! 9. the LVS side (`daemon::lvs`): finished and due health-check probes,
+//!    MISC_CHECK scripts, IPVS following the VRRP states;
+//! 10. requested dumps and the `keepvip status` socket (`observe`).
 //!
 //! After every core call the actions are executed in order and cleared
 //! (notifications last: `hooks::Hooks::notify`).
@@ -32,6 +34,7 @@ mod errno;
 mod exec;
 mod hooks;
 mod iface;
+mod lvs;
 mod observe;
 mod retry;
 mod rx;
@@ -57,6 +60,7 @@ use crate::vrrp::{Actions, InstanceId, Router, reload_map};
 pub use errno::{Errno, IoErr, errno_text};
 use exec::Io;
 pub use hooks::check_scripts;
+pub use lvs::NO_IPVS;
 
 /// Logged (info) once start-up is over: everything after it runs without
 /// heap growth. Tests wait for this line.
@@ -100,6 +104,9 @@ struct Daemon {
     observe: observe::Observer,
     /// Trackers, notify scripts, FIFO, SMTP.
     hooks: Box<hooks::Hooks>,
+    /// Health checkers and IPVS (`virtual_server`); `None` while no
+    /// virtual server is configured (or the build has no `lvs` feature).
+    lvs: Option<Box<lvs::LvsDriver>>,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -111,6 +118,14 @@ fn log_diags(cfg: &Config, d: &Diagnostics) {
     }
     if d.dropped > 0 {
         error!("{} more diagnostics not shown", d.dropped);
+    }
+}
+
+/// What `keepvip status` and the data dump show of the LVS side.
+fn lvs_view(l: &lvs::LvsDriver) -> crate::lvs::report::LvsView<'_> {
+    crate::lvs::report::LvsView {
+        lvs: l.core(),
+        installed: l.installed(),
     }
 }
 
@@ -203,6 +218,9 @@ impl Daemon {
             TimerFd::open().map_err(|e| error!("cannot open timerfd: {}", errno::IoErr(&e)))?;
         let timer_slot = poll.add(std::os::fd::AsFd::as_fd(&timer)).map_err(|_| ())?;
         observe.register(&mut poll);
+        // Virtual servers: IPVS looked for, checkers started (first probes
+        // 1 s from now, in the loop).
+        let lvs = lvs::LvsDriver::start(&cfg, monotonic_now());
         let hooks = hooks::Hooks::new(&cfg, creds, &mut poll)?;
         let mut d = Daemon {
             config_path,
@@ -220,6 +238,7 @@ impl Daemon {
             timer_slot,
             actions: Box::new(Actions::new()),
             observe,
+            lvs,
             hooks,
         };
 
@@ -362,10 +381,12 @@ impl Daemon {
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
+            let lvs_deadline = self.lvs.as_ref().and_then(|l| l.deadline());
             let deadline = [
                 self.cur.router.poll_timeout(),
                 self.io.retry_deadline(),
                 self.hooks.deadline(now),
+                lvs_deadline,
             ]
             .into_iter()
             .flatten()
@@ -408,6 +429,11 @@ impl Daemon {
                 }
                 if set.contains(Signal::Chld) {
                     self.hooks.on_sigchld();
+                    // MISC_CHECK and checker notify scripts: the LVS side's
+                    // own runner, reaped by pid.
+                    if let Some(l) = self.lvs.as_mut() {
+                        l.on_sigchld();
+                    }
                 }
                 self.observe.request(set);
                 if set.contains(Signal::Hup) {
@@ -465,12 +491,23 @@ impl Daemon {
             exec::retry_vips(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             self.pump_timers(now);
             self.hooks_turn(now);
+            // After the VRRP timers and the trackers: a new MASTER programs
+            // IPVS this turn.
+            if let Some(l) = self.lvs.as_mut() {
+                l.turn(&mut self.poll, now, &self.cur.cfg, &self.cur.router);
+            }
+            let lvs_view = self
+                .lvs
+                .as_deref()
+                .filter(|_| cfg!(feature = "lvs") && !self.cur.cfg.lvs.is_empty())
+                .map(lvs_view);
             self.observe.turn(
                 &self.poll,
                 now,
                 &self.cur.cfg,
                 &self.cur.router,
                 Some(self.hooks.trackers()),
+                lvs_view,
             );
         }
     }
@@ -515,6 +552,9 @@ impl Daemon {
         self.wait_acks();
         self.hooks_shutdown();
         self.actions.clear();
+        if let Some(l) = self.lvs.as_mut() {
+            l.shutdown(&mut self.poll, now, &self.cur.cfg);
+        }
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
         rx::log_drop_summary(&self.cur.cfg, &self.cur.router, &self.io);
@@ -591,6 +631,10 @@ impl Daemon {
         let kept = self.spare.router.adopt_from(&self.cur.router, &self.map);
         core::mem::swap(&mut self.cur, &mut self.spare);
         self.hooks_reload(now, creds);
+        match self.lvs.as_mut() {
+            Some(l) => l.reload(&mut self.poll, now, &self.spare.cfg, &self.cur.cfg),
+            None => self.lvs = lvs::LvsDriver::start(&self.cur.cfg, now),
+        }
         for f in self.io.readd.iter_mut() {
             *f = false;
         }

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod dump;
 pub mod limits;
 pub mod logger;
+pub mod lvs;
 pub mod notify;
 pub mod smtp;
 pub mod status;

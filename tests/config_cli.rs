@@ -243,3 +243,46 @@ fn insecure_script_and_unknown_user_fail_the_config_test() {
     assert!(err.contains("configuration cannot be used"), "{err}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A build without the `lvs` feature does not read `virtual_server` blocks:
+/// `-t` says so in a note (not a warning) and accepts the file.
+#[cfg(not(feature = "lvs"))]
+#[test]
+fn build_without_lvs_notes_ignored_virtual_servers() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary");
+        return;
+    }
+    let (code, _, err) = run(&["-t", "-f", "config/lvs.conf"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("config/lvs.conf:32:1: note: virtual_server blocks not checked and ignored"),
+        "{err}"
+    );
+}
+
+/// The load-balancing side's scripts go through the same script checks as
+/// the VRRP ones: an unknown MISC_CHECK user is an error at -t.
+#[cfg(feature = "lvs")]
+#[test]
+fn misc_check_user_is_checked() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kv-misc-user-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("k.conf");
+    std::fs::write(
+        &f,
+        "global_defs {\n    enable_script_security\n}\nvrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.100/24\n    }\n}\nvirtual_server 192.0.2.100 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    real_server 198.51.100.11 80 {\n        MISC_CHECK {\n            misc_path /bin/true\n            user no_such_user_kv\n        }\n    }\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["-t", "-f", f.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(":16:9: error: MISC_CHECK: misc_path: user no_such_user_kv: no such user"),
+        "{err}"
+    );
+}

@@ -246,6 +246,40 @@ fn many_errors_in_one_run() {
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
 }
 
+#[cfg(feature = "lvs")]
+#[test]
+fn lvs_missing_brace_and_bad_digest() {
+    let got = expect(
+        "lvs-broken.conf",
+        &[
+            (
+                16,
+                5,
+                "error",
+                "missing '}': the 'real_server' block opened at line 12 is still open where 'real_server' starts",
+            ),
+            (20, 24, "error", "'digest' must be 32 hexadecimal digits"),
+        ],
+    );
+    // The braces pair up again after the report: nothing else is wrong.
+    assert_eq!(got.len(), 2, "{got:?}");
+}
+
+#[cfg(feature = "lvs")]
+#[test]
+fn lvs_keepalived_1x_config_is_usable_with_one_warning() {
+    let got = expect(
+        "lvs-keepalived1.conf",
+        &[(
+            19,
+            13,
+            "warning",
+            "'nb_get_retry' is not a TCP_CHECK keyword in keepalived 2.x",
+        )],
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+}
+
 /// Issue 6, item 5: one file with every kind of error (unreadable include, unknown block, VRID
 /// out of range, duplicate VRID on an interface, missing brace, VIP count over capacity): all of
 /// them are reported, each at its file:line, in one parse; the missing brace does not hide the

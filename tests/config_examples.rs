@@ -232,3 +232,45 @@ fn golden_keepalived_configs_are_clean() {
     }
     assert!(n > 0);
 }
+
+#[cfg(feature = "lvs")]
+#[test]
+fn lvs_example() {
+    use keepvip::config::lvs::*;
+    let c = clean("config/lvs.conf");
+    let l = &c.lvs;
+    assert_eq!(l.virtual_servers.len(), 1);
+    let vs = &l.virtual_servers[0];
+    assert_eq!((vs.addr, vs.port, vs.protocol), (VIP, 80, LvsProtocol::Tcp));
+    assert_eq!(vs.lb_algo.as_str(), "rr");
+    assert_eq!(vs.lb_kind, Forwarding::Nat);
+    assert_eq!(vs.persistence_timeout_s, 50);
+    assert_eq!(
+        vs.owner,
+        Some(0),
+        "the VIP of VI_1: rules only on its MASTER"
+    );
+    assert_eq!(
+        vs.sorry_server.map(|s| (s.addr, s.port)),
+        Some((IpAddr::V4(Ipv4Addr::new(198, 51, 100, 250)), 80))
+    );
+    let rs = l.real_servers_of(0);
+    assert_eq!(rs.len(), 2);
+    assert!(!rs[0].inhibit_on_failure && rs[1].inhibit_on_failure);
+    let tcp = &l.checkers_of(0)[0];
+    assert_eq!(tcp.kind, CheckerKind::Tcp);
+    assert_eq!(
+        (
+            tcp.connect_timeout_us,
+            tcp.retry,
+            tcp.delay_before_retry_us,
+            tcp.delay_loop_us
+        ),
+        (3_000_000, 3, 3_000_000, 6_000_000)
+    );
+    let CheckerKind::Http(h) = &l.checkers_of(1)[0].kind else {
+        panic!("HTTP_GET expected")
+    };
+    assert_eq!(h.urls[0].path.as_str(), "/health");
+    assert!(h.urls[0].status_code.contains(200) && !h.urls[0].status_code.contains(204));
+}

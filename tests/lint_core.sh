@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 core=(src/time.rs src/wire src/config src/vrrp)
 [ -d src/track ] && core+=(src/track)
 [ -f src/notify.rs ] && core+=(src/notify.rs)
+[ -d src/lvs ] && core+=(src/lvs)
 
 pattern='unsafe|libc::|std::time|SystemTime|Instant::now|smoltcp::time|std::net::(Udp|Tcp)|std::os::|std::process|std::thread|std::fs|File::open'
 hits=$(grep -rnE "$pattern" "${core[@]}" --include='*.rs' | grep -v '^src/config/fs.rs:' | grep -vE '(^|/)tests(.rs|/)' | grep -vE '^\S+:[0-9]+:\s*//' || true)

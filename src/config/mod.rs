@@ -8,6 +8,7 @@ pub mod diag;
 pub mod fs;
 pub mod glob;
 pub mod lexer;
+pub mod lvs;
 pub mod model;
 pub mod parser;
 pub mod source;

@@ -331,6 +331,8 @@ pub struct Config {
     pub track_processes: Vec<VrrpTrackProcess, MAX_TRACK_PROCESSES>,
     pub track_files: Vec<VrrpTrackFile, MAX_TRACK_FILES>,
     pub sync_groups: Vec<SyncGroup, MAX_SYNC_GROUPS>,
+    /// `virtual_server` blocks with their real servers and checkers.
+    pub lvs: super::lvs::LvsConfig,
 }
 
 impl InstanceConfig {

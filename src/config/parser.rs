@@ -13,7 +13,7 @@
 //! Compatibility choices:
 //! * unknown keywords are warnings (ignored, like keepalived);
 //! * blocks of keepalived features keepvip does not implement
-//!   (`virtual_server`, `static_ipaddress`, ...) are warnings, skipped;
+//!   (`virtual_server_group`, `static_ipaddress`, ...) are warnings, skipped;
 //! * any other unknown block is an error (most likely a typo such as
 //!   `vrrp_instanse`), skipped so that parsing goes on.
 
@@ -29,6 +29,9 @@ use super::source::ConfigSource;
 use super::validate;
 use super::values::{Secs, parse_bool_word, parse_int, parse_ip, parse_seconds_us, parse_uint};
 use crate::limits::*;
+
+#[path = "lvs_parse.rs"]
+mod lvs_parse;
 
 /// Most words on one line.
 pub const MAX_WORDS: usize = 64;
@@ -53,11 +56,13 @@ pub fn parse(source: &dyn ConfigSource, path: &str, cfg: &mut Config, diags: &mu
         groups: Vec::new(),
         members: Vec::new(),
         scripts_extra: Vec::new(),
+        lvs: lvs_parse::LvsExtra::default(),
         depth: 0,
         files_seen: 0,
     };
     p.read_main(path);
     validate::finish(&mut p);
+    lvs_parse::finish(&mut p);
     p.d.sort();
 }
 
@@ -70,6 +75,7 @@ fn reset(cfg: &mut Config) {
     cfg.track_processes.clear();
     cfg.track_files.clear();
     cfg.sync_groups.clear();
+    cfg.lvs.clear();
 }
 
 /// Owner of a tracker list.
@@ -114,6 +120,8 @@ enum Ctx {
     TrackFile(u16),
     SyncGroup(u16),
     SyncGroupMembers(u16),
+    /// Inside a `virtual_server` block (`lvs_parse.rs`).
+    Lvs(lvs_parse::LvsCtx),
     /// An ignored block; counts nested braces.
     Skip(u32),
 }
@@ -194,6 +202,7 @@ pub(crate) struct Parser<'p> {
     pub groups: Vec<GroupExtra, MAX_SYNC_GROUPS>,
     pub members: Vec<PendingMember, PENDING_MEMBERS>,
     pub scripts_extra: Vec<ScriptExtra, MAX_SCRIPTS>,
+    lvs: lvs_parse::LvsExtra,
     depth: usize,
     files_seen: usize,
 }
@@ -206,13 +215,12 @@ const TOP_BLOCKS: &[&str] = &[
     "vrrp_sync_group",
     "vrrp_track_process",
     "vrrp_track_file",
+    "virtual_server",
 ];
 
 /// keepalived blocks keepvip accepts and ignores (with a warning).
 const IGNORED_BLOCKS: &[&str] = &[
-    "virtual_server",
     "virtual_server_group",
-    "real_server",
     "static_ipaddress",
     "static_routes",
     "static_rules",
@@ -715,6 +723,7 @@ impl<'p> Parser<'p> {
             Some(Ctx::TrackProcess(i)) => self.track_process(i, file, kw, span, args),
             Some(Ctx::TrackFile(i)) => self.track_file_blk(i, file, kw, span, args),
             Some(Ctx::SyncGroup(i)) => self.sync_group(i, file, kw, span, args),
+            Some(Ctx::Lvs(c)) => self.lvs(c, file, kw, span, args),
             Some(Ctx::SyncGroupMembers(g)) => {
                 self.member(g, file, kw, span, args);
                 Handled::Done
@@ -1173,6 +1182,7 @@ impl<'p> Parser<'p> {
                 let _ = self.groups.push(GroupExtra::default());
                 Handled::Block(Ctx::SyncGroup(idx as u16), "vrrp_sync_group")
             }
+            "virtual_server" => self.virtual_server(file, span, args),
             _ => Handled::Unknown,
         }
     }

@@ -6,6 +6,10 @@ use std::boxed::Box;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
+#[cfg(feature = "lvs")]
+#[path = "lvs_tests.rs"]
+mod lvs;
+
 /// Runs `f` on a thread with a large stack: `Config` is about 1 MiB and an
 /// unoptimised `Config::new_boxed()` builds it on the stack first, which
 /// overflows the 2 MiB of a test thread.
@@ -652,7 +656,7 @@ fn braces_on_one_line_and_on_the_next_line() {
 #[test]
 fn unknown_keywords_warn_unknown_blocks_error() {
     let text = format!(
-        "global_defs {{\n lvs_id x\n}}\nvrrp_instanse VI_9 {{\n state MASTER\n}}\nvirtual_server 192.0.2.1 80 {{\n real_server 192.0.2.2 80 {{\n  weight 1\n }}\n}}\n{}",
+        "global_defs {{\n lvs_id x\n}}\nvrrp_instanse VI_9 {{\n state MASTER\n}}\nvirtual_server_group G1 {{\n 192.0.2.1 80\n 192.0.2.2 80\n 192.0.2.3 80\n}}\n{}",
         inst("    use_vmac\n    frobnicate 3")
     );
     let (cfg, d) = p(&text);
@@ -662,7 +666,7 @@ fn unknown_keywords_warn_unknown_blocks_error() {
         &d,
         7,
         Severity::Warning,
-        "'virtual_server' blocks are not supported",
+        "'virtual_server_group' blocks are not supported",
     );
     assert_diag(
         &d,

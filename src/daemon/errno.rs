@@ -32,6 +32,12 @@ pub fn errno_text(e: i32) -> Option<&'static str> {
         libc::ENOBUFS => "No buffer space available",
         libc::EHOSTUNREACH => "No route to host",
         libc::ENXIO => "No such device or address",
+        libc::ESRCH => "No such process",
+        libc::EPIPE => "Broken pipe",
+        libc::ECONNREFUSED => "Connection refused",
+        libc::ECONNRESET => "Connection reset by peer",
+        libc::ETIMEDOUT => "Connection timed out",
+        libc::EMFILE => "Too many open files",
         _ => return None,
     })
 }

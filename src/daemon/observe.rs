@@ -26,6 +26,7 @@ use log::{debug, error, warn};
 use crate::cli::Options;
 use crate::config::Config;
 use crate::dump::{DumpInput, write_data, write_json, write_stats};
+use crate::lvs::report::{self as lvs_report, LvsView};
 use crate::status::{
     Format, StatusServer, StatusView, status_socket_path, write_status_json, write_status_table,
 };
@@ -138,7 +139,10 @@ impl Observer {
         cfg: &Config,
         router: &Router,
         trackers: Option<&Trackers>,
+        lvs: Option<LvsView<'_>>,
     ) {
+        // A build without the `lvs` feature has no LVS report code at all.
+        let lvs = lvs.filter(|_| cfg!(feature = "lvs"));
         let serve = self.slot.is_some_and(|s| poll.is_ready(s));
         if self.pending.is_empty() && !serve {
             return;
@@ -155,18 +159,21 @@ impl Observer {
         let pending = core::mem::take(&mut self.pending);
         for (sig, dump) in DUMPS {
             if pending.contains(sig) {
-                self.write_dump(dump, &view.input);
+                self.write_dump(dump, &view.input, lvs);
             }
         }
         if serve && let Some(s) = &mut self.status {
             s.handle_readable(|w, f| match f {
-                Format::Table => write_status_table(w, &view),
+                Format::Table => {
+                    write_status_table(w, &view)?;
+                    lvs.map_or(Ok(()), |l| lvs_report::write_status(w, cfg, &l, now))
+                }
                 Format::Json => write_status_json(w, &view),
             });
         }
     }
 
-    fn write_dump(&self, dump: Dump, input: &DumpInput<'_>) {
+    fn write_dump(&self, dump: Dump, input: &DumpInput<'_>, lvs: Option<LvsView<'_>>) {
         let (path, what) = match dump {
             Dump::Data => (&self.data, "data"),
             Dump::Stats => (&self.stats, "stats"),
@@ -174,7 +181,10 @@ impl Observer {
         };
         let t0 = monotonic_now();
         let r = replace_fmt(Path::new(path), DUMP_FILE_MODE, &mut |w| match dump {
-            Dump::Data => write_data(w, input),
+            Dump::Data => {
+                write_data(w, input)?;
+                lvs.map_or(Ok(()), |l| lvs_report::write_data(w, input.config, &l))
+            }
             Dump::Stats => write_stats(w, input.router),
             Dump::Json => write_json(w, input),
         });

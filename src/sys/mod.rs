@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fifo;
 pub mod file_atomic;
 pub mod inotify;
+pub mod ipvs;
 pub mod netlink;
 pub mod netns;
 pub mod packet_sock;

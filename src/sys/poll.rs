@@ -3,15 +3,18 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::limits::MAX_INTERFACES;
+use crate::limits::{MAX_CHECKERS, MAX_INTERFACES};
 use crate::time::Duration;
 
 /// Slots in the poll table: two VRRP sockets (v4 + v6) per interface, plus
-/// netlink (request + monitor), signalfd, AF_PACKET and a few spare.
-pub const POLL_CAPACITY: usize = MAX_INTERFACES * 2 + 8;
+/// netlink (request + monitor), signalfd, AF_PACKET and a few spare, plus
+/// one socket per health checker.
+pub const POLL_CAPACITY: usize = MAX_INTERFACES * 2 + 8 + MAX_CHECKERS;
 
 /// Readable (or hung up / in error: a read will tell).
 pub const READABLE: i16 = libc::POLLIN;
+/// Writable (a non-blocking connect finished, or there is room to send).
+pub const WRITABLE: i16 = libc::POLLOUT;
 
 /// Index of an fd in the [`PollTable`], returned by [`PollTable::add`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -51,10 +54,15 @@ impl PollTable {
     /// Watches `fd` for readability. The caller keeps `fd` open while it is
     /// in the table (a closed fd only yields `POLLNVAL`, never UB).
     pub fn add(&mut self, fd: BorrowedFd<'_>) -> Result<Slot, TableFull> {
+        self.add_events(fd, READABLE)
+    }
+
+    /// Watches `fd` for `events` ([`READABLE`], [`WRITABLE`] or both).
+    pub fn add_events(&mut self, fd: BorrowedFd<'_>, events: i16) -> Result<Slot, TableFull> {
         let raw = fd.as_raw_fd();
         let entry = libc::pollfd {
             fd: raw,
-            events: READABLE,
+            events,
             revents: 0,
         };
         if let Some(i) = self.fds[..self.len].iter().position(|p| p.fd < 0) {
@@ -65,6 +73,15 @@ impl PollTable {
         *slot = entry;
         self.len += 1;
         Ok(Slot(self.len - 1))
+    }
+
+    /// Changes what `slot` waits for.
+    pub fn set_events(&mut self, slot: Slot, events: i16) {
+        if let Some(p) = self.fds.get_mut(slot.0)
+            && p.fd >= 0
+        {
+            p.events = events;
+        }
     }
 
     /// Stops watching the fd in `slot`.

@@ -93,6 +93,17 @@ impl TcpStream {
     /// immediate failure (`ENETUNREACH`, `ECONNREFUSED` on loopback, ...) is
     /// an `Err`.
     pub fn connect(addr: SocketAddr) -> io::Result<(TcpStream, ConnectState)> {
+        TcpStream::connect_from(addr, None, None)
+    }
+
+    /// [`TcpStream::connect`] from a chosen source address/port (`bind`,
+    /// keepalived's `bindto`/`bind_port`) and/or interface (`bind_if`,
+    /// `SO_BINDTODEVICE`). The health checkers use it.
+    pub fn connect_from(
+        addr: SocketAddr,
+        bind: Option<SocketAddr>,
+        ifname: Option<&str>,
+    ) -> io::Result<(TcpStream, ConnectState)> {
         let family = match addr {
             SocketAddr::V4(_) => libc::AF_INET,
             SocketAddr::V6(_) => libc::AF_INET6,
@@ -105,6 +116,22 @@ impl TcpStream {
                 libc::IPPROTO_TCP,
             )
         })?;
+        if let Some(ifname) = ifname {
+            super::bind_to_device(&fd, ifname)?;
+        }
+        if let Some(b) = bind {
+            let (bs, blen) = sockaddr(b);
+            // SAFETY: `bs` holds a valid sockaddr of `blen` bytes that
+            // outlives the call; the kernel only reads it.
+            let r = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&bs as *const libc::sockaddr_storage).cast::<libc::sockaddr>(),
+                    blen,
+                )
+            };
+            cerr(r)?;
+        }
         let (ss, len) = sockaddr(addr);
         // SAFETY: `ss` holds a valid sockaddr of `len` bytes that outlives
         // the call; the kernel only reads it.

@@ -36,6 +36,7 @@ pub mod ethernet;
 pub mod garp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ipvs;
 pub mod md5;
 pub mod netlink;
 pub mod pcap;

@@ -73,11 +73,17 @@ struct Place<'a> {
     kw: &'static str,
     span: Span,
     script: Option<usize>,
+    /// A `MISC_CHECK`'s own `user [group]`.
+    user: Option<(&'a str, Option<&'a str>)>,
 }
 
 impl core::fmt::Display for Place<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{} {}: {}", self.block, self.name, self.kw)
+        if self.name.is_empty() {
+            write!(f, "{}: {}", self.block, self.kw)
+        } else {
+            write!(f, "{} {}: {}", self.block, self.name, self.kw)
+        }
     }
 }
 
@@ -90,6 +96,7 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
             kw: "script",
             span: s.span,
             script: Some(i),
+            user: None,
         };
         f(&s.script, &p);
     }
@@ -102,6 +109,7 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
                     kw,
                     span: inst.span,
                     script: None,
+                    user: None,
                 };
                 f(c, &p);
             }
@@ -116,9 +124,52 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
                     kw,
                     span: g.span,
                     script: None,
+                    user: None,
                 };
                 f(c, &p);
             }
+        }
+    }
+    // The load-balancing side's scripts (none without the `lvs` feature).
+    if !cfg!(feature = "lvs") {
+        return;
+    }
+    let l = &cfg.lvs;
+    let place = |block, kw, span, user| Place {
+        block,
+        name: "",
+        kw,
+        span,
+        script: None,
+        user,
+    };
+    for vs in &l.virtual_servers {
+        for (kw, c) in [
+            ("quorum_up", &vs.quorum_up),
+            ("quorum_down", &vs.quorum_down),
+        ] {
+            if let Some(c) = c {
+                f(c, &place("virtual_server", kw, vs.span, None));
+            }
+        }
+    }
+    for rs in &l.real_servers {
+        for (kw, c) in [
+            ("notify_up", &rs.notify_up),
+            ("notify_down", &rs.notify_down),
+        ] {
+            if let Some(c) = c {
+                f(c, &place("real_server", kw, rs.span, None));
+            }
+        }
+    }
+    for c in &l.checkers {
+        if let crate::config::lvs::CheckerKind::Misc(m) = &c.kind {
+            let user = m.user.as_deref().map(|u| (u, m.group.as_deref()));
+            f(
+                &m.misc_path,
+                &place("MISC_CHECK", "misc_path", c.span, user),
+            );
         }
     }
 }
@@ -193,9 +244,21 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
             );
             return;
         }
-        let who = match p.script {
-            Some(i) => creds.scripts.get(i).copied().flatten(),
-            None => creds.default,
+        let who = match (p.script, p.user) {
+            (Some(i), _) => creds.scripts.get(i).copied().flatten(),
+            (None, Some((u, g))) => match resolve_creds(u, g) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    diags.push(
+                        Severity::Error,
+                        DiagKind::General,
+                        p.span,
+                        format_args!("{p}: user {u}: {e}"),
+                    );
+                    return;
+                }
+            },
+            (None, None) => creds.default,
         };
         if !default_ok || !runs_as_root(who) {
             return;

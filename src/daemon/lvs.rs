@@ -1,0 +1,1058 @@
+//! The load-balancing side in the loop: runs the probes the checker core
+//! asks for (non-blocking TCP connects, HTTP GETs over them, MISC_CHECK
+//! scripts through the script runner), reports their outcome, logs the
+//! core's events with keepalived's words, runs `notify_up`/`notify_down`/
+//! `quorum_up`/`quorum_down`, and keeps the kernel's IPVS table equal to
+//! the one the core wants ([`crate::lvs::ipvs`]).
+//!
+//! A virtual server whose address is a VIP of a `vrrp_instance` is in IPVS
+//! only while that instance is MASTER (and leaves it when the instance
+//! leaves MASTER, and at stop); one whose address is no VIP is in IPVS
+//! while the daemon runs. The checkers run in every state (unless
+//! `ha_suspend`), so a new master starts with known server states.
+//!
+//! Where the kernel has no IPVS (no `ip_vs`, not even as a module), start-up
+//! says so once and the checkers run alone: their state is in the log, in
+//! `keepvip status` and in the data dump.
+//!
+//! Nothing blocks: sockets are non-blocking and in the poll table, every
+//! phase of a probe has a deadline (`connect_timeout`, per phase as in
+//! keepalived), scripts are reaped through SIGCHLD. The only waits are the
+//! IPVS ACKs (answered by the kernel inside `send`, bounded by
+//! `sys::ipvs::ACK_WAIT`). Buffers are fixed, allocated at start-up.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
+
+use heapless::Vec;
+use log::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::config::lvs::{CheckerKind, Trio};
+use crate::limits::{MAX_CHECKERS, MAX_VIRTUAL_SERVERS};
+use crate::lvs::http::{Host, REQUEST_MAX, Response, build_request};
+use crate::lvs::ipvs::{Cmd, MAX_CMDS, Table, desired, plan};
+use crate::lvs::{Action, Actions, CheckerId, Failure, Lvs, Outcome, Probe};
+use crate::sys::exec::{ChildKind, Creds, Exec, default_script_creds, resolve_creds};
+use crate::sys::ipvs::{IpvsSocket, OpenError};
+use crate::sys::poll::{PollTable, READABLE, Slot, WRITABLE};
+use crate::sys::tcp::{ConnectState, TcpStream};
+use crate::time::{Duration, Instant};
+use crate::track::ScriptOutcome;
+use crate::track::cmdline::{Argv, build_argv};
+use crate::vrrp::{InstanceId, Router, StateKind};
+
+use super::errno::{Errno, IoErr};
+
+/// What start-up logs when the build has no LVS support.
+pub const NO_LVS: &str =
+    "virtual_server configured, but this keepvip was built without the lvs feature: ignored";
+/// What start-up logs when the kernel has no IPVS.
+pub const NO_IPVS: &str = "IPVS not available in this kernel: running the health checkers only";
+/// Reads per probe socket per turn.
+const READS_PER_TURN: usize = 8;
+/// After a failed IPVS request, the table is tried again this much later.
+const IPVS_RETRY: Duration = Duration::from_secs(5);
+/// Core rounds per turn (a probe that finishes at once feeds the next round).
+const ROUNDS_MAX: usize = 8;
+/// How long shutdown waits for `omega` notify scripts.
+const OMEGA_WAIT: Duration = Duration::from_secs(1);
+
+/// One probe's I/O.
+enum ProbeIo {
+    Idle,
+    Connecting {
+        sock: TcpStream,
+        slot: Slot,
+        deadline: Instant,
+        url: Option<u8>,
+    },
+    Sending {
+        sock: TcpStream,
+        slot: Slot,
+        deadline: Instant,
+        url: u8,
+        req: Vec<u8, REQUEST_MAX>,
+        sent: usize,
+    },
+    Receiving {
+        sock: TcpStream,
+        slot: Slot,
+        deadline: Instant,
+        url: u8,
+        resp: Response,
+    },
+    Script {
+        pid: i32,
+    },
+}
+
+impl ProbeIo {
+    fn slot(&self) -> Option<Slot> {
+        match self {
+            ProbeIo::Connecting { slot, .. }
+            | ProbeIo::Sending { slot, .. }
+            | ProbeIo::Receiving { slot, .. } => Some(*slot),
+            _ => None,
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            ProbeIo::Connecting { deadline, .. }
+            | ProbeIo::Sending { deadline, .. }
+            | ProbeIo::Receiving { deadline, .. } => Some(*deadline),
+            _ => None,
+        }
+    }
+}
+
+/// Counters (for the log at stop and the status view).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LvsStats {
+    pub probes: u64,
+    pub ipvs_requests: u64,
+    pub ipvs_errors: u64,
+    pub spawn_errors: u64,
+}
+
+/// The LVS side of the daemon.
+pub struct LvsDriver {
+    core: Lvs,
+    actions: Actions,
+    probes: Vec<ProbeIo, MAX_CHECKERS>,
+    /// Per checker: the credentials of its MISC_CHECK script.
+    misc_creds: Vec<Option<Creds>, MAX_CHECKERS>,
+    /// notify_up/down, quorum_up/down run as this user.
+    script_creds: Option<Creds>,
+    exec: Option<Exec>,
+    ipvs: Option<Box<IpvsSocket>>,
+    /// IPVS was looked for (once, when virtual servers are first configured).
+    ipvs_probed: bool,
+    installed: Table,
+    want: Table,
+    cmds: Vec<Cmd, MAX_CMDS>,
+    /// Per virtual server: in IPVS now (`None` until the first turn).
+    programmed: Vec<Option<bool>, MAX_VIRTUAL_SERVERS>,
+    dirty: bool,
+    retry_at: Option<Instant>,
+    sigchld: bool,
+    argv: Argv,
+    rx: [u8; 2048],
+    seed: u64,
+    pub stats: LvsStats,
+}
+
+/// A seed for the warm-up spread: the clock and the pid.
+fn seed(now: Instant) -> u64 {
+    now.as_micros() ^ (u64::from(std::process::id()) << 32)
+}
+
+fn errno_of(e: &std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+impl LvsDriver {
+    /// Start-up (and a reload that configures the first virtual server):
+    /// `None` without virtual servers. A build without the `lvs` feature
+    /// says once that it ignores them.
+    pub fn start(cfg: &Config, now: Instant) -> Option<Box<LvsDriver>> {
+        if !cfg!(feature = "lvs") {
+            if cfg.lvs.skipped.is_some() {
+                warn!("{NO_LVS}");
+            }
+            return None;
+        }
+        if cfg.lvs.is_empty() {
+            return None;
+        }
+        Some(LvsDriver::new(cfg, now))
+    }
+
+    /// Looks for IPVS, resolves script users, and starts the checkers.
+    fn new(cfg: &Config, now: Instant) -> Box<LvsDriver> {
+        let mut d = Box::new(LvsDriver {
+            core: Lvs::empty(),
+            actions: Actions::new(),
+            probes: Vec::new(),
+            misc_creds: Vec::new(),
+            script_creds: None,
+            exec: None,
+            ipvs: None,
+            ipvs_probed: false,
+            installed: Table::default(),
+            want: Table::default(),
+            cmds: Vec::new(),
+            programmed: Vec::new(),
+            dirty: true,
+            retry_at: None,
+            sigchld: false,
+            argv: Argv::new(),
+            rx: [0; 2048],
+            seed: seed(now),
+            stats: LvsStats::default(),
+        });
+        d.configure(cfg);
+        let mut out = Actions::new();
+        d.core = Lvs::start(cfg, now, d.seed, &mut out);
+        d.actions = out;
+        d
+    }
+
+    /// Probes IPVS, the runner and the script users for `cfg`.
+    fn configure(&mut self, cfg: &Config) {
+        self.probes.clear();
+        self.misc_creds.clear();
+        for _ in 0..cfg.lvs.checkers.len() {
+            let _ = self.probes.push(ProbeIo::Idle);
+        }
+        self.programmed.clear();
+        for _ in 0..cfg.lvs.virtual_servers.len() {
+            let _ = self.programmed.push(None);
+        }
+        if cfg.lvs.is_empty() {
+            return;
+        }
+        if !self.ipvs_probed {
+            self.ipvs_probed = true;
+            match IpvsSocket::open() {
+                Ok(s) => {
+                    info!(
+                        "IPVS: generic netlink family {} found, programming virtual servers",
+                        s.family()
+                    );
+                    self.ipvs = Some(s);
+                }
+                Err(OpenError::NoFamily) => warn!("{NO_IPVS}"),
+                Err(OpenError::Io(e)) => warn!("{NO_IPVS} (generic netlink: {})", IoErr(&e)),
+            }
+        }
+        if self.exec.is_none() {
+            match Exec::new() {
+                Ok(x) => self.exec = Some(x),
+                Err(e) => error!(
+                    "cannot prepare the script runner: {}; MISC_CHECK and notify scripts will fail",
+                    IoErr(&e)
+                ),
+            }
+        }
+        let g = &cfg.global_defs;
+        self.script_creds = match &g.script_user {
+            Some(u) => match resolve_creds(u, g.script_group.as_deref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    error!("script_user {u}: {e}; checker scripts run as root");
+                    None
+                }
+            },
+            None => default_script_creds(),
+        };
+        for c in &cfg.lvs.checkers {
+            let creds = match &c.kind {
+                CheckerKind::Misc(m) => match &m.user {
+                    Some(u) => match resolve_creds(u, m.group.as_deref()) {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            error!(
+                                "MISC_CHECK {}: user {u}: {e}; the script runs as the script_user",
+                                m.misc_path
+                            );
+                            self.script_creds
+                        }
+                    },
+                    None => self.script_creds,
+                },
+                _ => None,
+            };
+            let _ = self.misc_creds.push(creds);
+        }
+    }
+
+    /// The core state (for `keepvip status` and the dumps).
+    pub fn core(&self) -> &Lvs {
+        &self.core
+    }
+
+    /// The IPVS table as installed (`None`: no IPVS in the kernel).
+    pub fn installed(&self) -> Option<&Table> {
+        self.ipvs.as_ref().map(|_| &self.installed)
+    }
+
+    pub fn on_sigchld(&mut self) {
+        self.sigchld = true;
+    }
+
+    /// When the loop must wake up for the LVS side.
+    pub fn deadline(&self) -> Option<Instant> {
+        if !cfg!(feature = "lvs") {
+            return None;
+        }
+        if self.probes.is_empty() && self.installed.services.is_empty() {
+            // No virtual server (and nothing left in IPVS): nothing to do.
+            return None;
+        }
+        let mut d = self.core.poll_timeout();
+        let mut min = |t: Option<Instant>| {
+            if let Some(t) = t {
+                d = Some(d.map_or(t, |x: Instant| x.min(t)));
+            }
+        };
+        for p in &self.probes {
+            min(p.deadline());
+        }
+        if let Some(x) = &self.exec {
+            min(x.next_deadline());
+        }
+        min(self.retry_at);
+        if !self.actions.is_empty() || self.dirty {
+            min(Some(Instant::ZERO));
+        }
+        d
+    }
+
+    /// One loop turn: finished probes, due probes, scripts, VRRP state,
+    /// IPVS.
+    pub fn turn(&mut self, poll: &mut PollTable, now: Instant, cfg: &Config, router: &Router) {
+        if !cfg!(feature = "lvs") {
+            return;
+        }
+        if cfg.lvs.is_empty() && self.installed.services.is_empty() {
+            return;
+        }
+        // Actions left from start-up / reload.
+        let pending = core::mem::take(&mut self.actions);
+        self.execute(&pending, poll, now, cfg);
+        self.service_sockets(poll, now, cfg);
+        self.reap(poll, now, cfg);
+        if let Some(x) = self.exec.as_mut() {
+            x.kill_expired(now);
+        }
+        self.update_programmed(cfg, router, poll, now);
+        for _ in 0..ROUNDS_MAX {
+            let mut out = core::mem::take(&mut self.actions);
+            out.clear();
+            self.core.handle_timeout(cfg, now, &mut out);
+            if out.is_empty() {
+                self.actions = out;
+                break;
+            }
+            self.execute(&out, poll, now, cfg);
+            out.clear();
+            self.actions = out;
+        }
+        if self.dirty || self.retry_at.is_some_and(|t| t <= now) {
+            self.reconcile(cfg, now);
+        }
+    }
+
+    /// Which virtual servers are to be in IPVS: their VRRP instance is
+    /// MASTER (or they have none). Also drives `ha_suspend`.
+    fn update_programmed(
+        &mut self,
+        cfg: &Config,
+        router: &Router,
+        poll: &mut PollTable,
+        now: Instant,
+    ) {
+        for (v, vs) in cfg.lvs.virtual_servers.iter().enumerate() {
+            let master = match vs.owner {
+                None => true,
+                Some(i) => router.state(InstanceId(i)) == Some(StateKind::Master),
+            };
+            let Some(p) = self.programmed.get_mut(v) else {
+                continue;
+            };
+            if *p != Some(master) {
+                let first = p.is_none();
+                *p = Some(master);
+                self.dirty = true;
+                if let (Some(i), Some(_), false) = (vs.owner, &self.ipvs, first && !master) {
+                    let name = cfg
+                        .instances
+                        .get(usize::from(i))
+                        .map_or("?", |x| x.name.as_str());
+                    if master {
+                        info!(
+                            "IPVS: adding virtual server {} ({name} is MASTER)",
+                            vs.trio()
+                        );
+                    } else if self
+                        .installed
+                        .service(&crate::lvs::ipvs::service_spec(vs).key)
+                        .is_some()
+                    {
+                        info!(
+                            "IPVS: removing virtual server {} ({name} is no longer MASTER)",
+                            vs.trio()
+                        );
+                    }
+                }
+                if vs.ha_suspend {
+                    let mut out = Actions::new();
+                    self.core.set_active(cfg, v, master, first, &mut out);
+                    self.execute(&out, poll, now, cfg);
+                }
+            }
+        }
+    }
+
+    // ----- actions -----------------------------------------------------
+
+    fn execute(&mut self, out: &Actions, poll: &mut PollTable, now: Instant, cfg: &Config) {
+        for a in out.iter() {
+            match *a {
+                Action::Start { ck, probe } => self.start_probe(poll, now, cfg, ck, probe),
+                Action::Abort { ck } => self.abort(poll, ck),
+                Action::Log(e) => info!("{}", e.display(cfg)),
+                Action::NotifyRs { rs, up } => {
+                    let r = &cfg.lvs.real_servers[usize::from(rs.0)];
+                    let cmd = if up { &r.notify_up } else { &r.notify_down };
+                    if let Some(c) = cmd {
+                        self.notify(now, c);
+                    }
+                }
+                Action::NotifyQuorum { vs, up } => {
+                    let v = &cfg.lvs.virtual_servers[usize::from(vs.0)];
+                    let cmd = if up { &v.quorum_up } else { &v.quorum_down };
+                    if let Some(c) = cmd {
+                        self.notify(now, c);
+                    }
+                }
+                Action::PoolChanged { .. } => self.dirty = true,
+            }
+        }
+    }
+
+    fn notify(&mut self, now: Instant, cmd: &str) {
+        let Some(x) = self.exec.as_mut() else {
+            return;
+        };
+        if let Err(e) = build_argv(cmd, &[], &mut self.argv) {
+            error!("notify script {cmd}: {e}");
+            return;
+        }
+        match x.spawn(now, ChildKind::Notify, &self.argv, self.script_creds, None) {
+            Ok(pid) => debug!("notify script {cmd}: pid {pid}"),
+            Err(e) => {
+                self.stats.spawn_errors += 1;
+                error!("cannot run notify script {cmd}: {}", IoErr(&e));
+            }
+        }
+    }
+
+    /// Reports `outcome` of checker `k` to the core and runs what follows.
+    fn finish(
+        &mut self,
+        poll: &mut PollTable,
+        now: Instant,
+        cfg: &Config,
+        k: usize,
+        outcome: Outcome,
+    ) {
+        if let Some(p) = self.probes.get_mut(k) {
+            if let Some(s) = p.slot() {
+                poll.remove(s);
+            }
+            // Closing the socket (if any) ends the connection.
+            *p = ProbeIo::Idle;
+        }
+        let mut out = Actions::new();
+        self.core
+            .handle_result(cfg, now, CheckerId(k as u16), outcome, &mut out);
+        self.execute(&out, poll, now, cfg);
+    }
+
+    fn abort(&mut self, poll: &mut PollTable, ck: CheckerId) {
+        let Some(p) = self.probes.get_mut(usize::from(ck.0)) else {
+            return;
+        };
+        if let Some(s) = p.slot() {
+            poll.remove(s);
+        }
+        if let ProbeIo::Script { pid } = *p {
+            // Its result is not wanted any more; the runner reaps it.
+            let _ = crate::sys::exec::kill_group(pid, libc::SIGTERM);
+        }
+        *p = ProbeIo::Idle;
+    }
+
+    fn start_probe(
+        &mut self,
+        poll: &mut PollTable,
+        now: Instant,
+        cfg: &Config,
+        ck: CheckerId,
+        probe: Probe,
+    ) {
+        let k = usize::from(ck.0);
+        let c = &cfg.lvs.checkers[k];
+        self.stats.probes += 1;
+        match probe {
+            Probe::Misc => self.start_misc(poll, now, cfg, k),
+            Probe::Tcp | Probe::Http { .. } => {
+                let url = match probe {
+                    Probe::Http { url } => Some(url),
+                    _ => None,
+                };
+                let Some((addr, port)) = cfg.lvs.target(k) else {
+                    return self.finish(
+                        poll,
+                        now,
+                        cfg,
+                        k,
+                        Outcome::Failed(Failure::Local(libc::EINVAL)),
+                    );
+                };
+                let bind = match (c.bindto, c.bind_port) {
+                    (Some(ip), p) => Some(SocketAddr::new(ip, p.unwrap_or(0))),
+                    (None, Some(p)) => Some(SocketAddr::new(
+                        match addr {
+                            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                        },
+                        p,
+                    )),
+                    (None, None) => None,
+                };
+                let timeout = Duration::from_micros(c.connect_timeout_us);
+                match TcpStream::connect_from(
+                    SocketAddr::new(addr, port),
+                    bind,
+                    c.bind_if.as_deref(),
+                ) {
+                    Ok((sock, ConnectState::Connected)) => match url {
+                        None => self.finish(poll, now, cfg, k, Outcome::Success),
+                        Some(u) => self.send_request(poll, now, cfg, k, sock, None, u),
+                    },
+                    Ok((sock, ConnectState::InProgress)) => {
+                        match poll.add_events(sock.as_fd(), WRITABLE) {
+                            Ok(slot) => {
+                                self.probes[k] = ProbeIo::Connecting {
+                                    sock,
+                                    slot,
+                                    deadline: now + timeout,
+                                    url,
+                                };
+                            }
+                            Err(_) => {
+                                error!("poll table full: checker probe not started");
+                                self.finish(
+                                    poll,
+                                    now,
+                                    cfg,
+                                    k,
+                                    Outcome::Failed(Failure::Local(libc::EMFILE)),
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let errno = errno_of(&e);
+                        let f = match errno {
+                            libc::ECONNREFUSED
+                            | libc::ENETUNREACH
+                            | libc::EHOSTUNREACH
+                            | libc::ECONNRESET
+                            | libc::ETIMEDOUT => Failure::Connect(errno),
+                            _ => {
+                                warn!(
+                                    "{} to {}: cannot connect: {}",
+                                    c.kind.keyword(),
+                                    SocketAddr::new(addr, port),
+                                    Errno(errno)
+                                );
+                                Failure::Local(errno)
+                            }
+                        };
+                        self.finish(poll, now, cfg, k, Outcome::Failed(f));
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_misc(&mut self, poll: &mut PollTable, now: Instant, cfg: &Config, k: usize) {
+        let c = &cfg.lvs.checkers[k];
+        let CheckerKind::Misc(m) = &c.kind else {
+            return;
+        };
+        let vs = &cfg.lvs.virtual_servers[usize::from(cfg.lvs.real_servers[usize::from(c.rs)].vs)];
+        let timeout = match m.misc_timeout_s {
+            Some(s) => Duration::from_secs(u64::from(s)),
+            None => Duration::from_micros(vs.delay_loop_us),
+        };
+        let creds = self.misc_creds.get(k).copied().flatten();
+        let spawned = match (
+            self.exec.as_mut(),
+            build_argv(&m.misc_path, &[], &mut self.argv),
+        ) {
+            (Some(x), Ok(())) => x
+                .spawn(now, ChildKind::Notify, &self.argv, creds, Some(timeout))
+                .map_err(|e| errno_of(&e)),
+            (None, _) => Err(libc::ENOEXEC),
+            (_, Err(e)) => {
+                error!("MISC_CHECK {}: {e}", m.misc_path);
+                Err(libc::EINVAL)
+            }
+        };
+        match spawned {
+            Ok(pid) => self.probes[k] = ProbeIo::Script { pid },
+            Err(errno) => {
+                self.stats.spawn_errors += 1;
+                error!("cannot run MISC_CHECK {}: {}", m.misc_path, Errno(errno));
+                self.finish(
+                    poll,
+                    now,
+                    cfg,
+                    k,
+                    Outcome::Script(ScriptOutcome::Exited(
+                        crate::sys::exec::EXIT_NOT_FOUND as u8,
+                    )),
+                );
+            }
+        }
+    }
+
+    /// The `Host:` of URL `url` of checker `k`: url > HTTP_GET > real
+    /// server > virtual server `virtualhost`, else the target address.
+    fn host<'c>(cfg: &'c Config, k: usize, url: u8) -> Host<'c> {
+        let c = &cfg.lvs.checkers[k];
+        let rs = &cfg.lvs.real_servers[usize::from(c.rs)];
+        let vs = &cfg.lvs.virtual_servers[usize::from(rs.vs)];
+        if let CheckerKind::Http(h) = &c.kind {
+            let u = h.urls.get(usize::from(url));
+            if let Some(v) = u
+                .and_then(|u| u.virtualhost.as_ref())
+                .or(h.virtualhost.as_ref())
+                .or(rs.virtualhost.as_ref())
+                .or(vs.virtualhost.as_ref())
+            {
+                return Host::Name(v.as_str());
+            }
+        }
+        let (a, p) = cfg.lvs.target(k).unwrap_or((rs.addr, rs.port));
+        Host::Addr(a, p)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_request(
+        &mut self,
+        poll: &mut PollTable,
+        now: Instant,
+        cfg: &Config,
+        k: usize,
+        sock: TcpStream,
+        slot: Option<Slot>,
+        url: u8,
+    ) {
+        let c = &cfg.lvs.checkers[k];
+        let CheckerKind::Http(h) = &c.kind else {
+            return;
+        };
+        let Some(u) = h.urls.get(usize::from(url)) else {
+            return self.finish(
+                poll,
+                now,
+                cfg,
+                k,
+                Outcome::Failed(Failure::Local(libc::EINVAL)),
+            );
+        };
+        let mut req = Vec::new();
+        if build_request(&mut req, &u.path, h.http_protocol, Self::host(cfg, k, url)).is_err() {
+            if let Some(s) = slot {
+                poll.remove(s);
+            }
+            return self.finish(poll, now, cfg, k, Outcome::Failed(Failure::Write));
+        }
+        let slot = match slot {
+            Some(s) => {
+                poll.set_events(s, WRITABLE);
+                s
+            }
+            None => match poll.add_events(sock.as_fd(), WRITABLE) {
+                Ok(s) => s,
+                Err(_) => {
+                    error!("poll table full: checker probe not started");
+                    return self.finish(
+                        poll,
+                        now,
+                        cfg,
+                        k,
+                        Outcome::Failed(Failure::Local(libc::EMFILE)),
+                    );
+                }
+            },
+        };
+        self.probes[k] = ProbeIo::Sending {
+            sock,
+            slot,
+            deadline: now + Duration::from_micros(c.connect_timeout_us),
+            url,
+            req,
+            sent: 0,
+        };
+    }
+
+    /// Moves every probe whose socket is ready or whose deadline passed.
+    fn service_sockets(&mut self, poll: &mut PollTable, now: Instant, cfg: &Config) {
+        for k in 0..self.probes.len() {
+            let ready = self.probes[k].slot().is_some_and(|s| {
+                poll.revents(s) & (READABLE | WRITABLE | libc::POLLERR | libc::POLLHUP) != 0
+            });
+            let late = self.probes[k].deadline().is_some_and(|d| d <= now);
+            if !ready && !late {
+                continue;
+            }
+            let p = core::mem::replace(&mut self.probes[k], ProbeIo::Idle);
+            match p {
+                ProbeIo::Connecting {
+                    sock,
+                    slot,
+                    deadline,
+                    url,
+                } => match sock.connect_status() {
+                    Ok(ConnectState::Connected) => match url {
+                        None => self.finish(poll, now, cfg, k, Outcome::Success),
+                        Some(u) => self.send_request(poll, now, cfg, k, sock, Some(slot), u),
+                    },
+                    Ok(ConnectState::InProgress) if !late => {
+                        self.probes[k] = ProbeIo::Connecting {
+                            sock,
+                            slot,
+                            deadline,
+                            url,
+                        };
+                    }
+                    Ok(ConnectState::InProgress) => {
+                        poll.remove(slot);
+                        self.finish(poll, now, cfg, k, Outcome::Failed(Failure::ConnectTimeout));
+                    }
+                    Err(e) => {
+                        poll.remove(slot);
+                        self.finish(
+                            poll,
+                            now,
+                            cfg,
+                            k,
+                            Outcome::Failed(Failure::Connect(errno_of(&e))),
+                        );
+                    }
+                },
+                ProbeIo::Sending {
+                    sock,
+                    slot,
+                    deadline,
+                    url,
+                    req,
+                    mut sent,
+                } => {
+                    match sock.send(&req[sent..]) {
+                        Ok(n) => sent += n,
+                        Err(_) => {
+                            poll.remove(slot);
+                            self.finish(poll, now, cfg, k, Outcome::Failed(Failure::Write));
+                            continue;
+                        }
+                    }
+                    if sent >= req.len() {
+                        poll.set_events(slot, READABLE);
+                        let digest = matches!(&cfg.lvs.checkers[k].kind, CheckerKind::Http(h)
+                            if h.urls.get(usize::from(url)).is_some_and(|u| u.digest.is_some()));
+                        self.probes[k] = ProbeIo::Receiving {
+                            sock,
+                            slot,
+                            deadline: now
+                                + Duration::from_micros(cfg.lvs.checkers[k].connect_timeout_us),
+                            url,
+                            resp: Response::new(digest),
+                        };
+                    } else if late {
+                        poll.remove(slot);
+                        self.finish(poll, now, cfg, k, Outcome::Failed(Failure::Write));
+                    } else {
+                        self.probes[k] = ProbeIo::Sending {
+                            sock,
+                            slot,
+                            deadline,
+                            url,
+                            req,
+                            sent,
+                        };
+                    }
+                }
+                ProbeIo::Receiving {
+                    sock,
+                    slot,
+                    mut deadline,
+                    url,
+                    mut resp,
+                } => {
+                    let mut end: Option<Outcome> = None;
+                    for _ in 0..READS_PER_TURN {
+                        match sock.recv(&mut self.rx) {
+                            Ok(Some(0)) => {
+                                end = Some(Self::verdict(cfg, k, url, &resp));
+                                break;
+                            }
+                            Ok(Some(n)) => {
+                                resp.feed(&self.rx[..n.min(self.rx.len())]);
+                                deadline = now
+                                    + Duration::from_micros(cfg.lvs.checkers[k].connect_timeout_us);
+                                if resp.too_large() {
+                                    end = Some(Outcome::Failed(Failure::NoData));
+                                    break;
+                                }
+                                if resp.complete() {
+                                    end = Some(Self::verdict(cfg, k, url, &resp));
+                                    break;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                end = Some(Outcome::Failed(Failure::Read(errno_of(&e))));
+                                break;
+                            }
+                        }
+                    }
+                    if end.is_none() && deadline <= now {
+                        end = Some(Outcome::Failed(Failure::ReadTimeout));
+                    }
+                    match end {
+                        Some(o) => {
+                            poll.remove(slot);
+                            self.finish(poll, now, cfg, k, o);
+                        }
+                        None => {
+                            self.probes[k] = ProbeIo::Receiving {
+                                sock,
+                                slot,
+                                deadline,
+                                url,
+                                resp,
+                            }
+                        }
+                    }
+                }
+                other => self.probes[k] = other,
+            }
+        }
+    }
+
+    fn verdict(cfg: &Config, k: usize, url: u8, resp: &Response) -> Outcome {
+        match &cfg.lvs.checkers[k].kind {
+            CheckerKind::Http(h) => match h.urls.get(usize::from(url)) {
+                Some(u) => resp.verdict(u),
+                None => Outcome::Failed(Failure::NoData),
+            },
+            _ => Outcome::Failed(Failure::NoData),
+        }
+    }
+
+    fn reap(&mut self, poll: &mut PollTable, now: Instant, cfg: &Config) {
+        if !core::mem::take(&mut self.sigchld) {
+            return;
+        }
+        let mut done: Vec<(usize, ScriptOutcome), MAX_CHECKERS> = Vec::new();
+        if let Some(x) = self.exec.as_mut() {
+            for _ in 0..crate::sys::exec::MAX_CHILDREN {
+                let Some(r) = x.reap() else { break };
+                match self
+                    .probes
+                    .iter()
+                    .position(|p| matches!(p, ProbeIo::Script { pid } if *pid == r.pid))
+                {
+                    Some(k) => {
+                        let _ = done.push((k, r.outcome));
+                    }
+                    None => debug!("script pid {} ended: {:?}", r.pid, r.outcome),
+                }
+            }
+        }
+        for (k, o) in done {
+            self.finish(poll, now, cfg, k, Outcome::Script(o));
+        }
+    }
+
+    // ----- IPVS --------------------------------------------------------
+
+    fn reconcile(&mut self, cfg: &Config, now: Instant) {
+        self.dirty = false;
+        self.retry_at = None;
+        let Some(sock) = self.ipvs.as_mut() else {
+            return;
+        };
+        let programmed = &self.programmed;
+        desired(
+            cfg,
+            &self.core,
+            &|v| programmed.get(v).copied().flatten().unwrap_or(false),
+            &mut self.want,
+        );
+        plan(&self.installed, &self.want, &mut self.cmds);
+        for i in 0..self.cmds.len() {
+            let cmd = self.cmds[i].clone();
+            self.stats.ipvs_requests += 1;
+            let r = sock.request(cmd.request());
+            let errno = match r {
+                Ok(e) => e,
+                Err(e) => errno_of(&e),
+            };
+            let done = match (&cmd, errno) {
+                (_, 0) => Some(cmd.clone()),
+                // Left over from an earlier run: take it over.
+                (Cmd::NewService(s), libc::EEXIST) => {
+                    let set = Cmd::SetService(s.clone());
+                    (sock.request(set.request()).ok() == Some(0)).then_some(set)
+                }
+                (Cmd::NewDest(s, d), libc::EEXIST) => {
+                    let set = Cmd::SetDest(s.clone(), *d);
+                    (sock.request(set.request()).ok() == Some(0)).then_some(set)
+                }
+                // Already gone.
+                (Cmd::DelService(_) | Cmd::DelDest(..), libc::ENOENT | libc::ESRCH) => {
+                    Some(cmd.clone())
+                }
+                _ => None,
+            };
+            match done {
+                Some(c) => {
+                    debug!("IPVS: {}", CmdText(&c));
+                    self.installed.apply(&c);
+                }
+                None => {
+                    self.stats.ipvs_errors += 1;
+                    error!("IPVS: {} failed: {}", CmdText(&cmd), Errno(errno));
+                    self.retry_at = Some(now + IPVS_RETRY);
+                }
+            }
+        }
+    }
+
+    /// SIGHUP with a new configuration: running probes stop, the core
+    /// takes over what stayed the same, IPVS follows the new table.
+    pub fn reload(&mut self, poll: &mut PollTable, now: Instant, old: &Config, new: &Config) {
+        if !cfg!(feature = "lvs") {
+            return;
+        }
+        for k in 0..self.probes.len() {
+            self.abort(poll, CheckerId(k as u16));
+        }
+        for v in 0..old.lvs.virtual_servers.len() {
+            let vs = &old.lvs.virtual_servers[v];
+            let same =
+                new.lvs.virtual_servers.iter().position(|n| {
+                    n.addr == vs.addr && n.port == vs.port && n.protocol == vs.protocol
+                });
+            let Some(nv) = same else {
+                info!("Removing Virtual Server {}", vs.trio());
+                continue;
+            };
+            for rs in old.lvs.real_servers_of(v) {
+                if !new
+                    .lvs
+                    .real_servers_of(nv)
+                    .iter()
+                    .any(|n| n.addr == rs.addr && n.port == rs.port)
+                {
+                    let t = Trio {
+                        addr: rs.addr,
+                        protocol: vs.protocol,
+                        port: rs.port,
+                    };
+                    info!("service {t} no longer exist");
+                }
+            }
+        }
+        self.configure(new);
+        let mut out = Actions::new();
+        self.core.reload(old, new, now, self.seed, &mut out);
+        self.actions = out;
+        self.dirty = true;
+    }
+
+    /// SIGTERM: probes stop, keepalived's shutdown lines (and `omega`
+    /// notifications, waited for at most [`OMEGA_WAIT`]), IPVS emptied.
+    pub fn shutdown(&mut self, poll: &mut PollTable, now: Instant, cfg: &Config) {
+        if !cfg!(feature = "lvs") {
+            return;
+        }
+        if cfg.lvs.is_empty() && self.installed.services.is_empty() {
+            return;
+        }
+        let mut out = Actions::new();
+        self.core.handle_shutdown(cfg, &mut out);
+        let running_before = self.exec.as_ref().map_or(0, |x| x.running());
+        self.execute(&out, poll, now, cfg);
+        for p in self.programmed.iter_mut() {
+            *p = Some(false);
+        }
+        self.reconcile(cfg, now);
+        let omega = self.exec.as_ref().map_or(0, |x| x.running()) > running_before;
+        if omega && let Some(x) = self.exec.as_mut() {
+            let deadline = now + OMEGA_WAIT;
+            loop {
+                while x.reap().is_some() {}
+                let t = crate::sys::clock::monotonic_now();
+                if x.running() == 0 || t >= deadline {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        if self.stats.ipvs_errors > 0 || self.stats.spawn_errors > 0 {
+            warn!(
+                "LVS: {} probes, {} IPVS requests ({} failed), {} scripts not started",
+                self.stats.probes,
+                self.stats.ipvs_requests,
+                self.stats.ipvs_errors,
+                self.stats.spawn_errors
+            );
+        }
+    }
+}
+
+/// A request for the log: `add virtual server [..]:tcp:80`, ...
+struct CmdText<'a>(&'a Cmd);
+
+impl core::fmt::Display for CmdText<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let trio = |s: &crate::wire::ipvs::ServiceSpec| Trio {
+            addr: s.key.addr,
+            protocol: match s.key.protocol {
+                6 => crate::config::lvs::LvsProtocol::Tcp,
+                17 => crate::config::lvs::LvsProtocol::Udp,
+                _ => crate::config::lvs::LvsProtocol::Sctp,
+            },
+            port: s.key.port,
+        };
+        match self.0 {
+            Cmd::NewService(s) => write!(f, "add virtual server {}", trio(s)),
+            Cmd::SetService(s) => write!(f, "update virtual server {}", trio(s)),
+            Cmd::DelService(s) => write!(f, "remove virtual server {}", trio(s)),
+            Cmd::NewDest(s, d) => write!(
+                f,
+                "add real server [{}]:{} weight {} to {}",
+                d.addr,
+                d.port,
+                d.weight,
+                trio(s)
+            ),
+            Cmd::SetDest(s, d) => write!(
+                f,
+                "set real server [{}]:{} weight {} in {}",
+                d.addr,
+                d.port,
+                d.weight,
+                trio(s)
+            ),
+            Cmd::DelDest(s, d) => write!(
+                f,
+                "remove real server [{}]:{} from {}",
+                d.addr,
+                d.port,
+                trio(s)
+            ),
+        }
+    }
+}

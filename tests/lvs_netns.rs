@@ -1,0 +1,1031 @@
+#![cfg(feature = "lvs")]
+//! The LVS side end to end (root only): keepvip as director in one
+//! namespace, real backends in two others (a TCP listener, and
+//! `python3 -m http.server`), health checks against them, servers taken
+//! out of the pool when their service stops (killed by PID) and put back
+//! when it returns, MISC_CHECK scripts, notify_up/notify_down, and the
+//! IPVS part where the kernel has IPVS.
+//!
+//! ```text
+//!   lb:eth0 192.0.2.1/24 (VRRP, VIP 192.0.2.100) -- sw:f0
+//!   lb:eth1 198.51.100.1/24  --+
+//!   be1:eth0 198.51.100.11/24 --+-- sw:br0
+//!   be2:eth0 198.51.100.12/24 --+
+//! ```
+//!
+//! Names carry the pid (`kvl-<tag>-<pid>-*`); everything is removed on
+//! drop, also when a test fails. Detection and recovery times are printed
+//! (`-- --nocapture`); the assertions only check keepalived's bound
+//! (delay_loop + (retry + 1) x timeout + retry x delay_before_retry) with a
+//! wide margin. Skipped under qemu-user (`KEEPVIP_QEMU=1`).
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keepvip");
+const STARTUP: &str = keepvip::daemon::STARTUP_COMPLETE;
+
+fn skip() -> bool {
+    if std::env::var("KEEPVIP_QEMU").as_deref() == Ok("1") {
+        println!("skipped: KEEPVIP_QEMU=1 (namespaces and spawned binaries need a real kernel)");
+        return true;
+    }
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0",
+        "the lvs_netns tests need root (network namespaces): run `sudo -E cargo test --test lvs_netns`"
+    );
+    false
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+struct Lab {
+    base: String,
+    dir: PathBuf,
+    children: Vec<Child>,
+    keepvip: Option<Child>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut k) = self.keepvip.take() {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for n in ["lb", "be1", "be2", "sw"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &format!("{}-{n}", self.base)])
+                .output();
+        }
+        if std::thread::panicking() {
+            eprintln!("logs kept in {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Lab {
+    fn new(tag: &str) -> Lab {
+        let base = format!("kvl-{tag}-{}", std::process::id());
+        let dir = std::env::temp_dir().join(&base);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let lab = Lab {
+            base: base.clone(),
+            dir,
+            children: Vec::new(),
+            keepvip: None,
+        };
+        for n in ["lb", "be1", "be2", "sw"] {
+            let ns = lab.ns(n);
+            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+            sh("ip", &["netns", "add", &ns]);
+            sh("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+        }
+        let sw = lab.ns("sw");
+        sh("ip", &["-n", &sw, "link", "add", "br0", "type", "bridge"]);
+        sh("ip", &["-n", &sw, "link", "set", "br0", "up"]);
+        // The front (VRRP) side: a veth whose far end stays alone in sw.
+        let lb = lab.ns("lb");
+        sh(
+            "ip",
+            &[
+                "-n", &lb, "link", "add", "eth0", "type", "veth", "peer", "name", "f0", "netns",
+                &sw,
+            ],
+        );
+        sh("ip", &["-n", &sw, "link", "set", "f0", "up"]);
+        sh(
+            "ip",
+            &["-n", &lb, "addr", "add", "192.0.2.1/24", "dev", "eth0"],
+        );
+        sh("ip", &["-n", &lb, "link", "set", "eth0", "up"]);
+        // The back side: director and both backends on br0.
+        for (n, ifname, port, addr) in [
+            ("lb", "eth1", "p0", "198.51.100.1/24"),
+            ("be1", "eth0", "p1", "198.51.100.11/24"),
+            ("be2", "eth0", "p2", "198.51.100.12/24"),
+        ] {
+            let ns = lab.ns(n);
+            sh(
+                "ip",
+                &[
+                    "-n", &ns, "link", "add", ifname, "type", "veth", "peer", "name", port,
+                    "netns", &sw,
+                ],
+            );
+            sh("ip", &["-n", &sw, "link", "set", port, "master", "br0"]);
+            sh("ip", &["-n", &sw, "link", "set", port, "up"]);
+            sh("ip", &["-n", &ns, "addr", "add", addr, "dev", ifname]);
+            sh("ip", &["-n", &ns, "link", "set", ifname, "up"]);
+        }
+        lab
+    }
+
+    fn ns(&self, n: &str) -> String {
+        format!("{}-{n}", self.base)
+    }
+
+    fn path(&self, f: &str) -> PathBuf {
+        self.dir.join(f)
+    }
+
+    /// Starts `args` in namespace `n`; returns its index in `children`.
+    fn spawn(&mut self, n: &str, args: &[&str], log: &str) -> usize {
+        let out = fs::File::create(self.path(log)).unwrap();
+        let err = out.try_clone().unwrap();
+        let c = Command::new("ip")
+            .args(["netns", "exec", &self.ns(n)])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn");
+        self.children.push(c);
+        self.children.len() - 1
+    }
+
+    /// Kills child `i` by its PID (SIGKILL) and reaps it.
+    fn kill(&mut self, i: usize) {
+        let c = &mut self.children[i];
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    /// A TCP listener on ADDR:PORT in namespace `n` (accepts and closes).
+    fn tcp_listener(&mut self, n: &str, addr: &str, port: u16) -> usize {
+        let code = format!(
+            "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('{addr}',{port}))\ns.listen(64)\nwhile True:\n  c,_=s.accept()\n  c.close()\n"
+        );
+        let i = self.spawn(n, &["python3", "-c", &code], &format!("tcp-{port}.log"));
+        let ns = self.ns(n);
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                let o = Command::new("ip")
+                    .args(["netns", "exec", &ns, "ss", "-Hltn"])
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&o.stdout).contains(&format!("{addr}:{port}"))
+            }),
+            "TCP listener did not come up"
+        );
+        i
+    }
+
+    fn http_server(&mut self, n: &str, addr: &str, port: u16, dir: &str) -> usize {
+        let p = port.to_string();
+        let i = self.spawn(
+            n,
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "--bind",
+                addr,
+                "--directory",
+                dir,
+                &p,
+            ],
+            &format!("http-{port}.log"),
+        );
+        let ns = self.ns(n);
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                let o = Command::new("ip")
+                    .args(["netns", "exec", &ns, "ss", "-Hltn"])
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&o.stdout).contains(&format!("{addr}:{port}"))
+            }),
+            "http.server did not come up"
+        );
+        i
+    }
+
+    fn start_keepvip(&mut self, conf: &str) {
+        self.start_keepvip_with(conf, &[]);
+    }
+
+    /// Starts keepvip in `lb`, behind `prefix` (e.g. strace and its options).
+    fn start_keepvip_with(&mut self, conf: &str, prefix: &[&str]) {
+        fs::write(self.path("keepvip.conf"), conf).unwrap();
+        let log = fs::File::create(self.path("keepvip.log")).unwrap();
+        let c = Command::new("ip")
+            .args(["netns", "exec", &self.ns("lb")])
+            .args(prefix)
+            .args([BIN, "-n", "-l", "-D", "-f"])
+            .arg(self.path("keepvip.conf"))
+            .arg("-p")
+            .arg(self.path("keepvip.pid"))
+            .arg("--dump-prefix")
+            .arg(self.path("keepvip"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn keepvip");
+        self.keepvip = Some(c);
+        assert!(
+            self.wait_log(STARTUP, Duration::from_secs(10)).is_some(),
+            "keepvip did not start:\n{}",
+            self.log()
+        );
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.path("keepvip.log")).unwrap_or_default()
+    }
+
+    /// Waits for `needle` in the log (after the lines already there when
+    /// `after` lines were counted); returns when it was seen.
+    fn wait_log_after(&self, after: usize, needle: &str, timeout: Duration) -> Option<Instant> {
+        let mut seen = None;
+        wait_until(timeout, || {
+            let l = self.log();
+            if l.lines().skip(after).any(|x| x.contains(needle)) {
+                seen = Some(Instant::now());
+                true
+            } else {
+                false
+            }
+        });
+        seen
+    }
+
+    fn wait_log(&self, needle: &str, timeout: Duration) -> Option<Instant> {
+        self.wait_log_after(0, needle, timeout)
+    }
+
+    fn lines(&self) -> usize {
+        self.log().lines().count()
+    }
+
+    fn status(&self) -> String {
+        let out = Command::new(BIN)
+            .arg("status")
+            .arg("-p")
+            .arg(self.path("keepvip.pid"))
+            .output()
+            .expect("keepvip status");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Stops keepvip with SIGTERM (by the pid in its pid file: under
+    /// strace the child is strace) and waits for it.
+    fn stop_keepvip(&mut self) -> String {
+        if let Some(mut k) = self.keepvip.take() {
+            let pid = fs::read_to_string(self.path("keepvip.pid"))
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .unwrap_or(k.id());
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .output();
+            let end = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < end {
+                if let Ok(Some(_)) = k.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = k.kill();
+            let _ = k.wait();
+        }
+        self.log()
+    }
+}
+
+const VRRP: &str = "global_defs {
+    router_id lb1
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 255
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100/24 dev eth0
+    }
+}
+";
+
+/// keepalived's bound for a server that stops answering, plus slack for a
+/// loaded machine.
+fn bound(delay_loop: f64, timeout: f64, retry: f64, dbr: f64) -> Duration {
+    Duration::from_secs_f64(delay_loop + (retry + 1.0) * timeout + retry * dbr + 3.0)
+}
+
+fn ipvs_available(ns: &str) -> Result<u16, String> {
+    keepvip::sys::netns::run_in_netns(ns, || match keepvip::sys::ipvs::IpvsSocket::open() {
+        Ok(s) => Ok(s.family()),
+        Err(keepvip::sys::ipvs::OpenError::NoFamily) => Err(
+            "the kernel has no IPVS generic-netlink family (CONFIG_IP_VS not set, no ip_vs module)"
+                .to_string(),
+        ),
+        Err(keepvip::sys::ipvs::OpenError::Io(e)) => Err(format!("generic netlink: {e}")),
+    })
+    .map_err(|e| format!("cannot enter the namespace: {e}"))?
+}
+
+#[test]
+fn tcp_and_http_checks_follow_real_backends() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("th");
+    let www = lab.path("www");
+    fs::create_dir_all(&www).unwrap();
+    fs::write(www.join("health"), "ok from backend 2\n").unwrap();
+    let tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+    let _http = lab.http_server("be2", "198.51.100.12", 80, www.to_str().unwrap());
+
+    // The digest the way keepalived's genhash computes it (when installed),
+    // and independently: the MD5 of the body.
+    let body_md5 = format!("{:x}", md5_of(b"ok from backend 2\n"));
+    let genhash = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("lb"),
+            "genhash",
+            "-s",
+            "198.51.100.12",
+            "-p",
+            "80",
+            "-u",
+            "/health",
+        ])
+        .output();
+    match genhash {
+        Ok(o) if o.status.success() => {
+            let out = String::from_utf8_lossy(&o.stdout).to_lowercase();
+            assert!(
+                out.contains(&body_md5),
+                "genhash and keepvip disagree on the digest: {out} vs {body_md5}"
+            );
+            println!("genhash: MD5SUM = {body_md5}");
+        }
+        _ => println!("genhash not installed: digest = MD5 of the body = {body_md5}"),
+    }
+
+    let conf = format!(
+        "{VRRP}virtual_server 192.0.2.100 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    persistence_timeout 50
+    protocol TCP
+    real_server 198.51.100.11 8080 {{
+        weight 1
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+        }}
+    }}
+    real_server 198.51.100.12 80 {{
+        weight 1
+        inhibit_on_failure
+        HTTP_GET {{
+            url {{
+                path /health
+                status_code 200
+                digest {body_md5}
+            }}
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+        }}
+    }}
+}}
+"
+    );
+    lab.start_keepvip(&conf);
+    let t = Duration::from_secs(10);
+    assert!(
+        lab.wait_log("TCP connection to [198.51.100.11]:tcp:8080 success.", t)
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    assert!(
+        lab.wait_log(
+            "Remote Web server [198.51.100.12]:tcp:80 succeed on service.",
+            t
+        )
+        .is_some(),
+        "{}",
+        lab.log()
+    );
+    let ipvs = ipvs_available(&lab.ns("lb"));
+    match &ipvs {
+        Err(why) => {
+            assert!(
+                lab.log().contains(keepvip::daemon::NO_IPVS),
+                "{}",
+                lab.log()
+            );
+            println!(
+                "skipped the IPVS part: {why}; keepvip runs the health checkers only (logged at start)"
+            );
+        }
+        Ok(id) => println!("IPVS generic netlink family {id}: checking the kernel table too"),
+    }
+    let st = lab.status();
+    println!("keepvip status:\n{st}");
+    assert!(st.contains("REAL SERVER"), "{st}");
+    assert!(st.contains("[198.51.100.11]:tcp:8080"), "{st}");
+
+    // The TCP service stops (killed by PID).
+    let n = lab.lines();
+    let t0 = Instant::now();
+    lab.kill(tcp);
+    let b = bound(1.0, 1.0, 1.0, 1.0);
+    let down = lab
+        .wait_log_after(
+            n,
+            "Removing service [198.51.100.11]:tcp:8080 from VS [192.0.2.100]:tcp:80",
+            b,
+        )
+        .unwrap_or_else(|| panic!("not marked down within {b:?}:\n{}", lab.log()));
+    println!(
+        "TCP backend killed: marked down after {:?} (bound {b:?})",
+        down - t0
+    );
+    assert!(
+        lab.log()
+            .contains("TCP_CHECK on service [198.51.100.11]:tcp:8080 failed after 1 retries.")
+    );
+    assert!(lab.status().contains("down"));
+    // It returns.
+    let n = lab.lines();
+    let t1 = Instant::now();
+    let _tcp2 = lab.tcp_listener("be1", "198.51.100.11", 8080);
+    let up = lab
+        .wait_log_after(
+            n,
+            "Adding service [198.51.100.11]:tcp:8080 to VS [192.0.2.100]:tcp:80",
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("not back up:\n{}", lab.log()));
+    println!("TCP backend back: marked up after {:?}", up - t1);
+
+    // HTTP: the body changes (digest mismatch), then the file goes (404).
+    for (what, change) in [("digest", 0), ("status_code", 1)] {
+        let n = lab.lines();
+        let t0 = Instant::now();
+        if change == 0 {
+            fs::write(www.join("health"), "something else\n").unwrap();
+        } else {
+            fs::remove_file(www.join("health")).unwrap();
+        }
+        let down = lab
+            .wait_log_after(
+                n,
+                "Disabling service [198.51.100.12]:tcp:80 of VS [192.0.2.100]:tcp:80",
+                b,
+            )
+            .unwrap_or_else(|| panic!("{what}: not marked down within {b:?}:\n{}", lab.log()));
+        println!(
+            "HTTP {what} wrong: marked down (inhibited, weight 0) after {:?}",
+            down - t0
+        );
+        let n = lab.lines();
+        let t1 = Instant::now();
+        fs::write(www.join("health"), "ok from backend 2\n").unwrap();
+        let up = lab
+            .wait_log_after(
+                n,
+                "Enabling service [198.51.100.12]:tcp:80 of VS [192.0.2.100]:tcp:80",
+                b,
+            )
+            .unwrap_or_else(|| panic!("{what}: not back up:\n{}", lab.log()));
+        println!("HTTP {what} right again: marked up after {:?}", up - t1);
+    }
+    assert!(
+        lab.log()
+            .contains("HTTP_CHECK on service [198.51.100.12]:tcp:80 failed after 1 retries.")
+    );
+
+    if ipvs.is_ok() {
+        let table = sh(
+            "ip",
+            &["netns", "exec", &lab.ns("lb"), "cat", "/proc/net/ip_vs"],
+        );
+        assert!(table.contains("C0000264:0050"), "{table}");
+    }
+    let log = lab.stop_keepvip();
+    assert!(
+        log.contains("Shutting down service [198.51.100.11]:tcp:8080 from VS [192.0.2.100]:tcp:80"),
+        "{log}"
+    );
+}
+
+#[test]
+fn misc_check_scripts_and_notify() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("mc");
+    let exit_file = lab.path("exit");
+    let events = lab.path("events");
+    fs::write(&exit_file, "0\n").unwrap();
+    let script = lab.path("check.sh");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\nexit $(cat {})\n", exit_file.display()),
+    )
+    .unwrap();
+    let notify = lab.path("notify.sh");
+    fs::write(
+        &notify,
+        format!("#!/bin/sh\necho \"$1 $2\" >> {}\n", events.display()),
+    )
+    .unwrap();
+    for f in [&script, &notify] {
+        sh("chmod", &["755", f.to_str().unwrap()]);
+    }
+    let conf = format!(
+        "{VRRP}virtual_server 192.0.2.100 80 {{
+    delay_loop 1
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    real_server 198.51.100.11 80 {{
+        weight 3
+        notify_up \"{n} UP 198.51.100.11\"
+        notify_down \"{n} DOWN 198.51.100.11\"
+        MISC_CHECK {{
+            misc_path \"{s} 198.51.100.11\"
+            misc_timeout 2
+            misc_dynamic
+            warmup 0
+        }}
+    }}
+}}
+",
+        n = notify.display(),
+        s = script.display()
+    );
+    lab.start_keepvip(&conf);
+    let t = Duration::from_secs(6);
+    let rs = "[198.51.100.11]:tcp:80 VS [192.0.2.100]:tcp:80";
+    let by = format!("by [{}]", script.display());
+    assert!(
+        lab.wait_log(&format!("Misc check for [{rs}] {by} succeeded."), t)
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    // Exit 1: down, notify_down runs.
+    let n = lab.lines();
+    let t0 = Instant::now();
+    fs::write(&exit_file, "1\n").unwrap();
+    let down = lab
+        .wait_log_after(
+            n,
+            "Removing service [198.51.100.11]:tcp:80 from VS [192.0.2.100]:tcp:80",
+            t,
+        )
+        .unwrap_or_else(|| panic!("{}", lab.log()));
+    println!("MISC_CHECK exit 1: marked down after {:?}", down - t0);
+    assert!(lab.log().contains(&format!(
+        "Misc check for [{rs}] {by} failed (exited with status 1)."
+    )));
+    assert!(
+        wait_until(t, || fs::read_to_string(&events)
+            .unwrap_or_default()
+            .contains("DOWN 198.51.100.11")),
+        "notify_down did not run"
+    );
+    // Exit 12 with misc_dynamic: up again, weight 10.
+    let n = lab.lines();
+    fs::write(&exit_file, "12\n").unwrap();
+    assert!(
+        lab.wait_log_after(
+            n,
+            "Changing weight from 3 to 10 for inactive service [198.51.100.11]:tcp:80",
+            t
+        )
+        .is_some(),
+        "{}",
+        lab.log()
+    );
+    assert!(
+        lab.wait_log_after(n, "Adding service [198.51.100.11]:tcp:80", t)
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    assert!(
+        wait_until(t, || fs::read_to_string(&events)
+            .unwrap_or_default()
+            .contains("UP 198.51.100.11")),
+        "notify_up did not run"
+    );
+    let st = lab.status();
+    assert!(st.contains("MISC_CHECK"), "{st}");
+    // The SIGUSR1 data dump has keepalived's LVS sections.
+    let pid = fs::read_to_string(lab.path("keepvip.pid")).unwrap();
+    sh("kill", &["-USR1", pid.trim()]);
+    let data = lab.path("keepvip.data");
+    assert!(
+        wait_until(Duration::from_secs(3), || fs::read_to_string(&data)
+            .is_ok_and(|d| d.contains("------< Health checkers >------"))),
+        "no data dump"
+    );
+    let d = fs::read_to_string(&data).unwrap();
+    for want in [
+        "------< LVS Topology >------",
+        " VS VIP = 192.0.2.100, VPORT = 80",
+        "   RIP = 198.51.100.11, RPORT = 80, WEIGHT = 3 EFF WEIGHT = 10",
+        "   Keepalive method = MISC_CHECK",
+        "   alive = 1",
+    ] {
+        assert!(d.contains(want), "{want:?} missing in:\n{d}");
+    }
+    let log = lab.stop_keepvip();
+    assert!(log.contains("Stopped"), "{log}");
+}
+
+#[test]
+fn no_heap_growth_with_health_checks_under_strace() {
+    if skip() {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        panic!("strace is needed for this test: apt-get install strace");
+    }
+    let mut lab = Lab::new("st");
+    let www = lab.path("www");
+    fs::create_dir_all(&www).unwrap();
+    fs::write(www.join("index.html"), "hello\n").unwrap();
+    let mut tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+    let _http = lab.http_server("be2", "198.51.100.12", 80, www.to_str().unwrap());
+    let conf = format!(
+        "{VRRP}virtual_server 192.0.2.100 80 {{
+    delay_loop 0.3
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    sorry_server 198.51.100.250 80
+    real_server 198.51.100.11 8080 {{
+        TCP_CHECK {{
+            connect_timeout 0.5
+            retry 0
+            warmup 0
+        }}
+    }}
+    real_server 198.51.100.12 80 {{
+        HTTP_GET {{
+            url {{
+                path /index.html
+                digest {}
+            }}
+            connect_timeout 0.5
+            warmup 0
+        }}
+    }}
+}}
+",
+        format_args!("{:x}", md5_of(b"hello\n"))
+    );
+    let trace = lab.path("keepvip.strace");
+    let t = trace.to_str().unwrap().to_string();
+    lab.start_keepvip_with(
+        &conf,
+        &[
+            "strace",
+            "-qq",
+            "-s",
+            "200",
+            "-e",
+            "trace=brk,mmap,munmap,mremap,write",
+            "-o",
+            &t,
+        ],
+    );
+    for _ in 0..2 {
+        let n = lab.lines();
+        lab.kill(tcp);
+        assert!(
+            lab.wait_log_after(
+                n,
+                "Removing service [198.51.100.11]:tcp:8080",
+                Duration::from_secs(5)
+            )
+            .is_some(),
+            "{}",
+            lab.log()
+        );
+        let n = lab.lines();
+        tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+        assert!(
+            lab.wait_log_after(
+                n,
+                "Adding service [198.51.100.11]:tcp:8080",
+                Duration::from_secs(5)
+            )
+            .is_some(),
+            "{}",
+            lab.log()
+        );
+    }
+    // Let the HTTP checker run some rounds too, and answer a status query.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(lab.status().contains("HTTP_GET"));
+    let log = lab.stop_keepvip();
+    assert!(log.contains("Stopped"), "{log}");
+    let text = fs::read_to_string(&trace).expect("strace output");
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.contains("write(") && l.contains(STARTUP))
+        .expect("start-up marker in the trace");
+    let stop = lines
+        .iter()
+        .position(|l| l.contains("write(") && l.contains("] Stopping"))
+        .expect("'Stopping' in the trace");
+    let growth: Vec<&&str> = lines[start..stop]
+        .iter()
+        .filter(|l| {
+            ["brk(", "mmap(", "munmap(", "mremap("]
+                .iter()
+                .any(|s| l.contains(s))
+        })
+        .collect();
+    let writes = lines[start..stop]
+        .iter()
+        .filter(|l| l.contains("write("))
+        .count();
+    println!(
+        "strace: {writes} log writes and {} brk/mmap/munmap/mremap calls between start-up and SIGTERM, over 2 backend flaps and HTTP rounds",
+        growth.len()
+    );
+    assert!(writes > 10, "too little activity traced");
+    assert!(
+        growth.is_empty(),
+        "heap/mapping changes after start-up:\n{growth:#?}"
+    );
+}
+
+#[test]
+fn sighup_keeps_the_state_of_unchanged_checkers() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("hup");
+    let www = lab.path("www");
+    fs::create_dir_all(&www).unwrap();
+    fs::write(www.join("index.html"), "x\n").unwrap();
+    let tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+    let _http = lab.http_server("be2", "198.51.100.12", 80, www.to_str().unwrap());
+    let vs = |with_http: bool| {
+        format!(
+            "{VRRP}virtual_server 192.0.2.100 80 {{
+    delay_loop 0.5
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.11 8080 {{
+        TCP_CHECK {{
+            connect_timeout 0.5
+            retry 0
+            warmup 0
+        }}
+    }}
+{}}}
+",
+            if with_http {
+                "    real_server 198.51.100.12 80 {\n        HTTP_GET {\n            url {\n                path /\n            }\n            warmup 0\n        }\n    }\n"
+            } else {
+                ""
+            }
+        )
+    };
+    lab.start_keepvip(&vs(true));
+    let t = Duration::from_secs(6);
+    assert!(
+        lab.wait_log("TCP connection to [198.51.100.11]:tcp:8080 success.", t)
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    assert!(
+        lab.wait_log("Remote Web server [198.51.100.12]:tcp:80 succeed", t)
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    fs::write(lab.path("keepvip.conf"), vs(false)).unwrap();
+    let n = lab.lines();
+    let pid = fs::read_to_string(lab.path("keepvip.pid")).unwrap();
+    sh("kill", &["-HUP", pid.trim()]);
+    assert!(
+        lab.wait_log_after(n, "Configuration reloaded", t).is_some(),
+        "{}",
+        lab.log()
+    );
+    assert!(
+        lab.wait_log_after(n, "service [198.51.100.12]:tcp:80 no longer exist", t)
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let after: Vec<String> = lab.log().lines().skip(n).map(str::to_string).collect();
+    assert!(
+        !after
+            .iter()
+            .any(|l| l.contains("TCP connection to") || l.contains("Activating")),
+        "the unchanged checker started over: {after:#?}"
+    );
+    // It still works: the server goes down when its listener dies.
+    let n = lab.lines();
+    lab.kill(tcp);
+    assert!(
+        lab.wait_log_after(n, "Removing service [198.51.100.11]:tcp:8080", t)
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    assert!(lab.status().contains("198.51.100.11"));
+    assert!(!lab.status().contains("198.51.100.12"));
+}
+
+#[test]
+fn ha_suspend_follows_the_vrrp_state() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("ha");
+    let _tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+    // A BACKUP alone on its link: MASTER after the master-down interval.
+    let conf = "vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100/24 dev eth0
+    }
+}
+virtual_server 192.0.2.100 80 {
+    delay_loop 0.5
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    ha_suspend
+    real_server 198.51.100.11 8080 {
+        TCP_CHECK {
+            connect_timeout 0.5
+            warmup 0
+        }
+    }
+}
+";
+    lab.start_keepvip(conf);
+    let t = Duration::from_secs(8);
+    let rs = "service [198.51.100.11]:tcp:8080 for VS [192.0.2.100]:tcp:80";
+    let sus = lab
+        .wait_log(&format!("Deactivating healthchecker for {rs}"), t)
+        .unwrap_or_else(|| panic!("{}", lab.log()));
+    let master = lab
+        .wait_log("(VI_1) Entering MASTER STATE", t)
+        .unwrap_or_else(|| panic!("{}", lab.log()));
+    let log = lab.log();
+    let before = &log[..log.find("Entering MASTER STATE").unwrap()];
+    assert!(!before.contains("Activating"), "{log}");
+    assert!(
+        !before.contains("TCP connection to"),
+        "probed while suspended:\n{log}"
+    );
+    assert!(
+        lab.wait_log(&format!("Activating healthchecker for {rs}"), t)
+            .is_some()
+            && lab
+                .wait_log("TCP connection to [198.51.100.11]:tcp:8080 success.", t)
+                .is_some(),
+        "{}",
+        lab.log()
+    );
+    println!(
+        "ha_suspend: checkers deactivated while BACKUP, MASTER {:?} later, then activated",
+        master - sus
+    );
+}
+
+#[test]
+fn unanswered_connects_time_out() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("to");
+    // 198.51.100.99 does not exist: ARP gets no answer, the SYN never
+    // leaves, and only connect_timeout ends each probe.
+    let conf = format!(
+        "{VRRP}virtual_server 192.0.2.100 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.99 80 {{
+        TCP_CHECK {{
+            connect_timeout 0.5
+            retry 1
+            delay_before_retry 0.5
+            warmup 0
+            log_all_failures
+        }}
+    }}
+}}
+"
+    );
+    let t0 = Instant::now();
+    lab.start_keepvip(&conf);
+    let b = bound(1.0, 0.5, 1.0, 0.5);
+    let down = lab
+        .wait_log(
+            "Removing service [198.51.100.99]:tcp:80 from VS [192.0.2.100]:tcp:80",
+            b + Duration::from_secs(1),
+        )
+        .unwrap_or_else(|| panic!("{}", lab.log()));
+    println!(
+        "unanswered server marked down {:?} after start (first probe 1 s after start)",
+        down - t0
+    );
+    // At start one failure is enough; it took connect_timeout, not less.
+    let log = lab.log();
+    assert!(
+        log.contains("TCP_CHECK on service [198.51.100.99]:tcp:80 failed."),
+        "{log}"
+    );
+}
+
+#[test]
+fn ipvs_family_probe() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("ip");
+    match ipvs_available(&lab.ns("lb")) {
+        Ok(id) => println!("IPVS generic netlink family id {id}"),
+        Err(why) => println!(
+            "skipped the IPVS part: {why}; the IPVS messages are covered by the golden-byte tests (wire::ipvs)"
+        ),
+    }
+}
+
+/// MD5 of `data` (the crate's own implementation).
+fn md5_of(data: &[u8]) -> Hex {
+    Hex(keepvip::wire::md5::md5(data))
+}
+
+struct Hex([u8; 16]);
+
+impl std::fmt::LowerHex for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
