@@ -42,7 +42,6 @@ mod rx;
 use std::path::Path;
 
 use heapless::Vec;
-use log::{debug, error, info, warn};
 
 use crate::cli::Options;
 use crate::config::{self, Config, Diagnostics, FsSource, Severity};
@@ -189,8 +188,7 @@ impl Daemon {
             crate::limits::VERSION,
             crate::limits::GIT_REV
         );
-        let router =
-            Router::new_boxed(&cfg).map_err(|e| error!("cannot build the router: {e:?}"))?;
+        let router = Router::new_boxed(&cfg).map_err(|e| error!("cannot build the router: {e}"))?;
         // The reload target: empty until the first SIGHUP (a router built
         // from `cfg` here would make its instance table resident for nothing:
         // reload rebuilds it in place).
@@ -585,7 +583,7 @@ impl Daemon {
         match self.spare.router.rebuild(&self.spare.cfg) {
             Ok(()) => {}
             Err(e) => {
-                error!("reload: cannot build the router: {e:?}; keeping the running configuration");
+                error!("reload: cannot build the router: {e}; keeping the running configuration");
                 return;
             }
         }

@@ -103,6 +103,21 @@ pub fn init(level: LevelFilter) {
     }
 }
 
+/// The one function every log call site calls (the crate's `info!` etc.):
+/// hands the message to the installed `log::Log` if its level is enabled.
+#[inline(never)]
+pub fn emit(level: Level, target: &'static str, args: fmt::Arguments<'_>) {
+    if level <= log::max_level() {
+        log::logger().log(
+            &Record::builder()
+                .level(level)
+                .target(target)
+                .args(args)
+                .build(),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,6 @@ use core::fmt::{self, Write as _};
 use core::net::SocketAddr;
 
 use heapless::{Deque, String, Vec};
-use log::{debug, info, warn};
 
 use crate::config::model::{Email, GlobalDefs, InstanceConfig, Name, SyncGroup};
 use crate::limits::MAX_NOTIFICATION_EMAILS;
@@ -122,6 +121,17 @@ pub enum IoFailure {
     Write(i32),
     /// `recv` returned 0: the server closed the connection.
     Closed,
+}
+
+impl fmt::Display for IoFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            IoFailure::Connect(e) => write!(f, "connect: errno {e}"),
+            IoFailure::Read(e) => write!(f, "recv: errno {e}"),
+            IoFailure::Write(e) => write!(f, "send: errno {e}"),
+            IoFailure::Closed => f.write_str("closed by the server"),
+        }
+    }
 }
 
 /// Why an alert was not delivered.
@@ -794,7 +804,7 @@ impl Smtp {
         };
         if step == Step::Quit {
             // The mail is done (or already failed and logged): nothing to add.
-            debug!("SMTP: connection ended during QUIT ({failure:?})");
+            debug!("SMTP: connection ended during QUIT ({failure})");
             self.end_session();
             return;
         }

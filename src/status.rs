@@ -572,7 +572,7 @@ impl StatusServer {
                 Ok(Some(s)) => s,
                 Ok(None) => return,
                 Err(e) => {
-                    log::warn!("status socket: accept failed: {}", IoErr(&e));
+                    warn!("status socket: accept failed: {}", IoErr(&e));
                     return;
                 }
             };
@@ -594,7 +594,7 @@ impl StatusServer {
                 }
             };
             if let Err(e) = self.epoll.add(stream.as_fd(), slot as u64, EPOLL_IN) {
-                log::warn!("status socket: epoll add failed: {}", IoErr(&e));
+                warn!("status socket: epoll add failed: {}", IoErr(&e));
                 continue;
             }
             self.next_seq = self.next_seq.wrapping_add(1);
@@ -701,7 +701,7 @@ impl StatusServer {
         }
         c.phase = Phase::Writing;
         if let Err(e) = self.epoll.modify(c.stream.as_fd(), i as u64, EPOLL_OUT) {
-            log::warn!("status socket: epoll modify failed: {}", IoErr(&e));
+            warn!("status socket: epoll modify failed: {}", IoErr(&e));
         }
         self.resp_len = len;
         self.resp_off = 0;

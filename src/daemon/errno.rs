@@ -62,7 +62,7 @@ impl fmt::Display for IoErr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.raw_os_error() {
             Some(e) => Errno(e).fmt(f),
-            None => write!(f, "{:?}", self.0.kind()),
+            None => write!(f, "{}", self.0.kind()),
         }
     }
 }
@@ -78,6 +78,6 @@ mod tests {
         let e = io::Error::from_raw_os_error(libc::EADDRNOTAVAIL);
         assert_eq!(IoErr(&e).to_string(), "Cannot assign requested address");
         let e = io::Error::from(io::ErrorKind::WouldBlock);
-        assert_eq!(IoErr(&e).to_string(), "WouldBlock");
+        assert_eq!(IoErr(&e).to_string(), "operation would block");
     }
 }

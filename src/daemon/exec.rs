@@ -5,7 +5,6 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use heapless::Vec;
-use log::{debug, error, info, warn};
 
 use super::errno::{Errno, IoErr};
 use super::iface::{self, Ifaces};
@@ -251,7 +250,7 @@ fn send_advert(io: &mut Io, cfg: &Config, router: &Router, id: InstanceId, prior
                         c.name, c.interface
                     ),
                     SendError::Encode(w) => {
-                        error!("({}) cannot build advert: {:?}", c.name, w)
+                        error!("({}) cannot build advert: {}", c.name, w)
                     }
                     SendError::Io(errno) => error!(
                         "({}) cannot send advert on {}: {}",
@@ -522,7 +521,7 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
         }
         Event::Malformed(e) => {
             stats.netlink_malformed = stats.netlink_malformed.saturating_add(1);
-            warn!("Netlink: malformed message skipped: {:?}", e);
+            warn!("Netlink: malformed message skipped: {}", e);
         }
     });
     if let Err(e) = r {

@@ -25,7 +25,6 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
 
 use heapless::Vec;
-use log::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::config::lvs::{CheckerKind, Trio};
@@ -865,7 +864,7 @@ impl LvsDriver {
                     Some(k) => {
                         let _ = done.push((k, r.outcome));
                     }
-                    None => debug!("script pid {} ended: {:?}", r.pid, r.outcome),
+                    None => debug!("script pid {} ended: {}", r.pid, r.outcome),
                 }
             }
         }

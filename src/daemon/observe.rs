@@ -21,8 +21,6 @@
 use std::path::Path;
 use std::string::String;
 
-use log::{debug, error, warn};
-
 use crate::cli::Options;
 use crate::config::Config;
 use crate::dump::{DumpInput, write_data, write_json, write_stats};

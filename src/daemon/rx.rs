@@ -8,8 +8,6 @@
 
 use core::net::IpAddr;
 
-use log::{debug, info};
-
 use super::exec::{self, Io};
 use crate::config::model::{AddressFamily, Config, VrrpVersion};
 use crate::sys::vrrp_sock::{RX_BURST_MAX, RecvError};
@@ -148,7 +146,7 @@ fn sock_drop(io: &mut Io, e: RecvError, ifname: &str) -> Option<Rx> {
         RecvError::WouldBlock => None,
         RecvError::Drop(d) => {
             io.stats.rx_socket_drops = io.stats.rx_socket_drops.saturating_add(1);
-            debug!("dropped packet on {}: {:?}", ifname, d);
+            debug!("dropped packet on {}: {}", ifname, d);
             Some(Rx::Dropped)
         }
         RecvError::Io(err) => {
@@ -245,7 +243,7 @@ fn finish(
     let (repr, mode) = match parsed {
         Ok(p) => p,
         Err(e) => {
-            debug!("dropped VRRP packet from {} on {}: {:?}", src, f.name, e);
+            debug!("dropped VRRP packet from {} on {}: {}", src, f.name, e);
             router.record_drop(id, drop_reason(e));
             return Some(Rx::Dropped);
         }

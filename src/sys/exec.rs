@@ -321,11 +321,13 @@ impl Exec {
     ) -> io::Result<i32> {
         if self.children.is_full() {
             self.stats.table_full += 1;
-            return Err(io::Error::other("too many children running"));
+            // EAGAIN ("Resource temporarily unavailable"), like fork(2) at its
+            // limit; an io::Error with a message would allocate in the loop.
+            return Err(io::Error::from_raw_os_error(libc::EAGAIN));
         }
         if argv.is_empty() {
             self.stats.spawn_failed += 1;
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         // Everything the child needs is prepared here, before fork.
         let mut argp: [*const libc::c_char; MAX_ARGS + 1] = [core::ptr::null(); MAX_ARGS + 1];
@@ -455,7 +457,7 @@ impl Exec {
                     libc::SIGKILL
                 }
                 Stage::Killing => {
-                    log::warn!("Child (PID {}) failed to terminate after kill", c.pid);
+                    warn!("Child (PID {}) failed to terminate after kill", c.pid);
                     c.deadline = Some(now + KILL_RETRY);
                     self.stats.sigkill_sent += 1;
                     libc::SIGKILL

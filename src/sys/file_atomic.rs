@@ -168,10 +168,9 @@ impl CPath {
     fn new(path: &[u8], suffix: &[u8]) -> io::Result<CPath> {
         let total = path.len().saturating_add(suffix.len());
         if path.is_empty() || total >= PATH_MAX_BYTES || path.contains(&0) || suffix.contains(&0) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "path empty, too long or containing NUL",
-            ));
+            // Path empty, too long or containing NUL (no message: an
+            // io::Error with one allocates, and dumps are written in the loop).
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
         }
         let mut buf = [0u8; PATH_MAX_BYTES];
         buf[..path.len()].copy_from_slice(path);
@@ -209,7 +208,7 @@ fn write_all(fd: &OwnedFd, mut data: &[u8]) -> io::Result<()> {
         // the kernel only reads from it.
         let r = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
         match cerr(r) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
             Ok(n) => data = data.get(n as usize..).unwrap_or(&[]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -389,7 +388,7 @@ fn fmt_with(
         }
         if res.is_err() {
             format_failed = true;
-            return Err(io::Error::other("format"));
+            return Err(io::Error::from(io::ErrorKind::Other));
         }
         w.flush()
     });

@@ -51,6 +51,18 @@ pub enum RxDrop {
     NoHopLimit,
 }
 
+impl core::fmt::Display for RxDrop {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RxDrop::Truncated => "larger than the receive buffer",
+            RxDrop::ShortIpHeader => "IPv4 header truncated",
+            RxDrop::NotIpv4 => "not IPv4",
+            RxDrop::NoPktinfo => "no packet info (interface unknown)",
+            RxDrop::NoHopLimit => "no hop limit",
+        })
+    }
+}
+
 /// Outcome of a receive that produced no packet.
 #[derive(Debug)]
 pub enum RecvError {

@@ -229,7 +229,7 @@ impl Trackers {
                 let weight = r.weight.unwrap_or(tw);
                 let reverse = r.reverse || trev;
                 if weight != 0 && weights_ignored {
-                    log::warn!(
+                    warn!(
                         "({}) ignoring {} {} with weights due to SYNC group",
                         inst.name,
                         kind_word(tracker),
@@ -289,7 +289,7 @@ impl Trackers {
             let _ = t.instances.push(e);
         }
         for s in t.scripts.iter().filter(|s| !s.used) {
-            log::warn!("Warning - script {} is not used", s.name);
+            warn!("Warning - script {} is not used", s.name);
         }
         t
     }

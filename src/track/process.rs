@@ -69,7 +69,7 @@ impl ProcessQuorum {
         let first = self.have_quorum.is_none();
         self.have_quorum = Some(up);
         if !first {
-            log::info!(
+            info!(
                 "Quorum {} for tracked process {}",
                 if up { "gained" } else { "lost" },
                 name

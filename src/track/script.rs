@@ -28,6 +28,16 @@ pub enum ScriptOutcome {
     TimedOut,
 }
 
+impl core::fmt::Display for ScriptOutcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            ScriptOutcome::Exited(c) => write!(f, "exited with {c}"),
+            ScriptOutcome::Signaled(s) => write!(f, "killed by signal {s}"),
+            ScriptOutcome::TimedOut => f.write_str("timed out"),
+        }
+    }
+}
+
 /// What the counter says about a script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScriptStatus {
@@ -88,7 +98,7 @@ impl ScriptCounter {
         if let ScriptOutcome::Exited(status) = outcome
             && self.last_status != Some(status)
         {
-            log::info!("Script `{}` now returning {}", name, status);
+            info!("Script `{}` now returning {}", name, status);
             self.last_status = Some(status);
         }
         let was_init = self.init;
@@ -101,7 +111,7 @@ impl ScriptCounter {
                 let fired = self.result < self.rise;
                 self.result = self.top();
                 if fired {
-                    log::info!("VRRP_Script({}) succeeded", name);
+                    info!("VRRP_Script({}) succeeded", name);
                     Some(true)
                 } else {
                     None
@@ -118,12 +128,12 @@ impl ScriptCounter {
             if fired {
                 match outcome {
                     ScriptOutcome::Exited(s) => {
-                        log::info!("VRRP_Script({}) failed (exited with status {})", name, s)
+                        info!("VRRP_Script({}) failed (exited with status {})", name, s)
                     }
                     ScriptOutcome::Signaled(sig) => {
-                        log::info!("VRRP_Script({}) failed (due to signal {})", name, sig)
+                        info!("VRRP_Script({}) failed (due to signal {})", name, sig)
                     }
-                    ScriptOutcome::TimedOut => log::info!("VRRP_Script({}) timed_out", name),
+                    ScriptOutcome::TimedOut => info!("VRRP_Script({}) timed_out", name),
                 }
                 Some(false)
             } else {
@@ -189,7 +199,7 @@ impl ScriptSchedule {
     pub fn start(&mut self, name: &str, now: Instant) -> bool {
         self.next_run = Some(now + self.interval);
         if self.running_since.is_some() {
-            log::info!(
+            info!(
                 "Track script {} is already running, expect idle - skipping run",
                 name
             );

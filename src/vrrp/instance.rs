@@ -5,7 +5,6 @@ use core::cmp::Ordering;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use heapless::Vec;
-use log::{debug, info, warn};
 
 use super::action::{Action, Actions, GARP_BATCH_MAX, InstanceId, NotifyState, VipRef};
 use super::stats::{DropReason, Stats};
@@ -976,7 +975,7 @@ impl Instance {
                     _ => self.refuse(
                         now,
                         reason,
-                        format_args!("dropped AH packet: {:?}", e),
+                        format_args!("dropped AH packet: {}", e),
                     ),
                 }
             }

@@ -28,6 +28,16 @@ pub enum RouterError {
     TooManyInterfaces,
 }
 
+impl core::fmt::Display for RouterError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RouterError::TooManyInterfaces => {
+                f.write_str("more interfaces (instances and track_interface) than MAX_INTERFACES")
+            }
+        }
+    }
+}
+
 /// Tracker results for one instance, computed by the tracker module
 /// (scripts, processes, files) and handed in with [`Router::handle_track`].
 /// `track_interface` is handled inside the core from [`Router::handle_link`].
@@ -87,10 +97,9 @@ fn add_track_if(
     if t.weight != 0
         && let Some(inst) = weights_ignored
     {
-        log::warn!(
+        warn!(
             "({}) ignoring tracked interface {} with weights due to SYNC group",
-            inst,
-            t.ifname
+            inst, t.ifname
         );
         return Ok(());
     }
@@ -437,10 +446,10 @@ impl Router {
             {
                 match before {
                     Some(StateKind::Backup | StateKind::Master) if fault => {
-                        log::info!("VRRP_Group({}) Syncing instances to FAULT state", grp.name)
+                        info!("VRRP_Group({}) Syncing instances to FAULT state", grp.name)
                     }
                     Some(StateKind::Fault) if !fault => {
-                        log::info!("VRRP_Group({}) Syncing instances to BACKUP state", grp.name)
+                        info!("VRRP_Group({}) Syncing instances to BACKUP state", grp.name)
                     }
                     _ => {}
                 }
@@ -524,7 +533,7 @@ impl Router {
                     && let Some(grp) = self.groups.get(g)
                     && grp.state != StateKind::Master
                 {
-                    log::info!("VRRP_Group({}) Syncing instances to MASTER state", grp.name);
+                    info!("VRRP_Group({}) Syncing instances to MASTER state", grp.name);
                 }
             }
             self.update_group_state(g, out);
@@ -582,7 +591,7 @@ impl Router {
             && let Some(g) = self.group_of(id.index())
         {
             if let Some(grp) = self.groups.get(g) {
-                log::info!("VRRP_Group({}) Syncing instances to BACKUP state", grp.name);
+                info!("VRRP_Group({}) Syncing instances to BACKUP state", grp.name);
             }
             for &m in &self.members(g) {
                 if let Some(i) = self.instances.get_mut(usize::from(m)) {
@@ -646,9 +655,9 @@ impl Router {
             }
             l.up = up;
             if !up {
-                log::info!("Netlink reports {} down", ifname);
+                info!("Netlink reports {} down", ifname);
             } else {
-                log::info!("Netlink reports {} up", ifname);
+                info!("Netlink reports {} up", ifname);
             }
         }
         let li = li as u8;
@@ -665,10 +674,9 @@ impl Router {
                     && i.state_kind() != StateKind::Fault
                     && i.state_kind() != StateKind::Initialize
                 {
-                    log::info!(
+                    info!(
                         "({}) entering FAULT state (interface {} down)",
-                        i.name,
-                        ifname
+                        i.name, ifname
                     );
                 }
                 self.reevaluate(now, idx, out);

@@ -126,6 +126,26 @@ pub enum Error {
     BufferTooSmall { needed: usize },
 }
 
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Error::HeaderTruncated { needed, available } => {
+                write!(f, "header truncated ({available} of {needed} bytes)")
+            }
+            Error::LengthTooSmall { length } => write!(f, "length {length} below its header"),
+            Error::LengthTooLarge { length, available } => {
+                write!(f, "length {length} past the {available} bytes left")
+            }
+            Error::BadAddressLength { attr, len } => {
+                write!(f, "attribute {attr}: address of {len} bytes")
+            }
+            Error::BadFamily { family } => write!(f, "address family {family}"),
+            Error::BadName { attr } => write!(f, "attribute {attr}: bad name"),
+            Error::BufferTooSmall { needed } => write!(f, "buffer too small ({needed} bytes)"),
+        }
+    }
+}
+
 fn get<const N: usize>(b: &[u8], f: Field) -> [u8; N] {
     b.get(f)
         .and_then(|s| <[u8; N]>::try_from(s).ok())

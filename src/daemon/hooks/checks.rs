@@ -21,8 +21,6 @@
 //! Start-up / `-t` / reload only: resolving users goes through NSS and the
 //! path checks allocate.
 
-use log::warn;
-
 use crate::config::model::{Command, Config, Notify, Span};
 use crate::config::{DiagKind, Diagnostics, Severity};
 use crate::limits::MAX_SCRIPTS;

@@ -15,7 +15,6 @@ use core::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use heapless::Vec;
-use log::{debug, info, warn};
 
 use crate::config::model::Config;
 use crate::limits::{MAX_PATH_LEN, MAX_TRACK_FILES};

@@ -57,7 +57,6 @@ mod files;
 use std::os::fd::AsFd;
 
 use heapless::Vec;
-use log::{debug, error, info, warn};
 
 use super::Daemon;
 use super::errno::IoErr;
