@@ -371,6 +371,16 @@ pub fn config_test(
             s.col
         );
     }
+    #[cfg(not(feature = "smtp"))]
+    {
+        let g = &cfg.global_defs;
+        if g.smtp_server.is_some() || g.smtp_alert || !g.notification_email.is_empty() {
+            let _ = writeln!(
+                out,
+                "{path}: note: smtp_server / smtp_alert / notification_email ignored: this keepvip was built without the smtp feature (no mail is sent)"
+            );
+        }
+    }
     let code = diags.exit_code();
     let verdict = match code {
         0 => "OK",

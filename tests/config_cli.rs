@@ -261,6 +261,29 @@ fn build_without_lvs_notes_ignored_virtual_servers() {
     );
 }
 
+/// A build without the `smtp` feature (the router profiles) sends no mail:
+/// `-t` says so in a note and accepts the file.
+#[cfg(not(feature = "smtp"))]
+#[test]
+fn build_without_smtp_notes_ignored_mail_settings() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary");
+        return;
+    }
+    let (code, _, err) = run(&["-t", "-f", "config/smtp-alert.conf"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("config/smtp-alert.conf: note: smtp_server / smtp_alert / notification_email ignored: this keepvip was built without the smtp feature"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["-t", "-f", "config/master.conf"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !err.contains("smtp"),
+        "no note without mail settings: {err}"
+    );
+}
+
 /// The load-balancing side's scripts go through the same script checks as
 /// the VRRP ones: an unknown MISC_CHECK user is an error at -t.
 #[cfg(feature = "lvs")]

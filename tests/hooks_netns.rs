@@ -785,7 +785,10 @@ fn forking_script_is_killed_with_its_process_group_while_adverts_stay_on_time() 
 }
 
 // ------------------------------------------------------------ SMTP
+// (the daemon sends mail only when built with the `smtp` feature, a default
+// feature: `cargo test` has it)
 
+#[cfg(feature = "smtp")]
 fn python_with_aiosmtpd() -> String {
     for p in ["/usr/bin/python3", "python3"] {
         let ok = Command::new(p)
@@ -804,8 +807,10 @@ fn python_with_aiosmtpd() -> String {
 }
 
 /// aiosmtpd (tests/smtp_server.py) in router 2's namespace; stopped by PID.
+#[cfg(feature = "smtp")]
 struct SmtpServer(Child);
 
+#[cfg(feature = "smtp")]
 impl Drop for SmtpServer {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -813,6 +818,7 @@ impl Drop for SmtpServer {
     }
 }
 
+#[cfg(feature = "smtp")]
 #[test]
 fn smtp_alerts_arrive_at_a_real_smtp_server() {
     if skip() {

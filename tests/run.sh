@@ -3,6 +3,8 @@
 #
 #   phase  what
 #   deps   tests/deps.sh: apt packages (keepalived, tshark, ...) and a Rust toolchain if missing
+#   router the router build's feature set (`--no-default-features`: no lvs, no smtp; what the
+#          board profiles default/small ship): unit tests and the config/CLI tests
 #   cargo  `cargo test`: unit + golden wire tests, config tests, scenario tests, the deterministic
 #          simulator (>= 1,000 seeds), namespace tests of the sys layer and the daemon, and the
 #          lab's end-to-end scenarios incl. interop with a real keepalived (tests/e2e.rs)
@@ -16,7 +18,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 phases=("$@")
-[ "${#phases[@]}" -gt 0 ] || phases=(deps cargo board fuzz)
+[ "${#phases[@]}" -gt 0 ] || phases=(deps router cargo board fuzz)
 
 passed=0 failed=0 failed_names=()
 run_phase() {
@@ -34,6 +36,8 @@ run_phase() {
 for p in "${phases[@]}"; do
     case "$p" in
         deps) run_phase deps bash tests/deps.sh ;;
+        router) run_phase router cargo test --no-default-features --lib --test config_cli \
+                    --test config_examples --test config_errors --test sync_group ;;
         cargo) run_phase cargo cargo test ;;
         board) run_phase board bash board/ci.sh ;;
         fuzz) if [ -x tests/fuzz/run.sh ]; then

@@ -53,6 +53,7 @@
 
 mod checks;
 mod files;
+mod mail;
 
 use std::os::fd::AsFd;
 
@@ -60,16 +61,14 @@ use heapless::Vec;
 
 use super::Daemon;
 use super::errno::IoErr;
-use crate::config::model::{Config, GlobalDefs, Name, Notify, PathStr};
+use crate::config::model::{Config, Name, Notify, PathStr};
 use crate::limits::{MAX_INSTANCES, MAX_SCRIPTS};
 use crate::notify::{Event, FifoLine, NotifyKind, for_each_command};
-use crate::smtp::Smtp;
 use crate::sys::clock::monotonic_now;
 use crate::sys::exec::{ChildKind, Exec, TERM_GRACE};
 use crate::sys::fifo::{FifoError, NotifyFifo};
 use crate::sys::poll::{PollTable, Slot};
 use crate::sys::procscan::ProcScanner;
-use crate::sys::tcp::{SmtpLink, wall_clock};
 use crate::time::{Duration, Instant};
 use crate::track::cmdline::{Argv, build_argv};
 use crate::track::{ScriptId, ScriptOutcome, Trackers};
@@ -77,6 +76,7 @@ use crate::vrrp::{Action, Actions, InstanceId, NotifyState, TrackState};
 
 pub use checks::{ScriptCreds, check_scripts, warn_missing};
 use files::FileWatch;
+use mail::Mail;
 
 /// A whole `/proc` pass starts this often (when process trackers are used).
 pub const PROC_SCAN_INTERVAL: Duration = Duration::from_secs(1);
@@ -114,8 +114,7 @@ pub struct Hooks {
     file_slot: Option<Slot>,
     fifos: Vec<Fifo, MAX_FIFOS>,
     fifo_full_logged: bool,
-    smtp: Box<Smtp>,
-    link: Box<SmtpLink>,
+    mail: Mail,
     smtp_slot: Option<Slot>,
     hostname: Name,
     sigchld: bool,
@@ -136,14 +135,6 @@ fn hostname() -> Name {
         let _ = name.push_str(s.get(..name.capacity()).unwrap_or(s));
     }
     name
-}
-
-fn same_smtp(a: &GlobalDefs, b: &GlobalDefs) -> bool {
-    a.router_id == b.router_id
-        && a.notification_email == b.notification_email
-        && a.notification_email_from == b.notification_email_from
-        && a.smtp_server == b.smtp_server
-        && a.smtp_connect_timeout_s == b.smtp_connect_timeout_s
 }
 
 /// The FIFO paths of a configuration (global first), without duplicates.
@@ -185,7 +176,7 @@ impl Hooks {
         let files = Box::new(FileWatch::new(cfg, &trackers));
         let file_slot = files.fd().and_then(|fd| poll.add(fd).ok());
         let hostname = hostname();
-        let smtp = Box::new(Smtp::new(&cfg.global_defs, &hostname));
+        let mail = Mail::new(&cfg.global_defs, &hostname);
         let mut h = Box::new(Hooks {
             spare: Box::new(Trackers::empty()),
             trackers,
@@ -201,8 +192,7 @@ impl Hooks {
             file_slot,
             fifos: Vec::new(),
             fifo_full_logged: false,
-            smtp,
-            link: Box::new(SmtpLink::new()),
+            mail,
             smtp_slot: None,
             hostname,
             sigchld: false,
@@ -274,11 +264,7 @@ impl Hooks {
             }));
         }
         min(self.files.deadline());
-        min(self.smtp.next_deadline());
-        if !self.smtp.is_idle() && !self.smtp.wants_socket() {
-            min(Some(now));
-        }
-        min(self.link.write_retry(&self.smtp).map(|r| now + r));
+        min(self.mail.deadline(now));
         min(self.start_at);
         if self.sigchld {
             min(Some(now));
@@ -405,15 +391,15 @@ impl Hooks {
 
     /// Moves the SMTP session forward and keeps its socket in `poll`.
     fn smtp_service(&mut self, now: Instant, poll: &mut PollTable) {
-        if self.smtp.is_idle() && self.link.fd().is_none() {
+        if !self.mail.active() {
             return;
         }
         let ready = self.smtp_slot.is_some_and(|s| poll.is_ready(s));
-        if self.link.service(&mut self.smtp, now, ready) {
+        if self.mail.service(now, ready) {
             if let Some(s) = self.smtp_slot.take() {
                 poll.remove(s);
             }
-            self.smtp_slot = self.link.fd().and_then(|fd| poll.add(fd).ok());
+            self.smtp_slot = self.mail.fd().and_then(|fd| poll.add(fd).ok());
         }
     }
 
@@ -451,9 +437,7 @@ impl Hooks {
                         .as_ref()
                         .filter(|p| global.is_none_or(|g| g != *p));
                     self.fifo_line(&ev, global.into_iter().chain(own));
-                    if c.smtp_alert && self.smtp.enabled() {
-                        self.smtp.alert_instance(wall_clock(), c, state);
-                    }
+                    self.mail.alert_instance(c, state);
                 }
                 Action::NotifyGroup { group, state } => {
                     let Some(g) = cfg.sync_groups.get(group.index()) else {
@@ -469,9 +453,7 @@ impl Hooks {
                     debug!("VRRP_Group({}) notify {}", g.name, state.as_str());
                     self.run_commands(now, &g.notify, &ev);
                     self.fifo_line(&ev, cfg.global_defs.notify_fifo.iter());
-                    if g.smtp_alert && self.smtp.enabled() {
-                        self.smtp.alert_group(wall_clock(), g, state);
-                    }
+                    self.mail.alert_group(g, state);
                 }
                 _ => {}
             }
@@ -617,34 +599,29 @@ impl Daemon {
             h.reap(now);
             h.exec.kill_expired(now);
             let ready = smtp_slot.is_some_and(|s| table.is_ready(s));
-            if (!h.smtp.is_idle() || h.link.fd().is_some())
-                && h.link.service(&mut h.smtp, now, ready)
-            {
+            if h.mail.active() && h.mail.service(now, ready) {
                 if let Some(s) = smtp_slot.take() {
                     table.remove(s);
                 }
-                smtp_slot = h.link.fd().and_then(|fd| table.add(fd).ok());
+                smtp_slot = h.mail.fd().and_then(|fd| table.add(fd).ok());
             }
-            if h.exec.running() == 0 && h.smtp.is_idle() && h.link.fd().is_none() {
+            if h.exec.running() == 0 && !h.mail.active() {
                 break;
             }
             if now >= deadline {
                 warn!(
                     "{} notify command(s) / SMTP alert(s) still running {} ms after stop: killed",
-                    h.exec.running() + h.smtp.queued() + usize::from(!h.smtp.is_idle()),
+                    h.exec.running() + h.mail.pending(),
                     NOTIFY_STOP_TIMEOUT.as_millis()
                 );
                 break;
             }
             let mut wake = deadline;
-            for t in [h.exec.next_deadline(), h.smtp.next_deadline()]
+            for t in [h.exec.next_deadline(), h.mail.timer_deadline(now)]
                 .into_iter()
                 .flatten()
             {
                 wake = wake.min(t);
-            }
-            if let Some(r) = h.link.write_retry(&h.smtp) {
-                wake = wake.min(now + r);
             }
             let _ = table.poll(Some(wake.saturating_duration_since(now)));
             if sig.is_some_and(|s| table.is_ready(s)) {
@@ -704,9 +681,8 @@ impl Daemon {
         h.files.read_all(now, &mut h.trackers);
         h.dirty = true;
         h.open_fifos(new_cfg);
-        if !same_smtp(&old_cfg.global_defs, &new_cfg.global_defs) {
-            *h.smtp = Smtp::new(&new_cfg.global_defs, &h.hostname);
-        }
+        h.mail
+            .reconfigure(&old_cfg.global_defs, &new_cfg.global_defs, &h.hostname);
         info!("Reload: {} tracker(s) kept their state", kept);
     }
 }
