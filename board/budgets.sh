@@ -18,7 +18,7 @@
 # Environment:
 #   KEEPVIP_BIN              binary to measure (default target/board/x86_64-unknown-linux-musl/
 #                            keepvip, built with board/build.sh if missing)
-#   KEEPVIP_RSS_LIMIT_1_KB   enforced VmHWM limit, 1 instance (default 576)
+#   KEEPVIP_RSS_LIMIT_1_KB   enforced VmHWM limit, 1 instance (default 720)
 #   KEEPVIP_RSS_LIMIT_100_KB enforced VmHWM limit, 100 instances (default 1728)
 #   KEEPVIP_RSS_GOAL_1_KB, KEEPVIP_RSS_GOAL_100_KB   the issue's goals (256, 512), printed only
 #
@@ -37,7 +37,7 @@
 set -Eeuo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LIMIT_1=${KEEPVIP_RSS_LIMIT_1_KB:-576}
+LIMIT_1=${KEEPVIP_RSS_LIMIT_1_KB:-720}
 LIMIT_100=${KEEPVIP_RSS_LIMIT_100_KB:-1728}
 GOAL_1=${KEEPVIP_RSS_GOAL_1_KB:-256}
 GOAL_100=${KEEPVIP_RSS_GOAL_100_KB:-512}

@@ -151,12 +151,20 @@ impl Trackers {
     /// Builds the trackers of `config`. References to undefined trackers
     /// (rejected by config validation) are skipped.
     pub fn new(config: &Config) -> Trackers {
-        let mut t = Trackers {
-            scripts: Vec::new(),
-            processes: Vec::new(),
-            files: Vec::new(),
-            instances: Vec::new(),
-        };
+        let mut t = Trackers::empty();
+        t.rebuild(config);
+        t
+    }
+
+    /// Makes these trackers what [`Trackers::new`] builds from `config`, in
+    /// place (start-up and reload: the 50-odd KiB of tables are neither
+    /// built on the stack nor copied, which would make all of them resident).
+    pub fn rebuild(&mut self, config: &Config) {
+        self.scripts.clear();
+        self.processes.clear();
+        self.files.clear();
+        self.instances.clear();
+        let t = self;
         for s in &config.scripts {
             let _ = t.scripts.push(ScriptEntry {
                 name: s.name.clone(),
@@ -291,7 +299,6 @@ impl Trackers {
         for s in t.scripts.iter().filter(|s| !s.used) {
             warn!("Warning - script {} is not used", s.name);
         }
-        t
     }
 
     /// No trackers at all (a reload target, filled by [`Trackers::new`]).
@@ -304,9 +311,11 @@ impl Trackers {
         }
     }
 
-    /// [`Trackers::new`] on the heap (start-up only).
+    /// [`Trackers::new`] on the heap, built in place (start-up).
     pub fn new_boxed(config: &Config) -> Box<Trackers> {
-        Box::new(Trackers::new(config))
+        let mut t = Box::new(Trackers::empty());
+        t.rebuild(config);
+        t
     }
 
     /// The configured name of a tracker (for logs and status dumps).

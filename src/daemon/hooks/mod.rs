@@ -137,6 +137,21 @@ fn hostname() -> Name {
     name
 }
 
+/// The `/proc` scanner for the process trackers in use (logged when /proc
+/// cannot be opened: vrrp_track_process then cannot work).
+fn open_procs(cfg: &Config, trackers: &Trackers) -> Option<Box<ProcScanner>> {
+    match ProcScanner::new(cfg, trackers.processes_in_use()) {
+        Ok(p) => Some(Box::new(p)),
+        Err(e) => {
+            error!(
+                "cannot open /proc ({}): vrrp_track_process cannot work",
+                IoErr(&e)
+            );
+            None
+        }
+    }
+}
+
 /// The FIFO paths of a configuration (global first), without duplicates.
 fn fifo_paths(cfg: &Config) -> Vec<PathStr, MAX_FIFOS> {
     let mut v: Vec<PathStr, MAX_FIFOS> = Vec::new();
@@ -160,19 +175,14 @@ impl Hooks {
         let trackers = Trackers::new_boxed(cfg);
         let exec =
             Exec::new().map_err(|e| error!("cannot set up the script runner: {}", IoErr(&e)))?;
-        let procs = match ProcScanner::new(cfg, trackers.processes_in_use()) {
-            Ok(p) => Some(Box::new(p)),
-            Err(e) => {
-                if trackers.processes_in_use().next().is_some() {
-                    error!(
-                        "cannot open /proc ({}): vrrp_track_process cannot work",
-                        IoErr(&e)
-                    );
-                }
-                None
-            }
-        };
         let procs_used = trackers.processes_in_use().next().is_some();
+        // The /proc scanner (its buffers are about 20 KiB) exists only when
+        // some vrrp_track_process is used (a reload creates it if needed).
+        let procs = if procs_used {
+            open_procs(cfg, &trackers)
+        } else {
+            None
+        };
         let files = Box::new(FileWatch::new(cfg, &trackers));
         let file_slot = files.fd().and_then(|fd| poll.add(fd).ok());
         let hostname = hostname();
@@ -646,7 +656,7 @@ impl Daemon {
     pub(super) fn hooks_reload(&mut self, now: Instant, creds: ScriptCreds) {
         let h = &mut *self.hooks;
         let (old_cfg, new_cfg) = (&self.spare.cfg, &self.cur.cfg);
-        *h.spare = Trackers::new(new_cfg);
+        h.spare.rebuild(new_cfg);
         let kept = h
             .spare
             .adopt_from(&h.trackers, old_cfg, new_cfg, &mut h.script_map);
@@ -668,6 +678,8 @@ impl Daemon {
                 Ok(s) => **sc = s,
                 Err(e) => error!("cannot open /proc: {}", IoErr(&e)),
             }
+        } else if h.procs_used {
+            h.procs = open_procs(new_cfg, &h.trackers);
         }
         h.proc_in_pass = false;
         h.proc_next = now;
