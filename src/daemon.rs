@@ -661,24 +661,3 @@ impl Daemon {
         );
     }
 }
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn sizes() {
-        use core::mem::size_of;
-        println!("Trackers {}", size_of::<crate::track::Trackers>());
-        println!("Hooks {}", size_of::<super::hooks::Hooks>());
-        println!("Exec {}", size_of::<crate::sys::exec::Exec>());
-        println!("Argv {}", size_of::<crate::track::cmdline::Argv>());
-        println!("ProcScanner {}", size_of::<crate::sys::procscan::ProcScanner>());
-        println!("Io {}", size_of::<super::exec::Io>());
-        println!("Netlink {}", size_of::<crate::sys::netlink::Netlink>());
-        println!("Config {}", size_of::<crate::config::Config>());
-        println!("Router {}", size_of::<crate::vrrp::Router>());
-        println!("Diagnostics {}", size_of::<crate::config::Diagnostics>());
-        println!("Actions {}", size_of::<crate::vrrp::Actions>());
-        println!("Observer {}", size_of::<super::observe::Observer>());
-        println!("StatusServer {}", size_of::<crate::status::StatusServer>());
-        println!("Daemon {}", size_of::<super::Daemon>());
-    }
-}
