@@ -255,7 +255,8 @@ pub fn run_seed_capture(seed: u64, trace: bool, pcap: bool) -> Result<Outcome, F
     }
 }
 
-/// The fault kinds the random schedule draws from (each seed draws 0..=10).
+/// The fault kinds the random schedule draws from (a seed draws 0..=10
+/// faults, a storm 15..=40).
 pub const FAULT_KINDS: u64 = 15;
 
 fn run_world(w: &mut World) -> Result<(), String> {
