@@ -55,6 +55,12 @@ thread_local! {
     static BIG_STACK: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
+/// Tells `config` that the calling thread has a big stack of its own
+/// (a thread spawned with a 64 MB stack).
+pub fn mark_big_stack() {
+    BIG_STACK.with(|b| b.set(true));
+}
+
 /// Runs `f` on a thread with a 64 MB stack (where `config` needs no thread of its own).
 pub fn on_big_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     std::thread::Builder::new()

@@ -1,7 +1,8 @@
 //! Per-node monotonic clocks with bounded drift (TigerBeetle `TimeSim`
 //! style): each node's clock runs at its own rate, `1 + ppm / 10^6` of
 //! true time, starts at its own offset (a monotonic clock counts from an
-//! arbitrary boot moment) and may take small *forward* steps.
+//! arbitrary boot moment), may change its rate within the bound and may
+//! take small *forward* steps.
 //!
 //! Why forward only: the daemon reads `CLOCK_MONOTONIC`, which never goes
 //! back; NTP may slew it (the kernel caps the slew at 500 ppm) and a
@@ -29,7 +30,8 @@ pub struct Clock {
     /// True time and local time at the last rebase (creation or step).
     base_true: u64,
     base_local: u64,
-    /// Sum of the forward steps taken so far (µs), and how many.
+    /// Sum of the forward steps taken so far (µs), and how many rebases
+    /// (steps and rate changes).
     pub stepped_us: u64,
     steps: u64,
     /// Local time at creation, for the drift bound check.
@@ -97,6 +99,16 @@ impl Clock {
         self.base_true = now.as_micros();
         self.base_local = l.as_micros() + us;
         self.stepped_us += us;
+        self.steps += 1;
+    }
+
+    /// From true time `now` on, run at `ppm` (NTP changing its slew).
+    pub fn set_rate(&mut self, now: Instant, ppm: i64) {
+        assert!(ppm.abs() <= MAX_PPM, "clock rate {ppm} ppm out of bounds");
+        let l = self.local(now);
+        self.base_true = now.as_micros();
+        self.base_local = l.as_micros();
+        self.ppm = ppm;
         self.steps += 1;
     }
 

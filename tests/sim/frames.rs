@@ -52,22 +52,51 @@ pub fn advert(
     repr: &vrrp::Repr,
     checksum_as_v2: bool,
 ) -> Result<Vec<u8>, wire::Error> {
-    let mut buf = vec![0u8; 1600];
-    let (group, ethertype) = match src {
-        IpAddr::V4(_) => (IpAddr::V4(vrrp::MCAST_GROUP_V4), ethernet::ETHERTYPE_IPV4),
-        IpAddr::V6(_) => (IpAddr::V6(vrrp::MCAST_GROUP_V6), ethernet::ETHERTYPE_IPV6),
+    let group = match src {
+        IpAddr::V4(_) => IpAddr::V4(vrrp::MCAST_GROUP_V4),
+        IpAddr::V6(_) => IpAddr::V6(vrrp::MCAST_GROUP_V6),
     };
     let dst_mac = ethernet::multicast_mac(group).expect("multicast group");
+    advert_to(
+        mac,
+        dst_mac,
+        src,
+        group,
+        id,
+        vrrp::TTL,
+        repr,
+        checksum_as_v2,
+    )
+}
+
+/// An advert from `src` to `dst` (the multicast group, or a unicast peer
+/// whose MAC is `dst_mac`), with TTL / hop limit `ttl`.
+#[allow(clippy::too_many_arguments)]
+pub fn advert_to(
+    mac: MacAddr,
+    dst_mac: MacAddr,
+    src: IpAddr,
+    dst: IpAddr,
+    id: u32,
+    ttl: u8,
+    repr: &vrrp::Repr,
+    checksum_as_v2: bool,
+) -> Result<Vec<u8>, wire::Error> {
+    let mut buf = vec![0u8; 1600];
+    let ethertype = match src {
+        IpAddr::V4(_) => ethernet::ETHERTYPE_IPV4,
+        IpAddr::V6(_) => ethernet::ETHERTYPE_IPV6,
+    };
     let h = ethernet::emit_header(&mut buf, dst_mac, mac, ethertype)?;
-    let n = match (src, group) {
-        (IpAddr::V4(s), IpAddr::V4(g)) => {
-            let mode = checksum_mode(repr.version, checksum_as_v2, src, group);
-            ipv4::emit_ipv4_vrrp(&mut buf[h..], id as u16, vrrp::TTL, s, g, repr, mode)?
+    let n = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mode = checksum_mode(repr.version, checksum_as_v2, src, dst);
+            ipv4::emit_ipv4_vrrp(&mut buf[h..], id as u16, ttl, s, d, repr, mode)?
         }
-        (IpAddr::V6(s), IpAddr::V6(g)) => {
-            ipv6::emit_ipv6_vrrp(&mut buf[h..], id & 0x000f_ffff, vrrp::TTL, s, g, repr)?
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            ipv6::emit_ipv6_vrrp(&mut buf[h..], id & 0x000f_ffff, ttl, s, d, repr)?
         }
-        _ => unreachable!(),
+        _ => return Err(wire::Error::WrongFamily),
     };
     buf.truncate(h + n);
     Ok(pad(buf))
@@ -210,6 +239,12 @@ pub fn node_addr4(n: usize) -> Ipv4Addr {
     Ipv4Addr::new(192, 0, 2, 10 + n as u8)
 }
 
+/// Link-local: the source of multicast VRRPv3 over IPv6 (keepalived's default).
 pub fn node_addr6(n: usize) -> Ipv6Addr {
     Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x10 + n as u16)
+}
+
+/// Global: `unicast_src_ip` / `unicast_peer` of unicast VRRPv3 over IPv6.
+pub fn node_addr6_global(n: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, 0x10 + n as u16)
 }
