@@ -109,7 +109,9 @@ fn random_seeds_body() {
     let threads = env_u64("KEEPVIP_SIM_THREADS")
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64))
         .clamp(1, 64);
-    let next = std::sync::atomic::AtomicU64::new(first);
+    // A Mutex, not AtomicU64: 32-bit MIPS (board/ci.sh runs this suite
+    // there under qemu) has no 64-bit atomics.
+    let next = std::sync::Mutex::new(first);
     let failures = std::sync::Mutex::new(Vec::new());
     let report = std::sync::Mutex::new(Report::default());
     let started = std::time::Instant::now();
@@ -118,7 +120,11 @@ fn random_seeds_body() {
             let worker = || {
                 cfg::mark_big_stack();
                 loop {
-                    let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let seed = {
+                        let mut n = next.lock().unwrap();
+                        *n += 1;
+                        *n - 1
+                    };
                     if seed >= first + count || failures.lock().unwrap().len() >= 10 {
                         break;
                     }
