@@ -247,8 +247,11 @@ impl Lab {
             .iter()
             .map(|s| s.to_string()),
         );
+        // Run in the lab's directory: a notify command that writes files
+        // relative to its working directory must not litter the checkout.
         let child = Command::new("ip")
             .args(&args)
+            .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -291,6 +294,7 @@ impl Lab {
             .arg(&n.pid)
             .arg("-r")
             .arg(&vrrp_pid)
+            .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
