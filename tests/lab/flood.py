@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """tests/lab/flood.py DST SECONDS RATE: a bounded flood of malformed and spoofed VRRP packets.
+   tests/lab/flood.py --write FILE DST: the same packets into FILE for flood_send.c, the sender
+   in C that reaches 100,000 packets/s where this one does not (t_flood.sh uses it).
 
 Sends RATE packets per second for SECONDS seconds (both bounded: RATE <= 500000, SECONDS <= 120)
 from a raw IPv4 socket (IP_HDRINCL) to DST, cycling through these kinds, each aimed at one named
@@ -89,7 +91,24 @@ def build(dst):
     return out
 
 
+def write(path, dst):
+    """`flood.py --write FILE DST`: the packet set for flood_send.c (the sender in C): one byte
+    with the number of kinds, each kind's name (length byte + bytes), then one record per packet:
+    2-byte big-endian length, 1-byte kind index, the IPv4 datagram."""
+    pkts = build(dst)
+    names = list(dict.fromkeys(name for name, _ in pkts))
+    with open(path, "wb") as f:
+        f.write(bytes([len(names)]))
+        for n in names:
+            f.write(bytes([len(n)]) + n.encode())
+        for name, p in pkts:
+            f.write(struct.pack(">HB", len(p), names.index(name)) + p)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--write":
+        write(sys.argv[2], sys.argv[3])
+        return
     dst, seconds, rate = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     if not (0 < seconds <= 120 and 0 < rate <= 500000):
         sys.exit("flood.py: SECONDS must be in (0, 120] and RATE in (0, 500000]")
