@@ -63,7 +63,8 @@ const LIMITS: &[(&str, usize, usize, usize, &str)] = &[
         "MAX_INTERFACES",
         32,
         1,
-        1024,
+        // The core indexes links with a u8.
+        255,
         "distinct interfaces the daemon watches",
     ),
     (

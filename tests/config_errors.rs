@@ -150,11 +150,13 @@ fn warnings_only() {
     expect(
         "warnings-only.conf",
         &[
+            // No priority with state MASTER: 255, the address owner (keepalived 2.2.7 -t on
+            // this file: "nopreempt is incompatible with priority 255").
             (
                 4,
                 5,
                 "warning",
-                "nopreempt ignored: it needs 'state BACKUP'",
+                "nopreempt ignored: the address owner (priority 255) always preempts",
             ),
             (
                 7,
@@ -319,4 +321,28 @@ fn every_kind_of_error_in_one_run() {
         ],
     );
     assert_eq!(got.len(), 6, "exactly these six, no cascade: {got:#?}");
+}
+
+/// Regression input of the `config_parse` fuzz target (tests/fuzz/README.md): 33 instances on
+/// eth1..eth33 passed `-t` and then failed `Router::new` at daemon start. Now `-t` refuses it at
+/// the first interface over `MAX_INTERFACES`, naming the build variable; a build with room for
+/// 33 interfaces accepts it, and whatever passes builds a router.
+#[test]
+fn too_many_interfaces_fuzz_finding_is_a_config_error() {
+    use keepvip::limits::MAX_INTERFACES;
+    let path = "tests/fuzz/corpus/config_parse/too-many-interfaces.conf";
+    let (cfg, d) = parse_file(path);
+    let got = rendered(&cfg, &d);
+    if MAX_INTERFACES < 33 {
+        // Each instance is 8 lines, `interface` its second.
+        let line = 8 * MAX_INTERFACES + 2;
+        let want = format!(
+            "{path}:{line}:2: error: too many interfaces: 'eth{}' is one more than the {MAX_INTERFACES} keepvip was built to watch (limit MAX_INTERFACES; rebuild with KEEPVIP_MAX_INTERFACES=N to raise it)",
+            MAX_INTERFACES + 1
+        );
+        assert_eq!(got, [want]);
+    } else {
+        assert!(got.is_empty(), "{got:#?}");
+        assert!(keepvip::vrrp::Router::new(&cfg).is_ok());
+    }
 }
