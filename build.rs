@@ -75,6 +75,13 @@ const LIMITS: &[(&str, usize, usize, usize, &str)] = &[
         "nesting depth of include directives",
     ),
     (
+        "MAX_CONFIG_BYTES",
+        1 << 20,
+        4096,
+        64 << 20,
+        "bytes of configuration held while reading (a file and the includes it is reading), in one arena allocated at start-up",
+    ),
+    (
         "MAX_CONFIG_FILES",
         32,
         1,
