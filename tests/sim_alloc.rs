@@ -180,7 +180,7 @@ vrrp_sync_group G {\n group {\n  VI_2\n  VI_3\n }\n track_script {\n  s1 weight 
         out.clear();
         hook(false);
         for step in 0..20_000u32 {
-            now = now + Duration::from_millis(g.below(1500));
+            now += Duration::from_millis(g.below(1500));
             let (pick, pc, fv, fid) = (
                 g.below(8),
                 g.below(5) as u32,
