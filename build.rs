@@ -63,7 +63,8 @@ const LIMITS: &[(&str, usize, usize, usize, &str)] = &[
         "MAX_INTERFACES",
         32,
         1,
-        1024,
+        // The core indexes links with a u8.
+        255,
         "distinct interfaces the daemon watches",
     ),
     (
@@ -72,6 +73,13 @@ const LIMITS: &[(&str, usize, usize, usize, &str)] = &[
         1,
         32,
         "nesting depth of include directives",
+    ),
+    (
+        "MAX_CONFIG_BYTES",
+        1 << 20,
+        4096,
+        64 << 20,
+        "bytes of configuration held while reading (a file and the includes it is reading), in one arena allocated at start-up",
     ),
     (
         "MAX_CONFIG_FILES",

@@ -28,7 +28,8 @@
 use std::io::Write;
 use std::string::String;
 
-use crate::config::{self, Config, ConfigSource, Diagnostics, FsSource};
+use crate::config::{self, Config, ConfigSource, Diagnostics};
+use crate::sys::config_fs::FsSource;
 
 pub const DEFAULT_CONFIG: &str = "/etc/keepvip/keepvip.conf";
 pub const FALLBACK_CONFIG: &str = "/etc/keepalived/keepalived.conf";
@@ -404,7 +405,7 @@ pub fn run_config_test(opts: &Options) -> i32 {
     let mut diags = Diagnostics::new_boxed();
     let stderr = std::io::stderr();
     let mut lock = stderr.lock();
-    config_test(&FsSource, &path, &mut cfg, &mut diags, &mut lock)
+    config_test(&FsSource::new(), &path, &mut cfg, &mut diags, &mut lock)
 }
 
 #[cfg(test)]

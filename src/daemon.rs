@@ -44,9 +44,10 @@ use std::path::Path;
 use heapless::Vec;
 
 use crate::cli::Options;
-use crate::config::{self, Config, Diagnostics, FsSource, Severity};
+use crate::config::{self, Config, Diagnostics, Severity};
 use crate::limits::MAX_INSTANCES;
 use crate::sys::clock::monotonic_now;
+use crate::sys::config_fs::FsSource;
 use crate::sys::netlink::{NL_MONITOR_RCVBUF, Netlink};
 use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::{PollTable, Slot};
@@ -83,6 +84,8 @@ struct Runtime {
 
 struct Daemon {
     config_path: std::string::String,
+    /// Reads the configuration into its start-up arena (start and reloads).
+    source: FsSource,
     cur: Runtime,
     /// The reload target (allocated at start-up).
     spare: Runtime,
@@ -133,7 +136,10 @@ pub fn run(opts: &Options) -> i32 {
     let path = opts.config_path(&|p| Path::new(p).exists());
     let mut cfg = Config::new_boxed();
     let mut diags = Diagnostics::new_boxed();
-    config::parse(&FsSource, &path, &mut cfg, &mut diags);
+    // The one allocation for reading configuration files, reused by every
+    // SIGHUP.
+    let source = FsSource::new();
+    config::parse(&source, &path, &mut cfg, &mut diags);
     let creds = hooks::check_scripts(&cfg, &mut diags);
     log_diags(&cfg, &diags);
     if diags.has_errors() {
@@ -166,7 +172,7 @@ pub fn run(opts: &Options) -> i32 {
         return 1;
     }
     let observe = observe::Observer::new(opts);
-    let code = match Daemon::start(path, cfg, diags, creds, signals, observe) {
+    let code = match Daemon::start(path, source, cfg, diags, creds, signals, observe) {
         Ok(mut d) => d.run(),
         Err(()) => 1,
     };
@@ -177,6 +183,7 @@ pub fn run(opts: &Options) -> i32 {
 impl Daemon {
     fn start(
         config_path: std::string::String,
+        source: FsSource,
         cfg: Box<Config>,
         diags: Box<Diagnostics>,
         creds: hooks::ScriptCreds,
@@ -222,6 +229,7 @@ impl Daemon {
         let hooks = hooks::Hooks::new(&cfg, creds, &mut poll)?;
         let mut d = Daemon {
             config_path,
+            source,
             cur: Runtime { cfg, router },
             spare,
             diags,
@@ -566,7 +574,7 @@ impl Daemon {
     fn reload(&mut self, now: Instant) {
         info!("Reloading configuration {}", self.config_path);
         config::parse(
-            &FsSource,
+            &self.source,
             &self.config_path,
             &mut self.spare.cfg,
             &mut self.diags,

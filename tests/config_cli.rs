@@ -111,18 +111,48 @@ fn version_help_usage_and_daemon_refuses_broken_config() {
     assert!(err.contains("configuration cannot be used"), "{err}");
 }
 
-/// Issue 6, item 5: `keepvip -t` on a file with every kind of error prints all six, each with
-/// file:line:col, and the summary, in one run, and exits 3.
+/// Issue 6, item 5: `keepvip -t` on a file with every kind of error prints all eight, each with
+/// file:line:col, and the summary, in one run, and exits 3. The fixture is copied to a temporary
+/// directory with `every-kind.d/denied.conf` made mode 000 and `-t` runs as an unprivileged user
+/// (nobody, when the test runs as root: root reads any file), so the "permission denied" comes
+/// from the kernel (EACCES).
 #[test]
 fn every_kind_of_error_in_one_config_test_run() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
     if std::env::var_os("KEEPVIP_QEMU").is_some() {
         eprintln!(
             "skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary, which the host cannot exec (no binfmt)"
         );
         return;
     }
-    let f = "tests/fixtures/broken/every-kind.conf";
-    let (code, _, err) = run(&["-t", "-f", f]);
+    let dir = std::env::temp_dir().join(format!("kv-every-kind-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("every-kind.d")).unwrap();
+    std::fs::copy(
+        "tests/fixtures/broken/every-kind.conf",
+        dir.join("every-kind.conf"),
+    )
+    .unwrap();
+    let denied = dir.join("every-kind.d/denied.conf");
+    std::fs::copy("tests/fixtures/broken/every-kind.d/denied.conf", &denied).unwrap();
+    std::fs::set_permissions(&denied, std::fs::Permissions::from_mode(0o000)).unwrap();
+    for d in [&dir, &dir.join("every-kind.d")] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let f = dir.join("every-kind.conf").to_str().unwrap().to_owned();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-t", "-f", &f]);
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().expect("run keepvip");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, err) = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
     assert_eq!(code, 3, "{err}");
     for (at, text) in [
         ("6:9", "cannot read included file"),
@@ -136,6 +166,8 @@ fn every_kind_of_error_in_one_config_test_run() {
             "virtual_router_id 51 is already used for IPv4 on eth0",
         ),
         ("38:1", "missing '}'"),
+        ("344:9", "every-kind.d': not a regular file"),
+        ("345:9", "every-kind.d/denied.conf': permission denied"),
     ] {
         assert!(
             err.lines()
@@ -149,7 +181,7 @@ fn every_kind_of_error_in_one_config_test_run() {
         "{err}"
     );
     assert!(
-        err.contains(&format!("{f}: 6 error(s), 0 warning(s)")),
+        err.contains(&format!("{f}: 8 error(s), 0 warning(s)")),
         "{err}"
     );
 }

@@ -1,7 +1,8 @@
 // Shared helpers of the config integration tests (`mod config_common;`).
 #![allow(dead_code)]
 
-use keepvip::config::{Config, Diagnostics, FsSource, parse};
+use keepvip::config::{Config, Diagnostics, parse};
+use keepvip::sys::config_fs::FsSource;
 
 /// Runs `f` on a thread with a large stack: `Config` is about 1 MiB and an
 /// unoptimised `Config::new_boxed()` builds it on the stack first, which
@@ -22,7 +23,7 @@ pub fn parse_file(path: &str) -> (Box<Config>, Diagnostics) {
     big_stack(|| {
         let mut cfg = Config::new_boxed();
         let mut d = Diagnostics::new();
-        parse(&FsSource, path, &mut cfg, &mut d);
+        parse(&FsSource::new(), path, &mut cfg, &mut d);
         (cfg, d)
     })
 }

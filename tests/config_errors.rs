@@ -4,6 +4,9 @@
 mod config_common;
 use config_common::*;
 
+use keepvip::config::{Config, ConfigSource, Diagnostics, SourceError, parse};
+use keepvip::sys::config_fs::FsSource;
+
 use keepvip::limits::MAX_VIPS;
 
 const DIR: &str = "tests/fixtures/broken";
@@ -150,11 +153,13 @@ fn warnings_only() {
     expect(
         "warnings-only.conf",
         &[
+            // No priority with state MASTER: 255, the address owner (keepalived 2.2.7 -t on
+            // this file: "nopreempt is incompatible with priority 255").
             (
                 4,
                 5,
                 "warning",
-                "nopreempt ignored: it needs 'state BACKUP'",
+                "nopreempt ignored: the address owner (priority 255) always preempts",
             ),
             (
                 7,
@@ -280,43 +285,104 @@ fn lvs_keepalived_1x_config_is_usable_with_one_warning() {
     assert_eq!(got.len(), 1, "{got:?}");
 }
 
-/// Issue 6, item 5: one file with every kind of error (unreadable include, unknown block, VRID
-/// out of range, duplicate VRID on an interface, missing brace, VIP count over capacity): all of
-/// them are reported, each at its file:line, in one parse; the missing brace does not hide the
-/// errors after it.
+/// A file-system source that refuses `denied.conf` with "permission denied" (EACCES), as the
+/// real source does for a file the daemon may not read: root reads any file, so the refusal is
+/// simulated here (tests/config_cli.rs gets the real EACCES as an unprivileged user).
+struct Denying(FsSource);
+
+impl ConfigSource for Denying {
+    fn read_file(&self, path: &str, f: &mut dyn FnMut(&[u8])) -> Result<(), SourceError> {
+        if path.ends_with("/denied.conf") {
+            return Err(SourceError::PermissionDenied);
+        }
+        self.0.read_file(path, f)
+    }
+    fn list_dir(&self, dir: &str, f: &mut dyn FnMut(&str)) -> Result<(), SourceError> {
+        self.0.list_dir(dir, f)
+    }
+}
+
+/// Issue 6, item 5: one file with every kind of error (unreadable includes: a missing file, a
+/// directory, a file that may not be read; unknown block, VRID out of range, duplicate VRID on an
+/// interface, missing brace, VIP count over capacity): all of them are reported, each at its
+/// file:line, in one parse; the missing brace does not hide the errors after it.
 #[test]
 fn every_kind_of_error_in_one_run() {
     let vip_line = 42 + MAX_VIPS as u32;
-    let got = expect(
-        "every-kind.conf",
-        &[
-            (
-                6,
-                9,
-                "error",
-                "cannot read included file 'tests/fixtures/broken/every-kind.d/missing.conf'",
-            ),
-            (7, 1, "error", "unknown block 'vrrp_instanse'"),
-            (
-                12,
-                23,
-                "error",
-                "'virtual_router_id' must be a whole number from 1 to 255, not '300'",
-            ),
-            (
-                26,
-                5,
-                "error",
-                "virtual_router_id 51 is already used for IPv4 on eth0 by vrrp_instance VI_2",
-            ),
-            (
-                38,
-                1,
-                "error",
-                "missing '}': 'vrrp_instance' block opened at line 31",
-            ),
-            (vip_line, 9, "error", "too many virtual_ipaddress entries"),
-        ],
-    );
-    assert_eq!(got.len(), 6, "exactly these six, no cascade: {got:#?}");
+    let path = format!("{DIR}/every-kind.conf");
+    let (cfg, d) = big_stack(|| {
+        let mut cfg = Config::new_boxed();
+        let mut d = Diagnostics::new();
+        parse(&Denying(FsSource::new()), &path, &mut cfg, &mut d);
+        (cfg, d)
+    });
+    let got = rendered(&cfg, &d);
+    let want: &[(u32, u32, &str)] = &[
+        (
+            6,
+            9,
+            "cannot read included file 'tests/fixtures/broken/every-kind.d/missing.conf': no such file or directory",
+        ),
+        (7, 1, "unknown block 'vrrp_instanse'"),
+        (
+            12,
+            23,
+            "'virtual_router_id' must be a whole number from 1 to 255, not '300'",
+        ),
+        (
+            26,
+            5,
+            "virtual_router_id 51 is already used for IPv4 on eth0 by vrrp_instance VI_2",
+        ),
+        (
+            38,
+            1,
+            "missing '}': 'vrrp_instance' block opened at line 31",
+        ),
+        (vip_line, 9, "too many virtual_ipaddress entries"),
+        (
+            344,
+            9,
+            "cannot read included file 'tests/fixtures/broken/every-kind.d': not a regular file",
+        ),
+        (
+            345,
+            9,
+            "cannot read included file 'tests/fixtures/broken/every-kind.d/denied.conf': permission denied",
+        ),
+    ];
+    for (line, col, text) in want {
+        let prefix = format!("{path}:{line}:{col}: error: ");
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with(&prefix) && g.contains(text)),
+            "missing `{prefix}...{text}` in:\n{}",
+            got.join("\n")
+        );
+    }
+    assert_eq!(got.len(), 8, "exactly these eight, no cascade: {got:#?}");
+}
+
+/// Regression input of the `config_parse` fuzz target (tests/fuzz/README.md): 33 instances on
+/// eth1..eth33 passed `-t` and then failed `Router::new` at daemon start. Now `-t` refuses it at
+/// the first interface over `MAX_INTERFACES`, naming the build variable; a build with room for
+/// 33 interfaces accepts it, and whatever passes builds a router.
+#[test]
+fn too_many_interfaces_fuzz_finding_is_a_config_error() {
+    use keepvip::limits::MAX_INTERFACES;
+    let path = "tests/fuzz/corpus/config_parse/too-many-interfaces.conf";
+    let (cfg, d) = parse_file(path);
+    let got = rendered(&cfg, &d);
+    if MAX_INTERFACES < 33 {
+        // Each instance is 8 lines, `interface` its second.
+        let line = 8 * MAX_INTERFACES + 2;
+        let want = format!(
+            "{path}:{line}:2: error: too many interfaces: 'eth{}' is one more than the {MAX_INTERFACES} keepvip was built to watch (limit MAX_INTERFACES; rebuild with KEEPVIP_MAX_INTERFACES=N to raise it)",
+            MAX_INTERFACES + 1
+        );
+        assert_eq!(got, [want]);
+    } else {
+        assert!(got.is_empty(), "{got:#?}");
+        assert!(keepvip::vrrp::Router::new(&cfg).is_ok());
+    }
 }

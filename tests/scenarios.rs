@@ -1065,6 +1065,236 @@ fn find_instance_demux() {
     assert_eq!(r.name(InstanceId(1)), Some("B"));
 }
 
+// ---- Parsed configurations: keepalived's derivations reach the core -----------
+
+/// Parses `text` (keepalived.conf) and builds its router; the parse must
+/// have no errors.
+fn parsed(text: &str) -> (Box<keepvip::config::Config>, Box<Router>) {
+    let text = text.to_owned();
+    let cfg = cfg::on_big_stack(move || {
+        let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
+        let mut c = keepvip::config::Config::new_boxed();
+        let mut d = keepvip::config::Diagnostics::new();
+        keepvip::config::parse(
+            &keepvip::config::MemorySource::new(&files),
+            "k.conf",
+            &mut c,
+            &mut d,
+        );
+        assert_eq!(
+            d.errors,
+            0,
+            "{:?}",
+            d.iter()
+                .map(|x| x.display(&c).to_string())
+                .collect::<Vec<_>>()
+        );
+        c
+    });
+    let mut r = Router::new_boxed(&cfg).unwrap();
+    r.set_src_addr(ID, OURS);
+    (cfg, r)
+}
+
+fn drain(
+    r: &mut Router,
+    now: &mut Instant,
+    until: Instant,
+    out: &mut Actions,
+) -> Vec<(Instant, Action)> {
+    let mut log = Vec::new();
+    while let Some(t) = r.poll_timeout() {
+        if t > until {
+            break;
+        }
+        *now = t.max(*now);
+        r.handle_timeout(*now, out);
+        log.extend(out.as_slice().iter().map(|a| (*now, *a)));
+        out.clear();
+    }
+    log
+}
+
+/// keepalived: `state MASTER` without `priority` is the address owner
+/// (255): it takes over at once and advertises 255; `state BACKUP` without
+/// priority advertises 100; an owner written `state BACKUP` starts as
+/// Backup and takes over when its Master_Down_Timer expires (keepalived
+/// 2.2.7: "Entering BACKUP STATE (init)", master 3 s later).
+#[test]
+fn derived_priority_and_state_reach_the_core() {
+    let conf = |body: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{body}\n virtual_ipaddress {{\n  198.51.100.1\n }}\n}}\n"
+        )
+    };
+    let (_, mut r) = parsed(&conf(" state MASTER"));
+    let mut out = Actions::new();
+    r.handle_start(ms(0), &mut out);
+    assert_eq!(out.as_slice()[..3], become_master(255, 0)[..3]);
+    assert_eq!(r.base_priority(ID), Some(255));
+    assert_eq!(r.advert_repr(ID, 255).unwrap().priority, 255);
+    assert_eq!(r.state(ID), Some(StateKind::Master));
+
+    let (_, mut r) = parsed(&conf(" state BACKUP"));
+    let mut out = Actions::new();
+    r.handle_start(ms(0), &mut out);
+    assert_eq!(r.state(ID), Some(StateKind::Backup));
+    assert_eq!(r.base_priority(ID), Some(100));
+
+    let (_, mut r) = parsed(&conf(" state BACKUP\n priority 255"));
+    let mut out = Actions::new();
+    r.handle_start(ms(0), &mut out);
+    assert_eq!(
+        r.state(ID),
+        Some(StateKind::Backup),
+        "owner written BACKUP starts as Backup"
+    );
+    let mdi = master_down_interval(VrrpVersion::V2, 255, 100, 3);
+    let mut now = ms(0);
+    // A lower-priority master does not hold it back (preempt).
+    r.handle_advert(
+        ms(1000),
+        ID,
+        LOWER_ADDR,
+        255,
+        &{
+            let mut a = heapless::Vec::new();
+            a.push(VIP).unwrap();
+            Repr {
+                version: Version::V2,
+                vrid: 51,
+                priority: 100,
+                max_adver_int_cs: 100,
+                addr_count: 1,
+                addrs: a,
+                auth_type: 0,
+                auth_data: [0; 8],
+            }
+        },
+        &mut out,
+    );
+    out.clear();
+    let log = drain(&mut r, &mut now, ms(5000), &mut out);
+    let at = log
+        .iter()
+        .find(|(_, a)| matches!(a, AddVips { .. }))
+        .map(|(t, _)| *t);
+    assert_eq!(at, Some(ms(0) + mdi));
+    assert_eq!(r.state(ID), Some(StateKind::Master));
+
+    // vrrp_strict: the owner written BACKUP is made MASTER: at once.
+    let (_, mut r) = parsed(&format!(
+        "global_defs {{\n vrrp_strict\n}}\n{}",
+        conf(" state BACKUP\n priority 255")
+    ));
+    let mut out = Actions::new();
+    r.handle_start(ms(0), &mut out);
+    assert_eq!(r.state(ID), Some(StateKind::Master));
+}
+
+/// vrrp_strict in the core: a master sends neither an advert nor GARPs for a
+/// lower-priority advert (lower_prio_no_advert on, garp_lower_prio_repeat 0
+/// even when written), and an owner meeting another owner backs off to 254
+/// and steps down: keepalived 2.2.7 in strict mode does the same (checked in
+/// namespaces: "CONFIGURATION ERROR ... reducing local priority", then
+/// BACKUP), so keepvip does not make a strict owner ignore adverts.
+#[test]
+fn strict_owner_answers_nothing_to_lower_adverts_and_backs_off_for_another_owner() {
+    let text = "global_defs {\n vrrp_strict\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 255\n garp_lower_prio_repeat 4\n virtual_ipaddress {\n  198.51.100.1\n }\n}\n";
+    let (cfg, mut r) = parsed(text);
+    assert_eq!(cfg.instances[0].garp_lower_prio_repeat, 0);
+    let mut out = Actions::new();
+    r.handle_start(ms(0), &mut out);
+    out.clear();
+    let mut now = ms(0);
+    let _ = drain(&mut r, &mut now, ms(6000), &mut out);
+    let repr = |prio: u8| {
+        let mut a = heapless::Vec::new();
+        a.push(VIP).unwrap();
+        Repr {
+            version: Version::V2,
+            vrid: 51,
+            priority: prio,
+            max_adver_int_cs: 100,
+            addr_count: 1,
+            addrs: a,
+            auth_type: 0,
+            auth_data: [0; 8],
+        }
+    };
+    r.handle_advert(ms(6100), ID, HIGHER_ADDR, 255, &repr(100), &mut out);
+    assert!(out.is_empty(), "{:?}", out.as_slice());
+    assert_eq!(r.state(ID), Some(StateKind::Master));
+    r.handle_advert(ms(6200), ID, HIGHER_ADDR, 255, &repr(255), &mut out);
+    assert_eq!(r.base_priority(ID), Some(254));
+    assert_eq!(r.state(ID), Some(StateKind::Backup));
+}
+
+/// keepalived runs a VRRPv2 instance without VIPs: it advertises Count IPvX
+/// Addr 0, sends no GARP, and follows a master whose advert carries no
+/// address; an advert with addresses is refused (address list).
+#[test]
+fn v2_instance_without_vips_runs() {
+    use keepvip::wire::ipv4;
+    use keepvip::wire::vrrp::{ChecksumMode, Packet};
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 150\n}\n";
+    let (_, mut r) = parsed(text);
+    let mut out = Actions::new();
+    r.handle_start(ms(0), &mut out);
+    out.clear();
+    let mut now = ms(0);
+    let log = drain(&mut r, &mut now, ms(4000), &mut out);
+    assert_eq!(r.state(ID), Some(StateKind::Master));
+    assert!(log.iter().any(|(_, a)| matches!(a, AddVips { .. })));
+    assert!(
+        !log.iter().any(|(_, a)| matches!(a, SendGarp { .. })),
+        "no address to announce"
+    );
+    // The advert on the wire: v2, count 0, and it parses back.
+    let repr = r.advert_repr(ID, 150).unwrap();
+    assert_eq!((repr.addr_count, repr.addrs.len()), (0, 0));
+    let mut buf = [0u8; 64];
+    let IpAddr::V4(src) = OURS else {
+        unreachable!()
+    };
+    let n = ipv4::emit_ipv4_vrrp(
+        &mut buf,
+        1,
+        255,
+        src,
+        keepvip::wire::vrrp::MCAST_GROUP_V4,
+        &repr,
+        ChecksumMode::MessageOnly,
+    )
+    .unwrap();
+    assert_eq!(
+        n,
+        20 + 8 + 8,
+        "IPv4 header + VRRP header + auth data, no address"
+    );
+    let ip = ipv4::Repr::parse(&ipv4::Packet::new_unchecked(&buf[..n])).unwrap();
+    let back = Repr::parse(
+        &Packet::new_unchecked(&buf[ip.payload_range()]),
+        keepvip::wire::AddressFamily::Ipv4,
+        ChecksumMode::MessageOnly,
+    )
+    .unwrap();
+    assert_eq!(back, repr);
+    // A higher master without addresses: followed (step down).
+    let mut peer = repr.clone();
+    peer.priority = 200;
+    r.handle_advert(ms(4100), ID, HIGHER_ADDR, 255, &peer, &mut out);
+    assert_eq!(r.state(ID), Some(StateKind::Backup));
+    out.clear();
+    // An advert listing an address does not match this instance: dropped.
+    let before = r.stats(ID).unwrap().addr_list_err;
+    let mut other = peer.clone();
+    other.addrs.push(VIP).unwrap();
+    other.addr_count = 1;
+    r.handle_advert(ms(4200), ID, HIGHER_ADDR, 255, &other, &mut out);
+    assert_eq!(r.stats(ID).unwrap().addr_list_err, before + 1);
+}
+
 // ---- Robustness ----------------------------------------------------------------
 
 #[path = "sim/rng.rs"]

@@ -284,10 +284,11 @@ fn client_reports_a_missing_daemon() {
 /// script/process/file states from `Trackers`; rendering does not allocate.
 #[test]
 fn tracker_rows_in_table_and_json() {
-    use keepvip::config::{Config, Diagnostics, FsSource, parse};
+    use keepvip::config::{Config, Diagnostics, parse};
     use keepvip::status::{
         RowState, StatusView, TrackerKind, TrackerStates, write_status_json, write_status_table,
     };
+    use keepvip::sys::config_fs::FsSource;
     use keepvip::sys::file_atomic::FixedBuf;
     use keepvip::time::Instant;
     use keepvip::track::{FileId, ProcessId, ScriptId, ScriptOutcome, Trackers};
@@ -296,7 +297,12 @@ fn tracker_rows_in_table_and_json() {
     let (config, mut router, mut trackers) = big_stack(|| {
         let mut config = Config::new_boxed();
         let mut d = Diagnostics::new();
-        parse(&FsSource, "config/tracking.conf", &mut config, &mut d);
+        parse(
+            &FsSource::new(),
+            "config/tracking.conf",
+            &mut config,
+            &mut d,
+        );
         assert!(!d.has_errors());
         let router = Router::new_boxed(&config).unwrap();
         let trackers = Trackers::new_boxed(&config);

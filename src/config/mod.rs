@@ -2,10 +2,10 @@
 //!
 //! Entry point: [`parse`] reads a file (and its includes) through a
 //! [`ConfigSource`] into a caller-owned [`Config`], collecting every error and
-//! warning in [`Diagnostics`].
+//! warning in [`Diagnostics`]. The file system source lives in the shell:
+//! `crate::sys::config_fs::FsSource`.
 
 pub mod diag;
-pub mod fs;
 pub mod glob;
 pub mod lexer;
 pub mod lvs;
@@ -16,7 +16,6 @@ mod validate;
 pub mod values;
 
 pub use diag::{DiagKind, Diagnostic, Diagnostics, Severity};
-pub use fs::FsSource;
 pub use model::*;
 pub use parser::parse;
 pub use source::{ConfigSource, MemorySource, SourceError};

@@ -122,11 +122,16 @@ pub struct InstanceConfig {
     /// `vrrp_instance NAME`.
     pub name: Name,
     pub span: Span,
-    /// `state`, as written (`None` if absent).
+    /// `state`, resolved as keepalived does: absent, it follows the
+    /// priority (255: MASTER, else BACKUP); in `vrrp_strict` MASTER iff
+    /// priority 255. `None` only while parsing; always set in a parsed
+    /// configuration. The core starts a non-owner MASTER as Backup (the
+    /// election decides) and an owner written BACKUP as Backup too.
     pub state: Option<InitialState>,
     pub interface: IfName,
     pub virtual_router_id: u8,
-    /// Base priority, 1..=255 (default 100).
+    /// Base priority, 1..=255. Absent, it follows `state` as in keepalived:
+    /// `state MASTER` gives 255 (the address owner), otherwise 100.
     pub priority: u8,
     /// Advertisement interval in centiseconds, already rounded for `version`
     /// (v2: whole seconds 1..=255; v3: 1..=4095 cs). Default 100.
@@ -144,7 +149,9 @@ pub struct InstanceConfig {
     pub unicast_src_ip: Option<IpAddr>,
     pub unicast_peer: Vec<IpAddr, MAX_UNICAST_PEERS>,
     pub mcast_src_ip: Option<IpAddr>,
-    /// Accept mode (RFC 5798 Accept_Mode): `accept` / `no_accept`.
+    /// Accept mode (RFC 5798 Accept_Mode): `accept` / `no_accept`; default
+    /// on, in `vrrp_strict` on only for priority 255. keepalived enforces
+    /// "off" with firewall rules; keepvip does not (a warning says so).
     pub accept: bool,
     /// VRRPv3 IPv4 checksum without pseudo-header (RFC 9568); default false
     /// (keepalived includes the pseudo-header).
@@ -164,6 +171,9 @@ pub struct InstanceConfig {
     pub garp_master_repeat: u32,
     pub garp_master_refresh_s: u32,
     pub garp_master_refresh_repeat: u32,
+    /// `garp_lower_prio_delay` / `_repeat`: unset, the global
+    /// `vrrp_garp_lower_prio_*` (which, unset, follow the global
+    /// `vrrp_garp_master_delay` / `_repeat`); always 0 in `vrrp_strict`.
     pub garp_lower_prio_delay_s: u32,
     pub garp_lower_prio_repeat: u32,
     /// Gap between two GARPs (IPv4) / NAs (IPv6) of one burst, microseconds.
@@ -276,6 +286,8 @@ pub struct GlobalDefs {
     pub vrrp_garp_master_repeat: u32,
     pub vrrp_garp_master_refresh_s: u32,
     pub vrrp_garp_master_refresh_repeat: u32,
+    /// Unset: `vrrp_garp_master_delay_s` / `vrrp_garp_master_repeat`
+    /// (resolved after the last line, as keepalived does).
     pub vrrp_garp_lower_prio_delay_s: u32,
     pub vrrp_garp_lower_prio_repeat: u32,
     pub vrrp_lower_prio_no_advert: bool,
@@ -337,7 +349,8 @@ pub struct Config {
 
 impl InstanceConfig {
     /// The instance's defaults before any keyword is applied, as keepalived
-    /// sets them (priority 100, advert_int 1 s, VRRPv2, GARP 5 s / 5).
+    /// sets them (advert_int 1 s, VRRPv2, GARP 5 s / 5; the priority is
+    /// resolved from `state` after the last line, 100 here).
     pub fn new(name: Name, span: Span, globals: &GlobalDefs) -> Self {
         InstanceConfig {
             name,

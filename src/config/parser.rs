@@ -56,6 +56,7 @@ pub fn parse(source: &dyn ConfigSource, path: &str, cfg: &mut Config, diags: &mu
         groups: Vec::new(),
         members: Vec::new(),
         scripts_extra: Vec::new(),
+        global_set: 0,
         lvs: lvs_parse::LvsExtra::default(),
         depth: 0,
         files_seen: 0,
@@ -150,6 +151,11 @@ pub(crate) const SET_DOWN_TIMER: u32 = 1 << 11;
 pub(crate) const SET_AUTH_PASS: u32 = 1 << 12;
 pub(crate) const SET_AUTH_TYPE: u32 = 1 << 13;
 pub(crate) const SET_HIGHER_PRIO: u32 = 1 << 14;
+pub(crate) const SET_PRIORITY: u32 = 1 << 15;
+
+// Bits of `Parser::global_set`: `global_defs` keywords written explicitly.
+pub(crate) const GSET_GARP_L_DELAY: u32 = 1 << 0;
+pub(crate) const GSET_GARP_L_REPEAT: u32 = 1 << 1;
 
 /// Per-instance facts the model does not keep but validation needs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -166,6 +172,8 @@ pub(crate) struct InstExtra {
     pub auth_span: Span,
     pub accept_span: Span,
     pub down_timer_span: Span,
+    pub garp_l_delay_span: Span,
+    pub garp_l_repeat_span: Span,
     pub vip_overflow: bool,
     /// A virtual_ipaddress line was seen (even an invalid one).
     pub vip_lines: bool,
@@ -202,6 +210,8 @@ pub(crate) struct Parser<'p> {
     pub groups: Vec<GroupExtra, MAX_SYNC_GROUPS>,
     pub members: Vec<PendingMember, PENDING_MEMBERS>,
     pub scripts_extra: Vec<ScriptExtra, MAX_SCRIPTS>,
+    /// `GSET_*` bits: `global_defs` keywords written explicitly.
+    pub global_set: u32,
     lvs: lvs_parse::LvsExtra,
     depth: usize,
     files_seen: usize,
@@ -1323,11 +1333,13 @@ impl<'p> Parser<'p> {
             "vrrp_garp_lower_prio_delay" => {
                 if let Some(v) = self.u32_val(file, span, kw, args, 0, 3600) {
                     g!().vrrp_garp_lower_prio_delay_s = v;
+                    self.global_set |= GSET_GARP_L_DELAY;
                 }
             }
             "vrrp_garp_lower_prio_repeat" => {
                 if let Some(v) = self.u32_val(file, span, kw, args, 0, 1000) {
                     g!().vrrp_garp_lower_prio_repeat = v;
+                    self.global_set |= GSET_GARP_L_REPEAT;
                 }
             }
             "vrrp_lower_prio_no_advert" => {
@@ -1450,6 +1462,7 @@ impl<'p> Parser<'p> {
             "priority" => {
                 if let Some(v) = self.uint(file, span, kw, args, 1, 255) {
                     inst!().priority = v as u8;
+                    ex!().set |= SET_PRIORITY;
                 }
             }
             "advert_int" => {
@@ -1570,12 +1583,14 @@ impl<'p> Parser<'p> {
                 if let Some(v) = self.u32_val(file, span, kw, args, 0, 3600) {
                     inst!().garp_lower_prio_delay_s = v;
                     ex!().set |= SET_GARP_L_DELAY;
+                    ex!().garp_l_delay_span = span;
                 }
             }
             "garp_lower_prio_repeat" => {
                 if let Some(v) = self.u32_val(file, span, kw, args, 0, 1000) {
                     inst!().garp_lower_prio_repeat = v;
                     ex!().set |= SET_GARP_L_REPEAT;
+                    ex!().garp_l_repeat_span = span;
                 }
             }
             "lower_prio_no_advert" => {

@@ -1,14 +1,16 @@
 //! Where config files come from. The parser reads every file through
 //! [`ConfigSource`], so it never touches the file system itself; tests use
-//! [`MemorySource`], the daemon [`super::fs::FsSource`].
+//! [`MemorySource`], the daemon and `-t` `crate::sys::config_fs::FsSource`.
 
 /// Why a file or directory could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SourceError {
     NotFound,
     PermissionDenied,
-    /// Not a regular file / not a directory.
+    /// `read_file`: not a regular file (a directory, a device, a FIFO).
     WrongType,
+    /// `list_dir`: not a directory.
+    NotADirectory,
     /// Larger than the source is willing to read.
     TooLarge,
     /// Any other I/O error (errno if known).
@@ -21,6 +23,7 @@ impl core::fmt::Display for SourceError {
             SourceError::NotFound => f.write_str("no such file or directory"),
             SourceError::PermissionDenied => f.write_str("permission denied"),
             SourceError::WrongType => f.write_str("not a regular file"),
+            SourceError::NotADirectory => f.write_str("not a directory"),
             SourceError::TooLarge => f.write_str("file too large"),
             SourceError::Io(0) => f.write_str("I/O error"),
             SourceError::Io(e) => write!(f, "I/O error (errno {e})"),

@@ -108,7 +108,8 @@ fn minimal_instance_defaults() {
     assert_eq!(i.advert_int_cs, 100);
     assert_eq!(i.version, VrrpVersion::V2);
     assert_eq!(i.family, AddressFamily::Ipv4);
-    assert_eq!(i.state, None);
+    // keepalived: no state and priority 100 -> BACKUP.
+    assert_eq!(i.state, Some(InitialState::Backup));
     assert!(i.accept);
     assert_eq!(i.garp_master_delay_s, 5);
     assert_eq!(i.garp_master_repeat, 5);
@@ -179,7 +180,9 @@ fn instance_keywords() {
         inst(body)
     );
     let (cfg, d) = p(&text);
-    assert_clean(&d);
+    // The one finding: no_accept is not enforced (no firewall rules).
+    assert_eq!((d.errors, d.warnings), (0, 1), "{:#?}", lines(&d));
+    assert_diag(&d, 17, Severity::Warning, "no_accept is not enforced");
     let i = &cfg.instances[0];
     assert_eq!(i.state, Some(InitialState::Backup));
     assert_eq!(i.priority, 150);
@@ -535,6 +538,370 @@ fn strict_mode_rules() {
     );
 }
 
+/// keepalived (vrrp_complete_instance): an unset priority follows the
+/// state (MASTER: 255, the address owner; else 100), an unset state
+/// follows the priority, and the nopreempt / preempt_delay corrections use
+/// the derived values.
+#[test]
+fn priority_and_state_derive_from_each_other() {
+    let cases: &[(&str, u8, InitialState)] = &[
+        ("    state MASTER", 255, InitialState::Master),
+        ("    state BACKUP", 100, InitialState::Backup),
+        ("", 100, InitialState::Backup),
+        ("    priority 255", 255, InitialState::Master),
+        ("    priority 254", 254, InitialState::Backup),
+        (
+            "    state MASTER\n    priority 200",
+            200,
+            InitialState::Master,
+        ),
+        (
+            "    state BACKUP\n    priority 255",
+            255,
+            InitialState::Backup,
+        ),
+    ];
+    for &(body, prio, state) in cases {
+        let (cfg, d) = p(&inst(body));
+        assert_clean(&d);
+        assert_eq!(cfg.instances[0].priority, prio, "{body:?}");
+        assert_eq!(cfg.instances[0].state, Some(state), "{body:?}");
+    }
+    // state MASTER without priority is the owner: nopreempt and
+    // preempt_delay are cleared because of priority 255.
+    let (cfg, d) = p(&inst(
+        "    state MASTER\n    nopreempt\n    preempt_delay 4",
+    ));
+    let i = &cfg.instances[0];
+    assert_eq!(i.priority, 255);
+    assert!(!i.nopreempt);
+    assert_eq!(i.preempt_delay_ms, 0);
+    assert_diag(
+        &d,
+        5,
+        Severity::Warning,
+        "nopreempt ignored: the address owner (priority 255)",
+    );
+    assert_diag(
+        &d,
+        6,
+        Severity::Warning,
+        "preempt_delay ignored: the address owner (priority 255)",
+    );
+    // state BACKUP without priority: 100, nopreempt kept.
+    let (cfg, d) = p(&inst("    state BACKUP\n    nopreempt"));
+    assert_clean(&d);
+    assert_eq!(cfg.instances[0].priority, 100);
+    assert!(cfg.instances[0].nopreempt);
+    // AH: state MASTER without priority is the owner, so it stays MASTER
+    // (keepalived 2.2.7 derives the priority before the AH rule).
+    let (cfg, d) = p(&inst(
+        "    state MASTER\n    authentication {\n        auth_type AH\n        auth_pass secret\n    }",
+    ));
+    assert_clean(&d);
+    assert_eq!(cfg.instances[0].state, Some(InitialState::Master));
+    assert_eq!(cfg.instances[0].priority, 255);
+}
+
+/// vrrp_strict pairs state and priority both ways (keepalived 2.2.7: "State
+/// MASTER must match being address owner"), zeroes garp_lower_prio_* (a
+/// warning when written), keeps lower_prio_no_advert on, and refuses
+/// instances without VIPs.
+#[test]
+fn strict_mode_state_priority_pairing_and_garps() {
+    let g = "global_defs {\n vrrp_strict\n}\n";
+    // BACKUP with 255 -> MASTER; MASTER below 255 -> BACKUP.
+    let (cfg, d) = p(&format!(
+        "{g}{}",
+        inst("    state BACKUP\n    priority 255")
+    ));
+    assert_diag(
+        &d,
+        7,
+        Severity::Warning,
+        "vrrp_strict: the address owner (priority 255) starts as MASTER; using state MASTER",
+    );
+    assert_eq!(cfg.instances[0].state, Some(InitialState::Master));
+    let (cfg, d) = p(&format!(
+        "{g}{}",
+        inst("    state MASTER\n    priority 254")
+    ));
+    assert_diag(&d, 7, Severity::Warning, "using state BACKUP");
+    assert_eq!(cfg.instances[0].state, Some(InitialState::Backup));
+    // MASTER without priority: the owner, consistent, no warning.
+    let (cfg, d) = p(&format!("{g}{}", inst("    state MASTER")));
+    assert_clean(&d);
+    assert_eq!(cfg.instances[0].priority, 255);
+    assert_eq!(cfg.instances[0].state, Some(InitialState::Master));
+    // garp_lower_prio_*: written -> warning and 0; unset -> 0 silently,
+    // even with global values.
+    let (cfg, d) = p(&format!(
+        "{g}{}",
+        inst(
+            "    priority 255\n    garp_lower_prio_repeat 3\n    garp_lower_prio_delay 2\n    lower_prio_no_advert false"
+        )
+    ));
+    let i = &cfg.instances[0];
+    assert_diag(
+        &d,
+        8,
+        Severity::Warning,
+        "vrrp_strict: garp_lower_prio_repeat must be 0",
+    );
+    assert_diag(
+        &d,
+        9,
+        Severity::Warning,
+        "vrrp_strict: garp_lower_prio_delay must be 0",
+    );
+    assert_diag(
+        &d,
+        4,
+        Severity::Warning,
+        "vrrp_strict: lower_prio_no_advert must be on",
+    );
+    assert_eq!(
+        (i.garp_lower_prio_repeat, i.garp_lower_prio_delay_s),
+        (0, 0)
+    );
+    assert!(i.lower_prio_no_advert);
+    let (cfg, d) = p(&format!(
+        "global_defs {{\n vrrp_strict\n vrrp_garp_lower_prio_repeat 4\n vrrp_garp_lower_prio_delay 6\n}}\n{}",
+        inst("    priority 255")
+    ));
+    assert_clean(&d);
+    let i = &cfg.instances[0];
+    assert_eq!(
+        (i.garp_lower_prio_repeat, i.garp_lower_prio_delay_s),
+        (0, 0)
+    );
+    // No VIPs: an error in strict mode.
+    let (_, d) = p(&format!(
+        "{g}vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 5\n priority 255\n}}\n"
+    ));
+    assert_diag(
+        &d,
+        4,
+        Severity::Error,
+        "no virtual_ipaddress; vrrp_strict needs at least one address",
+    );
+}
+
+/// keepalived: unset global vrrp_garp_lower_prio_delay / _repeat follow the
+/// global vrrp_garp_master_delay / _repeat, and an instance's unset
+/// garp_lower_prio_* take the global lower-priority values (not the
+/// instance's own garp_master_*: checked against keepalived 2.2.7's
+/// configuration dump).
+#[test]
+fn garp_lower_prio_defaults_follow_garp_master() {
+    let (cfg, d) = p(&inst(""));
+    assert_clean(&d);
+    let (g, i) = (&cfg.global_defs, &cfg.instances[0]);
+    assert_eq!(
+        (
+            g.vrrp_garp_lower_prio_repeat,
+            g.vrrp_garp_lower_prio_delay_s
+        ),
+        (5, 5)
+    );
+    assert_eq!(
+        (i.garp_lower_prio_repeat, i.garp_lower_prio_delay_s),
+        (5, 5)
+    );
+    // Global master values set: the lower-priority ones follow, also when
+    // global_defs comes after the instance.
+    for order in [0, 1] {
+        let gd = "global_defs {\n vrrp_garp_master_repeat 3\n vrrp_garp_master_delay 7\n}\n";
+        let body = inst("    garp_master_repeat 2\n    garp_master_delay 9");
+        let text = if order == 0 {
+            format!("{gd}{body}")
+        } else {
+            format!("{body}{gd}")
+        };
+        let (cfg, d) = p(&text);
+        assert_clean(&d);
+        let (g, i) = (&cfg.global_defs, &cfg.instances[0]);
+        assert_eq!(
+            (
+                g.vrrp_garp_lower_prio_repeat,
+                g.vrrp_garp_lower_prio_delay_s
+            ),
+            (3, 7)
+        );
+        assert_eq!((i.garp_master_repeat, i.garp_master_delay_s), (2, 9));
+        assert_eq!(
+            (i.garp_lower_prio_repeat, i.garp_lower_prio_delay_s),
+            (3, 7),
+            "order {order}"
+        );
+    }
+    // Written global lower-priority values win over the master ones; an
+    // instance's own values win over both.
+    let (cfg, _) = p(&format!(
+        "global_defs {{\n vrrp_garp_master_repeat 3\n vrrp_garp_lower_prio_repeat 1\n vrrp_garp_lower_prio_delay 0\n}}\n{}",
+        inst("")
+    ));
+    let i = &cfg.instances[0];
+    assert_eq!(
+        (i.garp_lower_prio_repeat, i.garp_lower_prio_delay_s),
+        (1, 0)
+    );
+    let (cfg, _) = p(&format!(
+        "global_defs {{\n vrrp_garp_master_repeat 3\n}}\n{}",
+        inst("    garp_lower_prio_repeat 8\n    garp_lower_prio_delay 2")
+    ));
+    let i = &cfg.instances[0];
+    assert_eq!(
+        (i.garp_lower_prio_repeat, i.garp_lower_prio_delay_s),
+        (8, 2)
+    );
+}
+
+/// keepalived: without VIPs a VRRPv2 instance runs ("at least one is
+/// sensible", a warning); VRRPv3, IPv6 (which is v3) and strict mode need
+/// one (an error). The rest of the instance is still checked.
+#[test]
+fn zero_vips_warn_for_v2_and_fail_for_v3() {
+    let v2 = "vrrp_instance VI_0 {\n interface eth0\n virtual_router_id 9\n priority 150\n advert_int 1.5\n}\n";
+    let (cfg, d) = p(v2);
+    assert_eq!((d.errors, d.warnings), (0, 2), "{:#?}", lines(&d));
+    assert_diag(
+        &d,
+        1,
+        Severity::Warning,
+        "no virtual_ipaddress; it runs and advertises no address",
+    );
+    assert_diag(&d, 5, Severity::Warning, "VRRPv2 uses whole seconds");
+    let i = &cfg.instances[0];
+    assert!(i.virtual_ipaddress.is_empty());
+    assert_eq!(
+        (i.family, i.version, i.priority),
+        (AddressFamily::Ipv4, VrrpVersion::V2, 150)
+    );
+    let (_, d) = p(&v2.replace(" priority 150\n", " version 3\n"));
+    assert_diag(
+        &d,
+        1,
+        Severity::Error,
+        "VRRP version 3 needs at least one address",
+    );
+    // IPv6 from the unicast addresses: v3, so an error (keepalived too).
+    let (cfg, d) = p(
+        "vrrp_instance VI_6 {\n interface eth0\n virtual_router_id 9\n unicast_src_ip 2001:db8::1\n unicast_peer {\n  2001:db8::2\n }\n}\n",
+    );
+    assert_diag(
+        &d,
+        1,
+        Severity::Error,
+        "VRRP version 3 needs at least one address",
+    );
+    assert_eq!(cfg.instances[0].family, AddressFamily::Ipv6);
+    // Two VIP-less instances with one VRID on one interface: duplicate.
+    let (_, d) = p(&format!("{v2}{}", v2.replace("VI_0", "VI_1")));
+    assert_diag(
+        &d,
+        9,
+        Severity::Error,
+        "virtual_router_id 9 is already used",
+    );
+}
+
+/// Accept mode off is not enforced by keepvip (keepalived adds firewall
+/// drop rules): `no_accept`, and vrrp_strict's default below priority 255,
+/// get a warning at the place that asked for it; the address owner never
+/// needs the rules.
+#[test]
+fn no_accept_is_reported_as_not_enforced() {
+    let (cfg, d) = p(&inst("    no_accept"));
+    assert_eq!((d.errors, d.warnings), (0, 1), "{:#?}", lines(&d));
+    assert_diag(&d, 4, Severity::Warning, "no_accept is not enforced");
+    assert!(!cfg.instances[0].accept);
+    for body in ["    accept", "", "    priority 255\n    no_accept"] {
+        let (_, d) = p(&inst(body));
+        assert_clean(&d);
+    }
+    let g = "global_defs {\n vrrp_strict\n}\n";
+    let (_, d) = p(&format!("{g}{}", inst("")));
+    assert_eq!((d.errors, d.warnings), (0, 1), "{:#?}", lines(&d));
+    assert_diag(
+        &d,
+        4,
+        Severity::Warning,
+        "vrrp_strict (no accept mode below priority 255) is not enforced",
+    );
+    let (_, d) = p(&format!("{g}{}", inst("    priority 255")));
+    assert_clean(&d);
+    // VRRPv3 in strict mode may use accept: nothing to enforce.
+    let (cfg, d) = p(&format!("{g}{}", inst("    version 3\n    accept")));
+    assert_clean(&d);
+    assert!(cfg.instances[0].accept);
+}
+
+/// More distinct interfaces than MAX_INTERFACES (instance interfaces,
+/// track_interface of instances and sync groups, VIP devs) is an error at
+/// the first name that does not fit, naming the build variable.
+#[test]
+fn interfaces_over_capacity_are_an_error_at_the_first_extra_name() {
+    use crate::limits::MAX_INTERFACES;
+    let vi = |k: usize, ifname: &str, extra: &str| {
+        format!(
+            "vrrp_instance VI_{k} {{\n interface {ifname}\n virtual_router_id {}\n{extra} virtual_ipaddress {{\n  192.0.2.{}\n }}\n}}\n",
+            k % 255 + 1,
+            k % 250 + 1
+        )
+    };
+    // Exactly MAX_INTERFACES: fine, and the router builds.
+    let all: String = (0..MAX_INTERFACES)
+        .map(|k| vi(k, &format!("e{k}"), ""))
+        .collect();
+    let (cfg, d) = p(&all);
+    assert_clean(&d);
+    assert!(crate::vrrp::Router::new(&cfg).is_ok());
+    // One more instance interface: error at its 'interface' line.
+    let over = format!("{all}{}", vi(MAX_INTERFACES, "extra0", ""));
+    let (_, d) = p(&over);
+    let line = 7 * MAX_INTERFACES as u32 + 2;
+    assert_diag(&d, line, Severity::Error, "too many interfaces: 'extra0'");
+    assert_diag(&d, line, Severity::Error, "KEEPVIP_MAX_INTERFACES");
+    assert_eq!(d.errors, 1, "{:#?}", lines(&d));
+    // The interface names repeat: no error however many instances.
+    let same: String = (0..MAX_INTERFACES + 5).map(|k| vi(k, "eth0", "")).collect();
+    let (_, d) = p(&same);
+    assert_eq!(d.errors, 0, "{:#?}", lines(&d));
+    // A track_interface, a VIP dev, a sync group's track_interface count too.
+    let fill: String = (0..MAX_INTERFACES - 1)
+        .map(|k| vi(k, &format!("e{k}"), ""))
+        .collect();
+    let n = MAX_INTERFACES - 1;
+    let track = vi(n, "e0", " track_interface {\n  t1\n  t2\n }\n");
+    let (_, d) = p(&format!("{fill}{track}"));
+    assert_diag(
+        &d,
+        7 * n as u32 + 6,
+        Severity::Error,
+        "too many interfaces: 't2'",
+    );
+    let dev = "vrrp_instance VI_D {\n interface e0\n virtual_router_id 200\n virtual_ipaddress {\n  192.0.2.200 dev d1\n  192.0.2.201 dev d2\n }\n}\n";
+    let (_, d) = p(&format!("{fill}{dev}"));
+    assert_diag(
+        &d,
+        7 * n as u32 + 6,
+        Severity::Error,
+        "too many interfaces: 'd2'",
+    );
+    let group = format!(
+        "{}vrrp_sync_group G {{\n group {{\n  VI_0\n  VI_1\n }}\n track_interface {{\n  g1\n  g2\n }}\n}}\n",
+        fill
+    );
+    let (_, d) = p(&group);
+    assert_diag(
+        &d,
+        7 * n as u32 + 8,
+        Severity::Error,
+        "too many interfaces: 'g2'",
+    );
+}
+
 #[test]
 fn required_keywords_and_ranges() {
     let (_, d) = p("vrrp_instance VI_1 {\n}\n");
@@ -545,6 +912,9 @@ fn required_keywords_and_ranges() {
         Severity::Error,
         "'virtual_router_id' (1 to 255) is missing",
     );
+    // keepalived: no VIP is sensible for v2 (a warning), required for v3.
+    assert_diag(&d, 1, Severity::Warning, "no virtual_ipaddress");
+    let (_, d) = p("vrrp_instance VI_1 {\n version 3\n}\n");
     assert_diag(&d, 1, Severity::Error, "no virtual_ipaddress");
     let (_, d) =
         p(&inst("    priority 0").replace("virtual_router_id 51", "virtual_router_id 256"));

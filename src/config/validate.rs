@@ -4,9 +4,18 @@
 //! resolve sync-group members.
 //!
 //! Corrections, as keepalived makes them:
+//! * an unset `priority` follows `state` (MASTER: 255, else 100) and an
+//!   unset `state` follows the priority (255: MASTER, else BACKUP);
 //! * `state MASTER` with priority < 255 stays `state MASTER` in the model
 //!   (the VRRP core starts such an instance as BACKUP and lets the election
 //!   decide), but `nopreempt` and `preempt_delay` are cleared with a warning;
+//! * no `virtual_ipaddress`: an error for VRRPv3 and in strict mode, else a
+//!   warning (the instance runs and advertises no address);
+//! * unset `garp_lower_prio_*` take the global values, which unset follow
+//!   `vrrp_garp_master_delay` / `_repeat`;
+//! * accept mode off (`no_accept`, strict below 255) is not enforced by
+//!   keepvip (keepalived adds firewall rules): a warning says so;
+//! * more distinct interfaces than `MAX_INTERFACES` is an error;
 //! * `nopreempt` / `preempt_delay` are cleared for priority 255, and
 //!   `preempt_delay` is cleared when `nopreempt` is set;
 //! * `advert_int` is rounded: VRRPv2 to whole seconds (1..255), VRRPv3 to
@@ -14,13 +23,17 @@
 //! * authentication is dropped for VRRPv3, in strict mode, and without a
 //!   password;
 //! * an IPv6 instance is VRRPv3 (VRRPv2 has no IPv6);
-//! * `vrrp_strict` (KEEPALIVED.md 2(h)): MASTER only for priority 255, no
-//!   preempt_delay, no accept on v2 (accept on by default only for the
-//!   address owner), default `down_timer_adverts`, `lower_prio_no_advert`
-//!   forced; unicast peers, IPv6 over v2 and a non-link-local first IPv6 VIP
-//!   are errors.
+//! * `vrrp_strict` (KEEPALIVED.md 2(h)): state MASTER iff priority 255 (both
+//!   ways), no preempt_delay, no accept on v2 below 255 (accept on by default
+//!   only for the address owner), default `down_timer_adverts`,
+//!   `lower_prio_no_advert` forced, `garp_lower_prio_repeat`/`_delay` 0;
+//!   unicast peers, no VIPs, IPv6 over v2 and a non-link-local first IPv6
+//!   VIP are errors. (keepalived 2.2.7's strict address owner still
+//!   processes received adverts; so does keepvip's.)
 
 use core::net::IpAddr;
+
+use heapless::Vec;
 
 use super::diag::{DiagKind, Severity};
 use super::model::*;
@@ -29,6 +42,7 @@ use super::values::Secs;
 use crate::limits::*;
 
 pub(crate) fn finish(p: &mut Parser<'_>) {
+    globals(p);
     let n = p.cfg.instances.len();
     for i in 0..n {
         instance(p, i);
@@ -38,7 +52,20 @@ pub(crate) fn finish(p: &mut Parser<'_>) {
     trackers(p);
     track_refs(p);
     sync_groups(p);
+    interfaces(p);
     script_security(p);
+}
+
+/// keepalived (`vrrp_complete_init`): an unset `vrrp_garp_lower_prio_delay`
+/// / `_repeat` takes the value of `vrrp_garp_master_delay` / `_repeat`.
+fn globals(p: &mut Parser<'_>) {
+    let g = &mut p.cfg.global_defs;
+    if p.global_set & GSET_GARP_L_DELAY == 0 {
+        g.vrrp_garp_lower_prio_delay_s = g.vrrp_garp_master_delay_s;
+    }
+    if p.global_set & GSET_GARP_L_REPEAT == 0 {
+        g.vrrp_garp_lower_prio_repeat = g.vrrp_garp_master_repeat;
+    }
 }
 
 fn fam(a: &IpAddr) -> AddressFamily {
@@ -123,20 +150,26 @@ fn instance(p: &mut Parser<'_>, i: usize) {
         .virtual_ipaddress
         .first()
         .map(|v| (v.addr, v.span));
-    let Some((first_addr, _)) = first else {
-        if !ex.vip_lines {
-            p.err(
-                span,
-                format_args!(
-                    "vrrp_instance {name}: no virtual_ipaddress; at least one address is needed"
-                ),
-            );
-        }
+    if first.is_none() && ex.vip_lines {
+        // Every virtual_ipaddress line was refused (reported): nothing to
+        // check the rest against.
         return;
-    };
+    }
+    let first_addr = first.map(|f| f.0);
 
-    // Address family: all VIPs, the unicast addresses and mcast_src_ip agree.
-    let family = fam(&first_addr);
+    // Address family: of the first VIP; without VIPs (keepalived) of the
+    // first unicast_src_ip / mcast_src_ip / unicast_peer, else IPv4.
+    let family = match first_addr {
+        Some(a) => fam(&a),
+        None => {
+            let c = &p.cfg.instances[i];
+            c.unicast_src_ip
+                .or(c.mcast_src_ip)
+                .or(c.unicast_peer.first().copied())
+                .map(|a| fam(&a))
+                .unwrap_or(AddressFamily::Ipv4)
+        }
+    };
     p.cfg.instances[i].family = family;
     let nv = p.cfg.instances[i].virtual_ipaddress.len();
     for k in 1..nv {
@@ -192,6 +225,31 @@ fn instance(p: &mut Parser<'_>, i: usize) {
         p.cfg.instances[i].version = VrrpVersion::V3;
     }
     let version = p.cfg.instances[i].version;
+
+    // No VIPs (keepalived): an error for VRRPv3 (IPv6 included) and in
+    // strict mode; otherwise the instance runs, advertising no address.
+    if first_addr.is_none() {
+        if version == VrrpVersion::V3 || strict {
+            let why = if strict {
+                "vrrp_strict"
+            } else {
+                "VRRP version 3"
+            };
+            p.err(
+                span,
+                format_args!(
+                    "vrrp_instance {name}: no virtual_ipaddress; {why} needs at least one address"
+                ),
+            );
+        } else {
+            p.warn(
+                span,
+                format_args!(
+                    "vrrp_instance {name}: no virtual_ipaddress; it runs and advertises no address (keepalived: at least one is sensible)"
+                ),
+            );
+        }
+    }
 
     // advert_int rounding.
     let us = ex.advert_us.unwrap_or(1_000_000);
@@ -252,6 +310,46 @@ fn instance(p: &mut Parser<'_>, i: usize) {
     };
     p.cfg.instances[i].advert_int_cs = cs;
 
+    // priority and state (keepalived's vrrp_complete_instance): an unset
+    // priority follows the state (MASTER: 255, the address owner; else
+    // 100), an unset state follows the priority (255: MASTER, else
+    // BACKUP); in strict mode state MASTER goes with priority 255 and only
+    // with it.
+    if ex.set & SET_PRIORITY == 0 {
+        p.cfg.instances[i].priority = match p.cfg.instances[i].state {
+            Some(InitialState::Master) => 255,
+            _ => 100,
+        };
+    }
+    let owner = p.cfg.instances[i].priority == 255;
+    let derived = if owner {
+        InitialState::Master
+    } else {
+        InitialState::Backup
+    };
+    match p.cfg.instances[i].state {
+        None => p.cfg.instances[i].state = Some(derived),
+        Some(s) if strict && s != derived => {
+            let (now, why) = if owner {
+                (
+                    "MASTER",
+                    "the address owner (priority 255) starts as MASTER",
+                )
+            } else {
+                (
+                    "BACKUP",
+                    "only the address owner (priority 255) may use 'state MASTER'",
+                )
+            };
+            p.warn(
+                ex.state_span,
+                format_args!("vrrp_strict: {why}; using state {now}"),
+            );
+            p.cfg.instances[i].state = Some(derived);
+        }
+        Some(_) => {}
+    }
+
     // Authentication.
     let auth = p.cfg.instances[i].authentication.auth_type;
     if ex.set & (SET_AUTH_TYPE | SET_AUTH_PASS) != 0 {
@@ -290,15 +388,8 @@ fn instance(p: &mut Parser<'_>, i: usize) {
         p.cfg.instances[i].state = Some(InitialState::Backup);
     }
 
-    // state / priority / preemption.
+    // Preemption (with the derived priority and state).
     let prio = p.cfg.instances[i].priority;
-    if strict && p.cfg.instances[i].state == Some(InitialState::Master) && prio != 255 {
-        p.warn(
-            ex.state_span,
-            format_args!("vrrp_strict: only the address owner (priority 255) may use 'state MASTER'; starting as BACKUP"),
-        );
-        p.cfg.instances[i].state = Some(InitialState::Backup);
-    }
     let state = p.cfg.instances[i].state;
     if p.cfg.instances[i].nopreempt {
         let why = if prio == 255 {
@@ -340,7 +431,7 @@ fn instance(p: &mut Parser<'_>, i: usize) {
             p.err(span, format_args!("vrrp_instance {name}: vrrp_strict forbids unicast_peer (RFC VRRP is multicast only)"));
         }
         if ex.set & SET_ACCEPT != 0 {
-            if p.cfg.instances[i].accept && version == VrrpVersion::V2 {
+            if p.cfg.instances[i].accept && prio != 255 && version == VrrpVersion::V2 {
                 p.warn(
                     ex.accept_span,
                     format_args!("vrrp_strict: 'accept' is not part of VRRPv2 (RFC 3768); ignored"),
@@ -357,7 +448,38 @@ fn instance(p: &mut Parser<'_>, i: usize) {
             );
             p.cfg.instances[i].down_timer_adverts = 3;
         }
+        if ex.set & SET_LOWER_PRIO != 0 && !p.cfg.instances[i].lower_prio_no_advert {
+            p.warn(
+                span,
+                format_args!("vrrp_instance {name}: vrrp_strict: lower_prio_no_advert must be on; turning it on"),
+            );
+        }
         p.cfg.instances[i].lower_prio_no_advert = true;
+        // No repeated GARPs after a lower-priority advert: unset -> 0,
+        // set -> 0 with a warning (keepalived: "Strict mode requires no
+        // repeat garps").
+        if p.cfg.instances[i].garp_lower_prio_repeat != 0 {
+            if ex.set & SET_GARP_L_REPEAT != 0 {
+                p.warn(
+                    ex.garp_l_repeat_span,
+                    format_args!(
+                        "vrrp_strict: garp_lower_prio_repeat must be 0 (no repeated GARPs); using 0"
+                    ),
+                );
+            }
+            p.cfg.instances[i].garp_lower_prio_repeat = 0;
+        }
+        if p.cfg.instances[i].garp_lower_prio_delay_s != 0 {
+            if ex.set & SET_GARP_L_DELAY != 0 {
+                p.warn(
+                    ex.garp_l_delay_span,
+                    format_args!(
+                        "vrrp_strict: garp_lower_prio_delay must be 0 (no repeated GARPs); using 0"
+                    ),
+                );
+            }
+            p.cfg.instances[i].garp_lower_prio_delay_s = 0;
+        }
         if p.cfg.instances[i].higher_prio_send_advert {
             p.warn(
                 span,
@@ -365,13 +487,34 @@ fn instance(p: &mut Parser<'_>, i: usize) {
             );
             p.cfg.instances[i].higher_prio_send_advert = false;
         }
-        if let IpAddr::V6(a) = first_addr
+        if let Some(IpAddr::V6(a)) = first_addr
             && (a.segments()[0] & 0xffc0) != 0xfe80
         {
             let s = p.cfg.instances[i].virtual_ipaddress[0].span;
             p.err(s, format_args!("vrrp_strict: the first IPv6 virtual address must be link-local (fe80::/10), not {a}"));
         }
     }
+
+    // Accept mode off (no_accept, or vrrp_strict's default below priority
+    // 255): keepalived then drops traffic to the VIPs with nftables or
+    // iptables rules while MASTER. keepvip installs no firewall rule: say so.
+    if !p.cfg.instances[i].accept && prio != 255 {
+        let (at, what) = if ex.set & SET_ACCEPT != 0 {
+            (ex.accept_span, "no_accept")
+        } else {
+            (span, "vrrp_strict (no accept mode below priority 255)")
+        };
+        p.warn(
+            at,
+            format_args!("{what} is not enforced: keepvip installs no firewall rule dropping traffic to the VIPs (keepalived adds nftables/iptables rules)"),
+        );
+    }
+}
+
+/// Whether instance `i`'s address family is known: it has VIPs, or no
+/// `virtual_ipaddress` line at all (every line refused: unknown).
+fn resolved(p: &Parser<'_>, i: usize) -> bool {
+    !p.cfg.instances[i].virtual_ipaddress.is_empty() || !p.extra[i].vip_lines
 }
 
 fn duplicates(p: &mut Parser<'_>) {
@@ -395,8 +538,8 @@ fn duplicates(p: &mut Parser<'_>) {
                 && a.interface == b.interface
                 && !a.interface.is_empty()
                 && a.family == b.family
-                && !a.virtual_ipaddress.is_empty()
-                && !b.virtual_ipaddress.is_empty()
+                && resolved(p, i)
+                && resolved(p, j)
             {
                 let at = if p.extra[j].vrid_span.line != 0 {
                     p.extra[j].vrid_span
@@ -577,6 +720,57 @@ fn sync_groups(p: &mut Parser<'_>) {
                 format_args!("vrrp_sync_group {n} has no 'group {{ ... }}' of instances"),
             );
         }
+    }
+}
+
+/// The daemon watches every interface the configuration names (instance
+/// `interface`, `track_interface` of instances and sync groups, VIP `dev`)
+/// in tables of `MAX_INTERFACES` entries (`vrrp::Router`, the daemon's
+/// interface table): more is a config error at the first name that does
+/// not fit, so that `-t` refuses what the daemon could not start with.
+fn interfaces(p: &mut Parser<'_>) {
+    let mut seen: Vec<IfName, MAX_INTERFACES> = Vec::new();
+    let mut over: Option<(Span, IfName)> = None;
+    let mut note = |name: &IfName, at: Span| {
+        if over.is_some() || name.is_empty() || seen.contains(name) {
+            return;
+        }
+        if seen.push(name.clone()).is_err() {
+            over = Some((at, name.clone()));
+        }
+    };
+    for (c, ex) in p.cfg.instances.iter().zip(p.extra.iter()) {
+        let at = if ex.interface_span.line != 0 {
+            ex.interface_span
+        } else {
+            c.span
+        };
+        note(&c.interface, at);
+        for t in &c.track_interface {
+            note(&t.ifname, t.span);
+        }
+        for v in c
+            .virtual_ipaddress
+            .iter()
+            .chain(c.virtual_ipaddress_excluded.iter())
+        {
+            if let Some(d) = &v.dev {
+                note(d, v.span);
+            }
+        }
+    }
+    for g in p.cfg.sync_groups.iter().filter(|g| !g.members.is_empty()) {
+        for t in &g.track_interface {
+            note(&t.ifname, t.span);
+        }
+    }
+    if let Some((at, name)) = over {
+        p.err(
+            at,
+            format_args!(
+                "too many interfaces: '{name}' is one more than the {MAX_INTERFACES} keepvip was built to watch (limit MAX_INTERFACES; rebuild with KEEPVIP_MAX_INTERFACES=N to raise it)"
+            ),
+        );
     }
 }
 

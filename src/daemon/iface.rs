@@ -1,6 +1,8 @@
 //! The interface table: every interface the configuration names (instance
-//! `interface`, `track_interface`, VIP `dev`), with what the netlink dump
-//! and monitor say about it, and its VRRP sockets.
+//! `interface`, `track_interface` of instances and sync groups, VIP `dev`),
+//! with what the netlink dump and monitor say about it, and its VRRP
+//! sockets. `config::parse` refuses a configuration naming more than
+//! `MAX_INTERFACES` of them.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -164,6 +166,13 @@ pub fn register(ifaces: &mut Ifaces, cfg: &Config) -> Result<usize, IfName> {
             }
         }
     }
+    // A sync group's track_interface applies to its members (the router
+    // watches it for them): its link events must reach the router too.
+    for g in cfg.sync_groups.iter().filter(|g| !g.members.is_empty()) {
+        for t in &g.track_interface {
+            add(ifaces, &t.ifname)?;
+        }
+    }
     Ok(added)
 }
 
@@ -296,6 +305,47 @@ mod tests {
         assert!(i.first_unknown_vrid(200));
         assert!(!i.first_unknown_vrid(200));
         assert!(i.first_unknown_vrid(1));
+    }
+
+    /// Every name the configuration check counts against MAX_INTERFACES is
+    /// registered (a sync group's track_interface included), so a
+    /// configuration `-t` accepts always fits the table.
+    #[test]
+    fn register_takes_what_the_config_check_counts() {
+        use crate::config::{Diagnostics, MemorySource, parse};
+        use crate::limits::MAX_INTERFACES;
+        if MAX_INTERFACES < 5 {
+            return; // the configuration below names five to begin with
+        }
+        std::thread::scope(|sc| {
+            std::thread::Builder::new()
+                .stack_size(32 << 20)
+                .spawn_scoped(sc, || {
+                    let mut text = std::string::String::from(
+                        "vrrp_instance A {\n interface e0\n virtual_router_id 1\n track_interface {\n  t0\n }\n virtual_ipaddress {\n  192.0.2.1 dev d0\n }\n}\nvrrp_instance B {\n interface e1\n virtual_router_id 2\n virtual_ipaddress {\n  192.0.2.2\n }\n}\nvrrp_sync_group G {\n group {\n  A\n  B\n }\n track_interface {\n  g0\n }\n}\n",
+                    );
+                    for k in 5..MAX_INTERFACES {
+                        text.push_str(&format!(
+                            "vrrp_instance I{k} {{\n interface x{k}\n virtual_router_id {}\n virtual_ipaddress {{\n  192.0.2.{}\n }}\n}}\n",
+                            k + 2,
+                            k + 2
+                        ));
+                    }
+                    let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
+                    let mut cfg = Config::new_boxed();
+                    let mut d = Diagnostics::new();
+                    parse(&MemorySource::new(&files), "k.conf", &mut cfg, &mut d);
+                    assert_eq!(d.errors, 0);
+                    let mut t = Ifaces::new();
+                    assert_eq!(register(&mut t, &cfg), Ok(MAX_INTERFACES));
+                    for name in ["e0", "e1", "t0", "d0", "g0"] {
+                        assert!(find(&t, name).is_some(), "{name}");
+                    }
+                })
+                .unwrap()
+                .join()
+                .unwrap()
+        });
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 pub mod clock;
+pub mod config_fs;
 pub mod exec;
 pub mod fifo;
 pub mod file_atomic;

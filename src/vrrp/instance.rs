@@ -9,7 +9,9 @@ use heapless::Vec;
 use super::action::{Action, Actions, GARP_BATCH_MAX, InstanceId, NotifyState, VipRef};
 use super::stats::{DropReason, Stats};
 use super::timers::{master_down_interval, skew_time};
-use crate::config::model::{AddressFamily, AuthType, IfName, InstanceConfig, Name, VrrpVersion};
+use crate::config::model::{
+    AddressFamily, AuthType, IfName, InitialState, InstanceConfig, Name, VrrpVersion,
+};
 use crate::limits::{MAX_TRACKERS, MAX_VIPS};
 use crate::time::{Duration, Instant};
 use crate::wire::ah::{self, AhSeq};
@@ -175,6 +177,10 @@ pub(crate) struct Instance {
     pub(crate) family: AddressFamily,
     version: VrrpVersion,
     base_priority: u8,
+    /// The address owner (priority 255) written with `state BACKUP`
+    /// (outside vrrp_strict): it starts as Backup and takes over when its
+    /// Master_Down_Timer expires, as keepalived does, instead of at once.
+    owner_starts_backup: bool,
     adver_interval_cs: u16,
     down_timer_adverts: u8,
     nopreempt: bool,
@@ -273,6 +279,7 @@ impl Instance {
             family: c.family,
             version: c.version,
             base_priority: base,
+            owner_starts_backup: base == PRIORITY_OWNER && c.state == Some(InitialState::Backup),
             adver_interval_cs: c.advert_int_cs.max(1),
             down_timer_adverts: c.down_timer_adverts.max(1),
             nopreempt: c.nopreempt,
@@ -635,7 +642,8 @@ impl Instance {
 
     /// Leave Initialize (daemon start): owner -> Master, faulty -> Fault (init),
     /// else Backup (init) with the full down timer. `state MASTER` with a
-    /// priority below 255 also starts as Backup (keepalived).
+    /// priority below 255 also starts as Backup, and so does an owner
+    /// written with `state BACKUP` (keepalived).
     pub(crate) fn start(&mut self, now: Instant, faulty: bool, out: &mut Actions) {
         if self.state != State::Initialize {
             return;
@@ -643,7 +651,7 @@ impl Instance {
         if faulty {
             out.push(Action::DelVips { inst: self.id });
             self.enter_fault(now, true, out);
-        } else if self.base_priority == PRIORITY_OWNER {
+        } else if self.base_priority == PRIORITY_OWNER && !self.owner_starts_backup {
             self.become_master(now, out);
         } else {
             debug!("({}) removing VIPs.", self.name);

@@ -12,6 +12,8 @@ use keepvip::vrrp::DropReason;
 use keepvip::wire::vrrp::{self, ChecksumMode};
 use keepvip::wire::{self, ethernet, garp, ipv4, ipv6};
 
+use crate::world::in_core;
+
 pub use ethernet::MacAddr;
 
 /// Shortest Ethernet frame without its FCS.
@@ -56,7 +58,7 @@ pub fn advert(
         IpAddr::V4(_) => IpAddr::V4(vrrp::MCAST_GROUP_V4),
         IpAddr::V6(_) => IpAddr::V6(vrrp::MCAST_GROUP_V6),
     };
-    let dst_mac = ethernet::multicast_mac(group).expect("multicast group");
+    let dst_mac = in_core(|| ethernet::multicast_mac(group)).expect("multicast group");
     advert_to(
         mac,
         dst_mac,
@@ -87,18 +89,23 @@ pub fn advert_to(
         IpAddr::V4(_) => ethernet::ETHERTYPE_IPV4,
         IpAddr::V6(_) => ethernet::ETHERTYPE_IPV6,
     };
-    let h = ethernet::emit_header(&mut buf, dst_mac, mac, ethertype)?;
-    let n = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mode = checksum_mode(repr.version, checksum_as_v2, src, dst);
-            ipv4::emit_ipv4_vrrp(&mut buf[h..], id as u16, ttl, s, d, repr, mode)?
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            ipv6::emit_ipv6_vrrp(&mut buf[h..], id & 0x000f_ffff, ttl, s, d, repr)?
-        }
-        _ => return Err(wire::Error::WrongFamily),
-    };
-    buf.truncate(h + n);
+    // The wire codec writes into the frame buffer allocated above: inside
+    // the core hook (the allocation test counts here).
+    let n = in_core(|| -> Result<usize, wire::Error> {
+        let h = ethernet::emit_header(&mut buf, dst_mac, mac, ethertype)?;
+        let n = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let mode = checksum_mode(repr.version, checksum_as_v2, src, dst);
+                ipv4::emit_ipv4_vrrp(&mut buf[h..], id as u16, ttl, s, d, repr, mode)?
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                ipv6::emit_ipv6_vrrp(&mut buf[h..], id & 0x000f_ffff, ttl, s, d, repr)?
+            }
+            _ => return Err(wire::Error::WrongFamily),
+        };
+        Ok(h + n)
+    })?;
+    buf.truncate(n);
     Ok(pad(buf))
 }
 
@@ -106,20 +113,22 @@ pub fn advert_to(
 /// VIP itself as keepalived does).
 pub fn garp(mac: MacAddr, vip: IpAddr) -> Result<Vec<u8>, wire::Error> {
     let mut buf = vec![0u8; 128];
-    let n = match vip {
-        IpAddr::V4(v) => garp::emit_garp(&mut buf, mac, v)?,
-        IpAddr::V6(v) => garp::emit_unsolicited_na(&mut buf, mac, v, v, false)?,
-    };
+    let n = in_core(|| match vip {
+        IpAddr::V4(v) => garp::emit_garp(&mut buf, mac, v),
+        IpAddr::V6(v) => garp::emit_unsolicited_na(&mut buf, mac, v, v, false),
+    })?;
     buf.truncate(n);
     Ok(pad(buf))
 }
 
 /// What a sender announced, recognised by the wire parsers (checkers).
 pub fn announced_vip(frame: &[u8]) -> Option<IpAddr> {
-    if let Some(g) = garp::parse_garp(frame) {
-        return Some(IpAddr::V4(g.vip));
-    }
-    garp::parse_unsolicited_na(frame).map(|na| IpAddr::V6(na.vip))
+    in_core(|| {
+        if let Some(g) = garp::parse_garp(frame) {
+            return Some(IpAddr::V4(g.vip));
+        }
+        garp::parse_unsolicited_na(frame).map(|na| IpAddr::V6(na.vip))
+    })
 }
 
 /// Why a frame never reached the VRRP socket: the NIC or the kernel
@@ -167,6 +176,11 @@ pub enum Rx<'a> {
 /// Link filter and IP parse, as the NIC, the kernel and the daemon's raw
 /// socket see a frame.
 pub fn receive(me: MacAddr, frame: &[u8]) -> Rx<'_> {
+    // All of it is wire codec work: inside the core hook.
+    in_core(|| receive_inner(me, frame))
+}
+
+fn receive_inner(me: MacAddr, frame: &[u8]) -> Rx<'_> {
     let Some((dst, _src, ethertype)) = ethernet::parse_header(frame) else {
         return Rx::Bad(wire::Error::Truncated);
     };

@@ -68,13 +68,39 @@ impl embedded_io::Write for VecSink {
     }
 }
 
-/// Hook around every call into the core (the allocation test counts inside it).
+/// Hook around every call into the core: the router, the wire codec
+/// (frames.rs) and the trackers (the allocation test counts inside it).
 pub static CORE_HOOK: std::sync::OnceLock<fn(bool)> = std::sync::OnceLock::new();
 
-fn hook(enter: bool) {
-    if let Some(f) = CORE_HOOK.get() {
+thread_local! {
+    /// Nesting depth of core regions (a wire call inside a router region
+    /// must not end the outer region).
+    static DEPTH: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+pub fn hook(enter: bool) {
+    let depth = DEPTH.with(|d| {
+        let v = if enter { d.get() + 1 } else { d.get() - 1 };
+        d.set(v);
+        v
+    });
+    let edge = if enter { depth == 1 } else { depth == 0 };
+    if edge && let Some(f) = CORE_HOOK.get() {
         f(enter);
     }
+}
+
+/// Calls made through [`in_core`] (the wire codec's, in frames.rs and the
+/// receive path), so the allocation test can check they ran.
+pub static IN_CORE_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs `f` as a core call (inside the hook).
+pub fn in_core<R>(f: impl FnOnce() -> R) -> R {
+    IN_CORE_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    hook(true);
+    let r = f();
+    hook(false);
+    r
 }
 
 /// One VRID on the segment.
@@ -963,7 +989,7 @@ impl World {
         // Demultiplex on the VRID, then verify with that instance's
         // checksum mode (a real receiver knows its instance's setting).
         let packet = wire_vrrp::Packet::new_unchecked(ip.payload);
-        if let Err(e) = packet.check_len() {
+        if let Err(e) = in_core(|| packet.check_len()) {
             self.refuse(&f, None, frames::drop_reason(e), format!("VRRP: {e}"));
             return;
         }
@@ -977,9 +1003,11 @@ impl World {
                     VrrpVersion::V3 => wire_vrrp::Version::V3,
                 };
                 let mode = frames::checksum_mode(version, c.checksum_as_v2, ip.src, ip.dst);
-                wire_vrrp::Repr::parse(&packet, ip.family, mode)
+                in_core(|| wire_vrrp::Repr::parse(&packet, ip.family, mode))
             }
-            None => wire_vrrp::Repr::parse_detect_checksum(&packet, ip.src, ip.dst).map(|r| r.0),
+            None => in_core(|| {
+                wire_vrrp::Repr::parse_detect_checksum(&packet, ip.src, ip.dst).map(|r| r.0)
+            }),
         };
         let repr = match parsed {
             Ok(r) => r,
