@@ -63,6 +63,8 @@ pub const NO_LVS: &str =
 pub const NO_IPVS: &str = "IPVS not available in this kernel: running the health checkers only";
 /// Reads per probe socket per turn.
 const READS_PER_TURN: usize = 8;
+/// One read of an HTTP answer (a stack buffer).
+const RX_LEN: usize = 2048;
 /// After a failed IPVS request, the table is tried again this much later.
 const IPVS_RETRY: Duration = Duration::from_secs(5);
 /// Core rounds per turn (a probe that finishes at once feeds the next round).
@@ -190,7 +192,6 @@ pub struct LvsDriver<I: IpvsChannel = IpvsSocket> {
     retry_at: Option<Instant>,
     sigchld: bool,
     argv: Argv,
-    rx: [u8; 2048],
     seed: u64,
     pub stats: LvsStats,
 }
@@ -252,10 +253,13 @@ impl<I: IpvsChannel> LvsDriver<I> {
             retry_at: None,
             sigchld: false,
             argv: Argv::new(),
-            rx: [0; 2048],
             seed: seed(now),
             stats: LvsStats::default(),
         });
+        if cfg.lvs.is_empty() {
+            // Nothing more to touch (only what is used becomes resident).
+            return d;
+        }
         d.configure(cfg, now);
         let mut out = Actions::new();
         d.core = Lvs::start(cfg, now, d.seed, &mut out);
@@ -263,7 +267,7 @@ impl<I: IpvsChannel> LvsDriver<I> {
         d
     }
 
-    /// Probes IPVS, the runner and the script users for `cfg`.
+    /// Probes IPVS (the first time) and resolves the script users for `cfg`.
     fn configure(&mut self, cfg: &Config, now: Instant) {
         self.probes.clear();
         self.misc_creds.clear();
@@ -279,6 +283,28 @@ impl<I: IpvsChannel> LvsDriver<I> {
         }
         if self.ipvs_state == IpvsState::Unprobed {
             self.probe_ipvs(now);
+        }
+        // Users are looked up (/etc/passwd: libc allocates) only when a
+        // script of the LVS side can run.
+        let l = &cfg.lvs;
+        let scripts = l
+            .checkers
+            .iter()
+            .any(|c| matches!(c.kind, CheckerKind::Misc(_)))
+            || l
+                .real_servers
+                .iter()
+                .any(|r| r.notify_up.is_some() || r.notify_down.is_some())
+            || l
+                .virtual_servers
+                .iter()
+                .any(|v| v.quorum_up.is_some() || v.quorum_down.is_some());
+        if !scripts {
+            self.script_creds = None;
+            for _ in &cfg.lvs.checkers {
+                let _ = self.misc_creds.push(None);
+            }
+            return;
         }
         let g = &cfg.global_defs;
         self.script_creds = match &g.script_user {
@@ -909,14 +935,15 @@ impl<I: IpvsChannel> LvsDriver<I> {
                     mut resp,
                 } => {
                     let mut end: Option<Outcome> = None;
+                    let mut rx = [0u8; RX_LEN];
                     for _ in 0..READS_PER_TURN {
-                        match sock.recv(&mut self.rx) {
+                        match sock.recv(&mut rx) {
                             Ok(Some(0)) => {
                                 end = Some(Self::verdict(cfg, k, url, &resp));
                                 break;
                             }
                             Ok(Some(n)) => {
-                                resp.feed(&self.rx[..n.min(self.rx.len())]);
+                                resp.feed(&rx[..n.min(rx.len())]);
                                 deadline = now
                                     + Duration::from_micros(cfg.lvs.checkers[k].connect_timeout_us);
                                 if resp.too_large() {

@@ -11,8 +11,9 @@
 //!
 //! The kernel handles a generic-netlink request inside `sendmsg`, so the
 //! ACK is queued before `send` returns; the wait is bounded anyway
-//! ([`ACK_WAIT`]). Messages are built by `wire::ipvs` in a fixed buffer,
-//! inline in the socket (which the daemon allocates once, at start-up).
+//! ([`ACK_WAIT`]). Messages are built by `wire::ipvs` in a fixed buffer on
+//! the stack, and replies read into one (no heap; the socket itself is a
+//! few bytes).
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -83,8 +84,6 @@ pub struct IpvsSocket {
     fd: Option<OwnedFd>,
     family: u16,
     seq: u32,
-    tx: [u8; IPVS_MSG_MAX],
-    rx: [u8; RX_LEN],
 }
 
 fn genl_socket() -> io::Result<OwnedFd> {
@@ -115,15 +114,13 @@ fn genl_socket() -> io::Result<OwnedFd> {
 }
 
 impl IpvsSocket {
-    /// A closed channel with its buffers (about 4.3 KiB): allocated with
-    /// the daemon's LVS side at start-up, opened when needed.
+    /// A closed channel (part of the daemon's LVS side from start-up),
+    /// opened when virtual servers are first configured.
     pub const fn closed() -> IpvsSocket {
         IpvsSocket {
             fd: None,
             family: 0,
             seq: 0,
-            tx: [0; IPVS_MSG_MAX],
-            rx: [0; RX_LEN],
         }
     }
 
@@ -155,9 +152,10 @@ impl IpvsSocket {
 
     fn lookup(&mut self) -> Result<u16, OpenError> {
         let seq = self.next_seq();
-        let n = wipvs::emit_get_family(&mut self.tx, seq)
+        let mut tx = [0u8; IPVS_MSG_MAX];
+        let n = wipvs::emit_get_family(&mut tx, seq)
             .map_err(|_| OpenError::Io(io::Error::other("family request does not fit")))?;
-        self.send(n).map_err(OpenError::Io)?;
+        self.send(&tx[..n]).map_err(OpenError::Io)?;
         // The reply (NEWFAMILY) comes first, then the ACK.
         let mut family = None;
         for _ in 0..4 {
@@ -192,18 +190,18 @@ impl IpvsSocket {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOTCONN))
     }
 
-    fn send(&self, n: usize) -> io::Result<()> {
+    fn send(&self, msg: &[u8]) -> io::Result<()> {
         let fd = self.raw_fd()?;
         // SAFETY: sockaddr_nl is plain data; all-zero (pid 0) is the kernel.
         let mut sa: libc::sockaddr_nl = unsafe { core::mem::zeroed() };
         sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
         for _ in 0..4 {
-            // SAFETY: `tx[..n]` and `sa` are valid for reads of these lengths.
+            // SAFETY: `msg` and `sa` are valid for reads of these lengths.
             let r = unsafe {
                 libc::sendto(
                     fd,
-                    self.tx.as_ptr().cast(),
-                    n.min(self.tx.len()),
+                    msg.as_ptr().cast(),
+                    msg.len(),
                     0,
                     (&sa as *const libc::sockaddr_nl).cast(),
                     core::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
@@ -222,21 +220,22 @@ impl IpvsSocket {
     /// other sequence numbers (late ones) are skipped.
     fn recv_reply(&mut self, seq: u32) -> io::Result<Reply> {
         let fd = self.raw_fd()?;
+        let mut rx = [0u8; RX_LEN];
         let mut waited_ms = 0u64;
         loop {
             // SAFETY: `rx` is valid for writes of its length.
             let r = unsafe {
                 libc::recv(
                     fd,
-                    self.rx.as_mut_ptr().cast(),
-                    self.rx.len(),
+                    rx.as_mut_ptr().cast(),
+                    rx.len(),
                     libc::MSG_DONTWAIT,
                 )
             };
             match super::cerr(r) {
                 Ok(n) => {
-                    let n = usize::try_from(n).unwrap_or(0).min(self.rx.len());
-                    match wipvs::parse_reply(&self.rx[..n]) {
+                    let n = usize::try_from(n).unwrap_or(0).min(rx.len());
+                    match wipvs::parse_reply(&rx[..n]) {
                         Ok(rep) => {
                             let s = match rep {
                                 Reply::Ack { seq, .. } | Reply::Family { seq, .. } => seq,
@@ -275,9 +274,10 @@ impl IpvsSocket {
     /// Sends `req` and returns the kernel's answer: 0 or an errno.
     pub fn request(&mut self, req: Request<'_>) -> io::Result<i32> {
         let seq = self.next_seq();
-        let n = wipvs::emit(&mut self.tx, self.family, seq, req)
+        let mut tx = [0u8; IPVS_MSG_MAX];
+        let n = wipvs::emit(&mut tx, self.family, seq, req)
             .map_err(|_| io::Error::other("IPVS request does not fit"))?;
-        self.send(n)?;
+        self.send(&tx[..n])?;
         match self.recv_reply(seq)? {
             Reply::Ack { errno, .. } => Ok(errno),
             Reply::Family { .. } => Err(io::Error::new(
