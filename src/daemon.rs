@@ -145,7 +145,8 @@ pub fn run(opts: &Options) -> i32 {
         );
         return 1;
     }
-    if cfg.instances.is_empty() {
+    if cfg.instances.is_empty() && cfg.lvs.is_empty() {
+        // (A load-balancing-only configuration runs its checkers.)
         warn!("{}: no vrrp_instance configured", path);
     }
     if !opts.dont_fork
