@@ -1186,8 +1186,8 @@ fn ipvs_absence(lookup: &str) -> String {
     let modules = if !std::path::Path::new("/proc/modules").exists() {
         "and cannot load modules (no /proc/modules: CONFIG_MODULES not set)".to_string()
     } else {
-        let dep = fs::read_to_string(format!("/lib/modules/{release}/modules.dep"))
-            .unwrap_or_default();
+        let dep =
+            fs::read_to_string(format!("/lib/modules/{release}/modules.dep")).unwrap_or_default();
         if dep.contains("/ip_vs.ko") {
             "although modules.dep lists ip_vs (modprobe ip_vs failed?)".to_string()
         } else {
@@ -1269,7 +1269,11 @@ for src in sys.argv[1:]:
     for w in who[..CLIENTS.len()].windows(2) {
         assert_ne!(w[0], w[1], "round robin alternates:\n{text}");
     }
-    assert_eq!(who[CLIENTS.len()], who[0], "persistence keeps a client:\n{text}");
+    assert_eq!(
+        who[CLIENTS.len()],
+        who[0],
+        "persistence keeps a client:\n{text}"
+    );
 }
 
 #[test]
@@ -1453,6 +1457,9 @@ fn config_lvs_conf_runs_against_real_backends() {
     );
     if ipvs.is_ok() {
         let table = ipvs_table(&lab.ns("lb"));
-        assert!(!table.contains("C0000264:0050"), "left in IPVS at stop:\n{table}");
+        assert!(
+            !table.contains("C0000264:0050"),
+            "left in IPVS at stop:\n{table}"
+        );
     }
 }

@@ -291,12 +291,10 @@ impl<I: IpvsChannel> LvsDriver<I> {
             .checkers
             .iter()
             .any(|c| matches!(c.kind, CheckerKind::Misc(_)))
-            || l
-                .real_servers
+            || l.real_servers
                 .iter()
                 .any(|r| r.notify_up.is_some() || r.notify_down.is_some())
-            || l
-                .virtual_servers
+            || l.virtual_servers
                 .iter()
                 .any(|v| v.quorum_up.is_some() || v.quorum_down.is_some());
         if !scripts {

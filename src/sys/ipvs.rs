@@ -224,14 +224,7 @@ impl IpvsSocket {
         let mut waited_ms = 0u64;
         loop {
             // SAFETY: `rx` is valid for writes of its length.
-            let r = unsafe {
-                libc::recv(
-                    fd,
-                    rx.as_mut_ptr().cast(),
-                    rx.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
+            let r = unsafe { libc::recv(fd, rx.as_mut_ptr().cast(), rx.len(), libc::MSG_DONTWAIT) };
             match super::cerr(r) {
                 Ok(n) => {
                     let n = usize::try_from(n).unwrap_or(0).min(rx.len());

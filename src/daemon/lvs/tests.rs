@@ -742,20 +742,3 @@ fn no_ipvs_even_after_modprobe_runs_the_checkers_alone() {
         }
     })
 }
-
-#[test]
-fn zz_sizes() {
-    std::println!(
-        "LvsDriver {} ProbeIo {} probes {} Lvs {} Table {} cmds {} Exec {} IpvsSocket {} Argv {} Actions {}",
-        core::mem::size_of::<LvsDriver>(),
-        core::mem::size_of::<ProbeIo>(),
-        core::mem::size_of::<Vec<ProbeIo, MAX_CHECKERS>>(),
-        core::mem::size_of::<Lvs>(),
-        core::mem::size_of::<Table>(),
-        core::mem::size_of::<Vec<Cmd, MAX_CMDS>>(),
-        core::mem::size_of::<Exec>(),
-        core::mem::size_of::<IpvsSocket>(),
-        core::mem::size_of::<Argv>(),
-        core::mem::size_of::<Actions>(),
-    );
-}
