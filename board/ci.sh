@@ -100,10 +100,13 @@ phase_sizes() {
         f=$OUT/lvs/$t/keepvip
         if [ ! -f "$f" ]; then printf '| %s | missing | | FAIL |\n' "$t"; rc=1; continue; fi
         lvs_size=$(stat -c %s "$f")
-        base=$(stat -c %s "$OUT/$t/keepvip" 2>/dev/null || echo 0)
-        printf '| %s | %s | %s | +%s KiB (no limit) |\n' "$t" "$lvs_size" \
-            "$(awk -v s="$lvs_size" 'BEGIN{printf "%.1f", s/1024}')" \
-            "$(awk -v a="$lvs_size" -v b="$base" 'BEGIN{printf "%.1f", (a-b)/1024}')"
+        if base=$(stat -c %s "$OUT/$t/keepvip" 2>/dev/null); then
+            base="+$(awk -v a="$lvs_size" -v b="$base" 'BEGIN{printf "%.1f", (a-b)/1024}') KiB (no limit)"
+        else
+            base="(default profile binary missing; no limit)"
+        fi
+        printf '| %s | %s | %s | %s |\n' "$t" "$lvs_size" \
+            "$(awk -v s="$lvs_size" 'BEGIN{printf "%.1f", s/1024}')" "$base"
     done
     echo
     return "$rc"

@@ -457,10 +457,9 @@ const CLIENTS: [&str; 4] = ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.1
 fn ipvs_available(ns: &str) -> Result<u16, String> {
     keepvip::sys::netns::run_in_netns(ns, || match keepvip::sys::ipvs::IpvsSocket::open() {
         Ok(s) => Ok(s.family()),
-        Err(keepvip::sys::ipvs::OpenError::NoFamily) => Err(
-            "the kernel has no IPVS generic-netlink family (CONFIG_IP_VS not set, no ip_vs module)"
-                .to_string(),
-        ),
+        Err(keepvip::sys::ipvs::OpenError::NoFamily) => Err(ipvs_absence(
+            "no \"IPVS\" generic-netlink family (ip_vs not built in)",
+        )),
         Err(keepvip::sys::ipvs::OpenError::Io(e)) => Err(format!("generic netlink: {e}")),
     })
     .map_err(|e| format!("cannot enter the namespace: {e}"))?
@@ -1115,7 +1114,7 @@ fn ipvs_family_probe() {
     match ipvs_available(&lab.ns("lb")) {
         Ok(id) => println!("IPVS generic netlink family id {id}"),
         Err(why) => println!(
-            "skipped the IPVS part: {why}; the IPVS messages are covered by the golden-byte tests (wire::ipvs)"
+            "skipped the IPVS part: {why}; the request sequences are covered against a fake IPVS (cargo test --lib daemon::lvs), the bytes by golden literals (wire::ipvs)"
         ),
     }
 }
@@ -1325,7 +1324,7 @@ fn config_lvs_conf_runs_against_real_backends() {
             println!(
                 "skipped the IPVS part (rules in the kernel, a client in {} reaching both backends through 192.0.2.100:80 round robin): {}; keepvip said: {}",
                 lab.ns("cl"),
-                ipvs_absence(why),
+                why,
                 said.trim()
             );
         }
