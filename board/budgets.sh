@@ -13,11 +13,21 @@
 #          restarted 3 times, so r1 goes backup -> master -> backup three times (all 100
 #          instances each time). Fails on any brk/mmap/munmap/mremap between the
 #          "startup complete" log line and the "Stopping" line of SIGTERM.
+#   lvsheap  the same for the `--profile lvs` binary (health checkers, IPVS): r1 starts with
+#          VRRP only and gets a SIGHUP that adds the first virtual_server (a TCP_CHECK and an
+#          HTTP_GET against a TCP listener and python's http.server in the client namespace),
+#          then the TCP listener is killed (by PID) and restarted 3 times (server down, up) while
+#          r2 is killed and restarted twice (r1 backup -> master -> backup; IPVS would follow,
+#          the test kernel has none: modprobe ip_vs runs once and fails). Only the daemon's own
+#          lines count (strace -f also follows modprobe, which is another program).
 #
-# Usage: board/budgets.sh [rss] [heap]        (default: both)
+# Usage: board/budgets.sh [rss] [heap] [lvsheap]   (default: all three)
 # Environment:
 #   KEEPVIP_BIN              binary to measure (default target/board/x86_64-unknown-linux-musl/
 #                            keepvip, built with board/build.sh if missing)
+#   KEEPVIP_LVS_BIN          the lvs-profile binary for lvsheap (default target/board/lvs/
+#                            x86_64-unknown-linux-musl/keepvip, built with board/build.sh
+#                            --profile lvs if missing)
 #   KEEPVIP_RSS_LIMIT_1_KB   enforced VmHWM limit, 1 instance (default 720)
 #   KEEPVIP_RSS_LIMIT_100_KB enforced VmHWM limit, 100 instances (default 1728)
 #   KEEPVIP_RSS_GOAL_1_KB, KEEPVIP_RSS_GOAL_100_KB   the issue's goals (256, 512), printed only
@@ -43,9 +53,9 @@ GOAL_1=${KEEPVIP_RSS_GOAL_1_KB:-256}
 GOAL_100=${KEEPVIP_RSS_GOAL_100_KB:-512}
 
 checks=("$@")
-[ ${#checks[@]} -gt 0 ] || checks=(rss heap)
+[ ${#checks[@]} -gt 0 ] || checks=(rss heap lvsheap)
 for c in "${checks[@]}"; do
-    case $c in rss | heap) ;; *) echo "board/budgets.sh: unknown check '$c' (rss, heap)" >&2; exit 2 ;; esac
+    case $c in rss | heap | lvsheap) ;; *) echo "board/budgets.sh: unknown check '$c' (rss, heap, lvsheap)" >&2; exit 2 ;; esac
 done
 
 if [ -z "${KEEPVIP_BIN:-}" ]; then
@@ -57,6 +67,13 @@ if [ -z "${KEEPVIP_BIN:-}" ]; then
 fi
 [ -x "$KEEPVIP_BIN" ] || { echo "[budgets] no binary $KEEPVIP_BIN" >&2; exit 1; }
 export KEEPVIP_BIN
+if printf '%s\n' "${checks[@]}" | grep -qx lvsheap && [ -z "${KEEPVIP_LVS_BIN:-}" ]; then
+    KEEPVIP_LVS_BIN=$REPO/target/board/lvs/x86_64-unknown-linux-musl/keepvip
+    if [ ! -x "$KEEPVIP_LVS_BIN" ]; then
+        echo "[budgets] $KEEPVIP_LVS_BIN missing: building it" >&2
+        "$REPO/board/build.sh" x86_64-unknown-linux-musl --profile lvs --no-run
+    fi
+fi
 command -v strace >/dev/null || { echo "[budgets] strace is missing (tests/deps.sh installs it)" >&2; exit 1; }
 
 export KVL_PREFIX=${KVL_PREFIX:-kvbud}
@@ -155,7 +172,143 @@ heap_run() {
     say "heap: $growth brk/mmap/munmap/mremap calls after start-up ($writes log writes traced)"
 }
 
+# count_lines FILE FIXED_STRING: how many lines of FILE contain the string
+count_lines() { grep -cF -- "$2" "$1" 2>/dev/null || true; }
+
+# wait_lines FILE FIXED_STRING COUNT TIMEOUT_S: until FILE has COUNT such lines (dies after)
+wait_lines() {
+    local f=$1 pat=$2 want=$3 limit=$4 i=0 k
+    k=$(awk -v t="$limit" 'BEGIN{printf "%d", t*20}')
+    while [ "$i" -le "$k" ]; do
+        [ "$(count_lines "$f" "$pat")" -ge "$want" ] && return 0
+        sleep 0.05
+        i=$((i + 1))
+    done
+    die "fewer than $want lines '$pat' in $f after ${limit}s"
+}
+
+# a TCP listener on 192.0.2.10:8080 in the client namespace (accepts and closes); sets TCP_PID
+lvs_tcp_backend() {
+    bg_start "$LAB_DIR/tcp-backend.log" "$CLIENT" timeout 600 python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.10", 8080))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    c.close()
+'
+    TCP_PID=$BG_PID
+    local i=0
+    until ip netns exec "$(ns_of "$CLIENT")" ss -Hltn | grep -qF 192.0.2.10:8080; do
+        i=$((i + 1))
+        [ "$i" -le 100 ] || die "TCP backend did not listen"
+        sleep 0.05
+    done
+}
+
+lvs_heap_run() {
+    local last=VI_1 trace wrap real i text start stop growth writes pre main down up rs
+    bench_conf "$LAB_DIR/lvs.r1.conf" r1 1 100 BACKUP 2 1
+    bench_conf "$LAB_DIR/lvs.r2.conf" r2 1 200 MASTER 2 1
+    # the configuration r1 reloads into: the same instance plus a virtual server on its VIP
+    cp "$LAB_DIR/lvs.r1.conf" "$LAB_DIR/lvs.r1.hup.conf"
+    cat >>"$LAB_DIR/lvs.r1.hup.conf" <<'CONF'
+virtual_server 192.0.2.100 80 {
+    delay_loop 0.5
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.10 8080 {
+        TCP_CHECK {
+            connect_timeout 0.5
+            retry 0
+            warmup 0
+        }
+    }
+    real_server 192.0.2.10 8081 {
+        HTTP_GET {
+            url {
+                path /index.html
+                status_code 200
+            }
+            connect_timeout 0.5
+            retry 0
+            warmup 0
+        }
+    }
+}
+CONF
+    mkdir -p "$LAB_DIR/www"
+    echo hello >"$LAB_DIR/www/index.html"
+    lvs_tcp_backend
+    bg_start "$LAB_DIR/http-backend.log" "$CLIENT" timeout 600 python3 -m http.server \
+        --bind 192.0.2.10 --directory "$LAB_DIR/www" 8081
+    trace=$LAB_DIR/lvs.r1.strace
+    wrap=$LAB_DIR/strace-keepvip-lvs.sh
+    printf '#!/bin/sh\nexec strace -f -qq -s 200 -e trace=brk,mmap,munmap,mremap,write -o %q %q "$@"\n' \
+        "$trace" "$KEEPVIP_LVS_BIN" >"$wrap"
+    chmod +x "$wrap"
+    start_router r2 keepvip "$LAB_DIR/lvs.r2.conf"
+    wait_master r2 10 "$last"
+    KEEPVIP_BIN=$wrap start_router r1 keepvip "$LAB_DIR/lvs.r1.conf"
+    wait_backup r1 20 "$last"
+    wait_for "${R_LOG[r1]}" "startup complete" 10 || die "r1 did not finish start-up"
+    real=$(cat "$LAB_DIR/run/r1.pid")
+    # SIGHUP: the first virtual server (the daemon allocated its LVS side at start-up)
+    # (keepvip reloads the file it was started with)
+    cp "$LAB_DIR/lvs.r1.hup.conf" "$LAB_DIR/lvs.r1.conf"
+    kill -HUP "$real"
+    wait_for "${R_LOG[r1]}" "Configuration reloaded" 10 || die "r1 did not reload"
+    rs="[192.0.2.10]:tcp:8080"
+    wait_for "${R_LOG[r1]}" "TCP connection to $rs success." 10 || die "no TCP_CHECK success"
+    wait_for "${R_LOG[r1]}" "Remote Web server [192.0.2.10]:tcp:8081 succeed on service." 10 ||
+        die "no HTTP_GET success"
+    for i in 1 2 3; do
+        kill -TERM "$TCP_PID"
+        wait_pid_gone "$TCP_PID" 5 || die "TCP backend $TCP_PID did not stop"
+        wait_lines "${R_LOG[r1]}" "Removing service $rs from VS" "$i" 10
+        lvs_tcp_backend
+        wait_lines "${R_LOG[r1]}" "Adding service $rs to VS" "$i" 10
+        if [ "$i" -le 2 ]; then
+            stop_router r2 KILL
+            wait_count r1 MASTER "$last" "$i" 15
+            start_router r2 keepvip "$LAB_DIR/lvs.r2.conf"
+            wait_master r2 10 "$last"
+            wait_count r1 BACKUP "$last" $((i + 1)) 15
+        fi
+        say "lvsheap: round $i done (TCP backend down and up$([ "$i" -le 2 ] && echo ', r1 backup -> master -> backup'))"
+    done
+    sleep 1
+    kill -TERM "$real"
+    wait_pid_gone "${R_PID[r1]}" 10 || die "traced r1 did not stop"
+    stop_router r2 TERM
+    down=$(count_lines "${R_LOG[r1]}" "Removing service $rs from VS")
+    up=$(count_lines "${R_LOG[r1]}" "Adding service $rs to VS")
+    main=$(head -n1 "$trace" | awk '{print $1}')
+    start=$(grep -n 'write(.*startup complete' "$trace" | head -n1 | cut -d: -f1)
+    stop=$(grep -n 'write(.*\] Stopping' "$trace" | head -n1 | cut -d: -f1)
+    [ -n "$start" ] || die "no start-up marker in $trace"
+    if [ -z "$stop" ] || [ "$stop" -le "$start" ]; then die "no 'Stopping' after the marker in $trace"; fi
+    pre=$(head -n "$start" "$trace" | awk -v p="$main" '$1 == p' | grep -cE ' (brk|mmap)\(' || true)
+    [ "$pre" -gt 0 ] || die "no brk/mmap traced before the marker: is the strace filter right?"
+    text=$(sed -n "$((start + 1)),$((stop - 1))p" "$trace" | awk -v p="$main" '$1 == p')
+    growth=$(printf '%s\n' "$text" | grep -cE ' (brk|mmap|munmap|mremap)\(' || true)
+    writes=$(printf '%s\n' "$text" | grep -c ' write(' || true)
+    [ "$writes" -gt 20 ] || die "only $writes log writes traced between start-up and stop: too little activity"
+    grep -qF "Reloading configuration" "${R_LOG[r1]}" || die "r1 was not reloaded"
+    LVS_HEAP_LINE="| heap growth after start-up, lvs profile (brk/mmap/munmap/mremap) | $growth calls | 0 | $pre before the marker, $writes log writes after it: SIGHUP adding the first virtual_server, $down TCP server downs and $up ups, 2 failovers + 2 preemptions, modprobe ip_vs (a child, not counted); $(basename "$(dirname "$(dirname "$KEEPVIP_LVS_BIN")")")/x86_64 binary, $(stat -c %s "$KEEPVIP_LVS_BIN") bytes |"
+    if [ "$growth" -ne 0 ]; then
+        BUDGET_FAILED=1
+        warn "heap growth after start-up (lvs profile):"
+        printf '%s\n' "$text" | grep -E ' (brk|mmap|munmap|mremap)\(' | head -n 20 >&2
+    fi
+    say "lvsheap: $growth brk/mmap/munmap/mremap calls after start-up ($writes log writes traced)"
+}
+
 HEAP_LINE=
+LVS_HEAP_LINE=
 for c in "${checks[@]}"; do
     case $c in
     rss)
@@ -163,6 +316,7 @@ for c in "${checks[@]}"; do
         rss_run 100 "$LIMIT_100" "$GOAL_100"
         ;;
     heap) heap_run ;;
+    lvsheap) lvs_heap_run ;;
     esac
 done
 
@@ -174,11 +328,12 @@ if [ ${#ROWS[@]} -gt 0 ]; then
     echo "|---:|---|---:|---:|---:|---:|---:|---|"
     printf '%s\n' "${ROWS[@]}"
 fi
-if [ -n "$HEAP_LINE" ]; then
+if [ -n "$HEAP_LINE$LVS_HEAP_LINE" ]; then
     echo
     echo "| check | measured | limit | notes |"
     echo "|---|---:|---:|---|"
-    echo "$HEAP_LINE"
+    [ -z "$HEAP_LINE" ] || echo "$HEAP_LINE"
+    [ -z "$LVS_HEAP_LINE" ] || echo "$LVS_HEAP_LINE"
 fi
 echo
 if [ "$BUDGET_FAILED" != 0 ]; then die "a budget was exceeded (see the tables)"; fi

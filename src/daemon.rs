@@ -106,8 +106,10 @@ struct Daemon {
     observe: observe::Observer,
     /// Trackers, notify scripts, FIFO, SMTP.
     hooks: Box<hooks::Hooks>,
-    /// Health checkers and IPVS (`virtual_server`); `None` while no
-    /// virtual server is configured (or the build has no `lvs` feature).
+    /// Health checkers and IPVS (`virtual_server`): allocated at start-up
+    /// whenever the `lvs` feature is built in, with or without virtual
+    /// servers (a SIGHUP that adds the first one allocates nothing); `None`
+    /// in a build without the feature.
     lvs: Option<Box<lvs::LvsDriver>>,
 }
 
@@ -149,7 +151,8 @@ pub fn run(opts: &Options) -> i32 {
         );
         return 1;
     }
-    if cfg.instances.is_empty() {
+    if cfg.instances.is_empty() && cfg.lvs.is_empty() {
+        // (A load-balancing-only configuration runs its checkers.)
         warn!("{}: no vrrp_instance configured", path);
     }
     if !opts.dont_fork
@@ -223,8 +226,9 @@ impl Daemon {
             TimerFd::open().map_err(|e| error!("cannot open timerfd: {}", errno::IoErr(&e)))?;
         let timer_slot = poll.add(std::os::fd::AsFd::as_fd(&timer)).map_err(|_| ())?;
         observe.register(&mut poll);
-        // Virtual servers: IPVS looked for, checkers started (first probes
-        // 1 s from now, in the loop).
+        // The LVS side (with the `lvs` feature, also without virtual
+        // servers): when there are some, IPVS looked for and checkers
+        // started (first probes 1 s from now, in the loop).
         let lvs = lvs::LvsDriver::start(&cfg, monotonic_now());
         let hooks = hooks::Hooks::new(&cfg, creds, &mut poll)?;
         let mut d = Daemon {
@@ -639,6 +643,8 @@ impl Daemon {
         self.hooks_reload(now, creds);
         match self.lvs.as_mut() {
             Some(l) => l.reload(&mut self.poll, now, &self.spare.cfg, &self.cur.cfg),
+            // Only in a build without the `lvs` feature (which says that it
+            // ignores virtual servers): nothing is allocated.
             None => self.lvs = lvs::LvsDriver::start(&self.cur.cfg, now),
         }
         for f in self.io.readd.iter_mut() {

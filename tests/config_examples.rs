@@ -274,3 +274,84 @@ fn lvs_example() {
     assert_eq!(h.urls[0].path.as_str(), "/health");
     assert!(h.urls[0].status_code.contains(200) && !h.urls[0].status_code.contains(204));
 }
+
+/// Fenced blocks of the Markdown file `path` that are configurations: the
+/// first line that is not blank or a comment starts with a top-level
+/// keyword. `(line of the fence, text)`.
+fn doc_config_blocks(path: &str) -> Vec<(usize, String)> {
+    const TOP: [&str; 9] = [
+        "global_defs",
+        "vrrp_instance",
+        "vrrp_script",
+        "vrrp_sync_group",
+        "vrrp_track_process",
+        "vrrp_track_file",
+        "virtual_server",
+        "static_ipaddress",
+        "include",
+    ];
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut out = Vec::new();
+    let mut block: Option<(usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            match block.take() {
+                Some(b) => out.push(b),
+                None => block = Some((i + 1, String::new())),
+            }
+        } else if let Some((_, b)) = block.as_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    out.retain(|(_, b)| {
+        b.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+            .and_then(|l| l.split_whitespace().next())
+            .is_some_and(|k| TOP.contains(&k))
+    });
+    out
+}
+
+/// Every configuration shown in the READMEs parses without an error or a
+/// warning, as written (the README's LVS example once had several keywords
+/// on one line, which the line-based parser reads as one keyword with extra
+/// words).
+#[test]
+fn readme_config_examples_are_clean() {
+    let docs = [
+        "README.md",
+        "board/README.md",
+        "board/openwrt/README.md",
+        "board/systemd/README.md",
+    ];
+    let mut n = 0;
+    for doc in docs {
+        for (line, text) in doc_config_blocks(doc) {
+            n += 1;
+            let name = format!("/{doc}@{line}");
+            let (cfg, d) = big_stack(|| {
+                let files = [(name.as_str(), text.as_bytes())];
+                let mut cfg = Config::new_boxed();
+                let mut d = Diagnostics::new();
+                parse(&MemorySource::new(&files), &name, &mut cfg, &mut d);
+                (cfg, d)
+            });
+            assert!(
+                d.errors == 0 && d.warnings == 0,
+                "{doc}, block at line {line}:\n{}\n{text}",
+                rendered(&cfg, &d).join("\n")
+            );
+            #[cfg(feature = "lvs")]
+            if text.contains("virtual_server") {
+                assert!(!cfg.lvs.virtual_servers.is_empty(), "{doc}:{line}");
+                // What the one-keyword-per-line example means: all of it read.
+                for c in &cfg.lvs.checkers {
+                    assert_eq!(c.connect_timeout_us, 3_000_000, "{doc}:{line}");
+                }
+            }
+        }
+    }
+    assert!(n >= 1, "no configuration block found in {docs:?}");
+}

@@ -13,11 +13,24 @@
 //!   be2:eth0 198.51.100.12/24 --+
 //! ```
 //!
+//! `config_lvs_conf_runs_against_real_backends` runs the repository's
+//! `config/lvs.conf` itself, with a client namespace on the front link:
+//!
+//! ```text
+//!   cl:eth0 192.0.2.11-14/24 --+-- sw:br1 -- lb:eth0
+//! ```
+//!
 //! Names carry the pid (`kvl-<tag>-<pid>-*`); everything is removed on
 //! drop, also when a test fails. Detection and recovery times are printed
-//! (`-- --nocapture`); the assertions only check keepalived's bound
-//! (delay_loop + (retry + 1) x timeout + retry x delay_before_retry) with a
-//! wide margin. Skipped under qemu-user (`KEEPVIP_QEMU=1`).
+//! (`-- --nocapture`); the assertions check keepalived's semantics for the
+//! configured checkers: a service that stops (the backend's kernel answers
+//! the connect with a RST) is down after its next check, within
+//! `delay_loop`, plus `retry` more failures `delay_before_retry` apart; a
+//! connect that gets no answer adds `connect_timeout` per attempt; a server
+//! that is down is checked at least every `delay_loop` and is up after one
+//! success. The margin is 1 s (the daemon's timers are exact; the rest is
+//! scheduling on a loaded machine). Skipped under qemu-user
+//! (`KEEPVIP_QEMU=1`).
 
 use std::fs;
 use std::path::PathBuf;
@@ -84,7 +97,7 @@ impl Drop for Lab {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for n in ["lb", "be1", "be2", "sw"] {
+        for n in ["lb", "be1", "be2", "sw", "cl"] {
             let _ = Command::new("ip")
                 .args(["netns", "del", &format!("{}-{n}", self.base)])
                 .output();
@@ -159,6 +172,61 @@ impl Lab {
         format!("{}-{n}", self.base)
     }
 
+    /// The client side of the IPVS part: namespace `cl` joins the front
+    /// link (a bridge in `sw` with lb's eth0) with the addresses
+    /// [`CLIENTS`]; the backends route back through the director (NAT:
+    /// 198.51.100.1), which forwards.
+    fn add_client(&self) {
+        let (sw, cl) = (self.ns("sw"), self.ns("cl"));
+        let _ = Command::new("ip").args(["netns", "del", &cl]).output();
+        sh("ip", &["netns", "add", &cl]);
+        sh("ip", &["-n", &cl, "link", "set", "lo", "up"]);
+        sh("ip", &["-n", &sw, "link", "add", "br1", "type", "bridge"]);
+        sh("ip", &["-n", &sw, "link", "set", "br1", "up"]);
+        sh("ip", &["-n", &sw, "link", "set", "f0", "master", "br1"]);
+        sh(
+            "ip",
+            &[
+                "-n", &cl, "link", "add", "eth0", "type", "veth", "peer", "name", "c0", "netns",
+                &sw,
+            ],
+        );
+        sh("ip", &["-n", &sw, "link", "set", "c0", "master", "br1"]);
+        sh("ip", &["-n", &sw, "link", "set", "c0", "up"]);
+        for a in CLIENTS {
+            sh(
+                "ip",
+                &["-n", &cl, "addr", "add", &format!("{a}/24"), "dev", "eth0"],
+            );
+        }
+        sh("ip", &["-n", &cl, "link", "set", "eth0", "up"]);
+        for be in ["be1", "be2"] {
+            sh(
+                "ip",
+                &[
+                    "-n",
+                    &self.ns(be),
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    "198.51.100.1",
+                ],
+            );
+        }
+        sh(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.ns("lb"),
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ],
+        );
+    }
+
     fn path(&self, f: &str) -> PathBuf {
         self.dir.join(f)
     }
@@ -191,7 +259,21 @@ impl Lab {
         let code = format!(
             "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('{addr}',{port}))\ns.listen(64)\nwhile True:\n  c,_=s.accept()\n  c.close()\n"
         );
-        let i = self.spawn(n, &["python3", "-c", &code], &format!("tcp-{port}.log"));
+        self.python_listener(n, addr, port, &code)
+    }
+
+    /// A TCP listener on ADDR:PORT in namespace `n` that answers every
+    /// connection with `banner` (after reading what the client sent, for
+    /// up to 1 s, so a client's request is not answered with a RST).
+    fn tcp_banner_listener(&mut self, n: &str, addr: &str, port: u16, banner: &str) -> usize {
+        let code = format!(
+            "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('{addr}',{port}))\ns.listen(64)\nwhile True:\n  c,_=s.accept()\n  c.settimeout(1)\n  try:\n    c.recv(4096)\n    c.sendall(b'{banner}\\n')\n  except OSError:\n    pass\n  c.close()\n"
+        );
+        self.python_listener(n, addr, port, &code)
+    }
+
+    fn python_listener(&mut self, n: &str, addr: &str, port: u16, code: &str) -> usize {
+        let i = self.spawn(n, &["python3", "-c", code], &format!("tcp-{port}.log"));
         let ns = self.ns(n);
         assert!(
             wait_until(Duration::from_secs(5), || {
@@ -243,12 +325,18 @@ impl Lab {
     /// Starts keepvip in `lb`, behind `prefix` (e.g. strace and its options).
     fn start_keepvip_with(&mut self, conf: &str, prefix: &[&str]) {
         fs::write(self.path("keepvip.conf"), conf).unwrap();
+        let file = self.path("keepvip.conf");
+        self.start_keepvip_file(&file, prefix);
+    }
+
+    /// Starts keepvip in `lb` on the configuration file `file`.
+    fn start_keepvip_file(&mut self, file: &std::path::Path, prefix: &[&str]) {
         let log = fs::File::create(self.path("keepvip.log")).unwrap();
         let c = Command::new("ip")
             .args(["netns", "exec", &self.ns("lb")])
             .args(prefix)
             .args([BIN, "-n", "-l", "-D", "-f"])
-            .arg(self.path("keepvip.conf"))
+            .arg(file)
             .arg("-p")
             .arg(self.path("keepvip.pid"))
             .arg("--dump-prefix")
@@ -344,19 +432,34 @@ vrrp_instance VI_1 {
 }
 ";
 
-/// keepalived's bound for a server that stops answering, plus slack for a
-/// loaded machine.
-fn bound(delay_loop: f64, timeout: f64, retry: f64, dbr: f64) -> Duration {
-    Duration::from_secs_f64(delay_loop + (retry + 1.0) * timeout + retry * dbr + 3.0)
+/// Slack on the bounds below: the daemon's timers are exact, the rest is
+/// scheduling and the test's log polling on a loaded machine.
+const MARGIN_S: f64 = 1.0;
+
+/// keepalived's bound for a server whose service stops while the host
+/// stays up (every connect is refused at once with a RST): its next check
+/// comes within `delay_loop`, then `retry` more failures
+/// `delay_before_retry` apart mark it down. Plus [`MARGIN_S`].
+fn bound_refused(delay_loop: f64, retry: f64, dbr: f64) -> Duration {
+    Duration::from_secs_f64(delay_loop + retry * dbr + MARGIN_S)
 }
+
+/// The same when no connect gets an answer: each of the `retry + 1`
+/// attempts ends at `connect_timeout`. Plus [`MARGIN_S`].
+fn bound_timeout(delay_loop: f64, timeout: f64, retry: f64, dbr: f64) -> Duration {
+    Duration::from_secs_f64(delay_loop + (retry + 1.0) * timeout + retry * dbr + MARGIN_S)
+}
+
+/// The client addresses of [`Lab::add_client`] (persistence is per client
+/// address: round robin shows across addresses).
+const CLIENTS: [&str; 4] = ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14"];
 
 fn ipvs_available(ns: &str) -> Result<u16, String> {
     keepvip::sys::netns::run_in_netns(ns, || match keepvip::sys::ipvs::IpvsSocket::open() {
         Ok(s) => Ok(s.family()),
-        Err(keepvip::sys::ipvs::OpenError::NoFamily) => Err(
-            "the kernel has no IPVS generic-netlink family (CONFIG_IP_VS not set, no ip_vs module)"
-                .to_string(),
-        ),
+        Err(keepvip::sys::ipvs::OpenError::NoFamily) => Err(ipvs_absence(
+            "no \"IPVS\" generic-netlink family (ip_vs not built in)",
+        )),
         Err(keepvip::sys::ipvs::OpenError::Io(e)) => Err(format!("generic netlink: {e}")),
     })
     .map_err(|e| format!("cannot enter the namespace: {e}"))?
@@ -477,7 +580,9 @@ fn tcp_and_http_checks_follow_real_backends() {
     let n = lab.lines();
     let t0 = Instant::now();
     lab.kill(tcp);
-    let b = bound(1.0, 1.0, 1.0, 1.0);
+    // delay_loop 1, retry 1, delay_before_retry 1; the listener is killed:
+    // refused connects.
+    let b = bound_refused(1.0, 1.0, 1.0);
     let down = lab
         .wait_log_after(
             n,
@@ -981,7 +1086,7 @@ fn unanswered_connects_time_out() {
     );
     let t0 = Instant::now();
     lab.start_keepvip(&conf);
-    let b = bound(1.0, 0.5, 1.0, 0.5);
+    let b = bound_timeout(1.0, 0.5, 1.0, 0.5);
     let down = lab
         .wait_log(
             "Removing service [198.51.100.99]:tcp:80 from VS [192.0.2.100]:tcp:80",
@@ -1009,7 +1114,7 @@ fn ipvs_family_probe() {
     match ipvs_available(&lab.ns("lb")) {
         Ok(id) => println!("IPVS generic netlink family id {id}"),
         Err(why) => println!(
-            "skipped the IPVS part: {why}; the IPVS messages are covered by the golden-byte tests (wire::ipvs)"
+            "skipped the IPVS part: {why}; the request sequences are covered against a fake IPVS (cargo test --lib daemon::lvs), the bytes by golden literals (wire::ipvs)"
         ),
     }
 }
@@ -1027,5 +1132,333 @@ impl std::fmt::LowerHex for Hex {
             write!(f, "{b:02x}")?;
         }
         Ok(())
+    }
+}
+
+/// The repository's `config/lvs.conf` (the ArchWiki layout), run as it is.
+const LVS_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/lvs.conf");
+
+/// One checker's timing as `config/lvs.conf` configures it (read with
+/// keepvip's parser, so the bounds follow the file).
+#[derive(Clone, Copy, Debug)]
+struct CheckTiming {
+    delay_loop: f64,
+    timeout: f64,
+    retry: f64,
+    dbr: f64,
+}
+
+fn lvs_conf_timing(rs_addr: &str) -> CheckTiming {
+    use keepvip::config::{Config, Diagnostics, FsSource, parse};
+    let addr: std::net::IpAddr = rs_addr.parse().unwrap();
+    std::thread::Builder::new()
+        .stack_size(32 << 20)
+        .spawn(move || {
+            let mut cfg = Config::new_boxed();
+            let mut d = Diagnostics::new();
+            parse(&FsSource, LVS_CONF, &mut cfg, &mut d);
+            assert_eq!(d.errors, 0, "{LVS_CONF} does not parse");
+            let c = cfg
+                .lvs
+                .checkers
+                .iter()
+                .find(|c| cfg.lvs.real_servers[usize::from(c.rs)].addr == addr)
+                .unwrap_or_else(|| panic!("no checker for {addr} in {LVS_CONF}"));
+            let s = |us: u64| us as f64 / 1e6;
+            CheckTiming {
+                delay_loop: s(c.delay_loop_us),
+                timeout: s(c.connect_timeout_us),
+                retry: f64::from(c.retry),
+                dbr: s(c.delay_before_retry_us),
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// Why this kernel has no IPVS, as precisely as the machine tells.
+fn ipvs_absence(lookup: &str) -> String {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let modules = if !std::path::Path::new("/proc/modules").exists() {
+        "and cannot load modules (no /proc/modules: CONFIG_MODULES not set)".to_string()
+    } else {
+        let dep =
+            fs::read_to_string(format!("/lib/modules/{release}/modules.dep")).unwrap_or_default();
+        if dep.contains("/ip_vs.ko") {
+            "although modules.dep lists ip_vs (modprobe ip_vs failed?)".to_string()
+        } else {
+            format!("and has no ip_vs module (not in /lib/modules/{release}/modules.dep)")
+        }
+    };
+    format!("kernel {release}: {lookup}, {modules}")
+}
+
+/// The IPVS table of namespace `ns` (`/proc/net/ip_vs`).
+fn ipvs_table(ns: &str) -> String {
+    sh("ip", &["netns", "exec", ns, "cat", "/proc/net/ip_vs"])
+}
+
+/// The IPVS part of `config/lvs.conf` on a kernel with IPVS: the table,
+/// then a client in `cl` reaching both backends through the VIP, round
+/// robin across client addresses (the file sets `persistence_timeout 50`:
+/// one address keeps its backend).
+fn ipvs_round_robin(lab: &Lab) {
+    let lb = lab.ns("lb");
+    assert!(
+        lab.wait_log("(VI_1) Entering MASTER STATE", Duration::from_secs(10))
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    // The service (192.0.2.100:80, rr, persistent) and both real servers
+    // (NAT: "Masq").
+    let mut table = String::new();
+    let ok = wait_until(Duration::from_secs(5), || {
+        table = ipvs_table(&lb);
+        table.contains("TCP  C0000264:0050 rr persistent 50")
+            && table.contains("-> C633640B:0050      Masq")
+            && table.contains("-> C633640C:0050      Masq")
+    });
+    assert!(ok, "IPVS table of the MASTER:\n{table}");
+    println!("IPVS table on the MASTER:\n{table}");
+    let code = "import socket, sys
+for src in sys.argv[1:]:
+    s = socket.create_connection(('192.0.2.100', 80), timeout=3, source_address=(src, 0))
+    s.sendall(b'GET /health HTTP/1.0\\r\\nHost: 192.0.2.100\\r\\n\\r\\n')
+    data = b''
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+    s.close()
+    who = 'be1' if b'backend 1' in data else 'be2' if b'backend 2' in data else 'other'
+    print(src, who, flush=True)
+";
+    let mut args = vec![
+        "netns".to_string(),
+        "exec".to_string(),
+        lab.ns("cl"),
+        "timeout".to_string(),
+        "30".to_string(),
+        "python3".to_string(),
+        "-c".to_string(),
+        code.to_string(),
+    ];
+    // Four client addresses, then the first one again.
+    args.extend(CLIENTS.iter().map(|s| s.to_string()));
+    args.push(CLIENTS[0].to_string());
+    let out = Command::new("ip").args(&args).output().expect("client");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "client failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("client through the VIP:\n{text}");
+    let who: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(who.len(), CLIENTS.len() + 1, "{text}");
+    assert!(!who.contains(&"other"), "{text}");
+    for w in who[..CLIENTS.len()].windows(2) {
+        assert_ne!(w[0], w[1], "round robin alternates:\n{text}");
+    }
+    assert_eq!(
+        who[CLIENTS.len()],
+        who[0],
+        "persistence keeps a client:\n{text}"
+    );
+}
+
+#[test]
+fn config_lvs_conf_runs_against_real_backends() {
+    if skip() {
+        return;
+    }
+    let tcp_t = lvs_conf_timing("198.51.100.11");
+    let http_t = lvs_conf_timing("198.51.100.12");
+    let mut lab = Lab::new("aw");
+    lab.add_client();
+    let www = lab.path("www");
+    fs::create_dir_all(&www).unwrap();
+    fs::write(www.join("health"), "ok from backend 2\n").unwrap();
+    let tcp = lab.tcp_banner_listener("be1", "198.51.100.11", 80, "backend 1");
+    let http = lab.http_server("be2", "198.51.100.12", 80, www.to_str().unwrap());
+    lab.start_keepvip_file(std::path::Path::new(LVS_CONF), &[]);
+    // First checks: 1 s after start plus a random part of warmup (=
+    // delay_loop).
+    let first = Duration::from_secs_f64(1.0 + tcp_t.delay_loop.max(http_t.delay_loop) + 5.0);
+    assert!(
+        lab.wait_log("TCP connection to [198.51.100.11]:tcp:80 success.", first)
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    assert!(
+        lab.wait_log(
+            "Remote Web server [198.51.100.12]:tcp:80 succeed on service.",
+            first
+        )
+        .is_some(),
+        "{}",
+        lab.log()
+    );
+
+    let ipvs = ipvs_available(&lab.ns("lb"));
+    match &ipvs {
+        Ok(id) => {
+            println!("IPVS generic netlink family {id}: checking the kernel table and a client");
+            ipvs_round_robin(&lab);
+        }
+        Err(why) => {
+            let log = lab.log();
+            let said = log
+                .lines()
+                .find(|l| l.contains(keepvip::daemon::NO_IPVS))
+                .unwrap_or_else(|| panic!("keepvip did not say that IPVS is missing:\n{log}"));
+            println!(
+                "skipped the IPVS part (rules in the kernel, a client in {} reaching both backends through 192.0.2.100:80 round robin): {}; keepvip said: {}",
+                lab.ns("cl"),
+                why,
+                said.trim()
+            );
+        }
+    }
+
+    // Down and up for each checker: the service process itself is killed
+    // (by PID) and started again.
+    let t = tcp_t;
+    let down_max = bound_refused(t.delay_loop, t.retry, t.dbr);
+    let down_min = Duration::from_secs_f64((t.retry * t.dbr - 0.5).max(0.0));
+    let up_max = Duration::from_secs_f64(t.delay_loop.max(t.dbr) + MARGIN_S);
+    println!(
+        "TCP_CHECK timing from {LVS_CONF}: delay_loop {} s, connect_timeout {} s, retry {}, delay_before_retry {} s; \
+         the issue's bound delay_loop + connect_timeout = {} s holds for retry 0 only: with retry {} keepalived needs {} more checks \
+         delay_before_retry apart, so a stopped service (connect refused) is down after {}..{} s ({:?} with the {MARGIN_S} s margin); \
+         a host that does not answer at all would take up to {:?}",
+        t.delay_loop,
+        t.timeout,
+        t.retry,
+        t.dbr,
+        t.delay_loop + t.timeout,
+        t.retry,
+        t.retry,
+        t.retry * t.dbr,
+        t.delay_loop + t.retry * t.dbr,
+        down_max,
+        bound_timeout(t.delay_loop, t.timeout, t.retry, t.dbr),
+    );
+    let n = lab.lines();
+    let t0 = Instant::now();
+    lab.kill(tcp);
+    let down = lab
+        .wait_log_after(
+            n,
+            "Removing service [198.51.100.11]:tcp:80 from VS [192.0.2.100]:tcp:80",
+            down_max + Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("TCP server not marked down:\n{}", lab.log()))
+        - t0;
+    println!(
+        "TCP service killed: marked down after {down:?} (keepalived: {down_min:?}..{down_max:?}; the issue's delay_loop + timeout: {} s)",
+        t.delay_loop + t.timeout
+    );
+    assert!(
+        down >= down_min && down <= down_max,
+        "down after {down:?}, not in {down_min:?}..{down_max:?}:\n{}",
+        lab.log()
+    );
+    assert!(lab.log().contains(&format!(
+        "TCP_CHECK on service [198.51.100.11]:tcp:80 failed after {} retries.",
+        t.retry
+    )));
+    if ipvs.is_ok() {
+        let table = ipvs_table(&lab.ns("lb"));
+        assert!(!table.contains("C633640B:0050"), "{table}");
+    }
+    let n = lab.lines();
+    let _tcp2 = lab.tcp_banner_listener("be1", "198.51.100.11", 80, "backend 1");
+    let t1 = Instant::now();
+    let up = lab
+        .wait_log_after(
+            n,
+            "Adding service [198.51.100.11]:tcp:80 to VS [192.0.2.100]:tcp:80",
+            up_max + Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("TCP server not back up:\n{}", lab.log()))
+        - t1;
+    println!("TCP service back: marked up after {up:?} (bound {up_max:?}: the next check)");
+    assert!(up <= up_max, "up after {up:?} > {up_max:?}");
+
+    // HTTP_GET: the http.server process itself is killed; the server stays
+    // in IPVS with weight 0 (inhibit_on_failure). Back up takes two
+    // successes (keepalived): the failed URL, retried every
+    // max(delay_before_retry, delay_loop), then a full round of all URLs
+    // delay_loop later.
+    let t = http_t;
+    let down_max = bound_refused(t.delay_loop, t.retry, t.dbr);
+    let down_min = Duration::from_secs_f64((t.retry * t.dbr - 0.5).max(0.0));
+    let up_max = Duration::from_secs_f64(t.delay_loop.max(t.dbr) + t.delay_loop + MARGIN_S);
+    let up_min = Duration::from_secs_f64(t.delay_loop - 0.5);
+    let n = lab.lines();
+    let t0 = Instant::now();
+    lab.kill(http);
+    let down = lab
+        .wait_log_after(
+            n,
+            "Disabling service [198.51.100.12]:tcp:80 of VS [192.0.2.100]:tcp:80",
+            down_max + Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("HTTP server not marked down:\n{}", lab.log()))
+        - t0;
+    println!(
+        "http.server killed: marked down (weight 0) after {down:?} (keepalived: {down_min:?}..{down_max:?})"
+    );
+    assert!(
+        down >= down_min && down <= down_max,
+        "down after {down:?}, not in {down_min:?}..{down_max:?}:\n{}",
+        lab.log()
+    );
+    if ipvs.is_ok() {
+        let table = ipvs_table(&lab.ns("lb"));
+        assert!(table.contains("-> C633640C:0050      Masq    0"), "{table}");
+    }
+    let n = lab.lines();
+    let _http2 = lab.http_server("be2", "198.51.100.12", 80, www.to_str().unwrap());
+    let t1 = Instant::now();
+    let up = lab
+        .wait_log_after(
+            n,
+            "Enabling service [198.51.100.12]:tcp:80 of VS [192.0.2.100]:tcp:80",
+            up_max + Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("HTTP server not back up:\n{}", lab.log()))
+        - t1;
+    println!(
+        "http.server back: marked up after {up:?} (keepalived: {up_min:?}..{up_max:?}: the failed URL, then all URLs delay_loop later)"
+    );
+    assert!(
+        up >= up_min && up <= up_max,
+        "up after {up:?}, not in {up_min:?}..{up_max:?}"
+    );
+
+    let st = lab.status();
+    assert!(st.contains("[198.51.100.11]:tcp:80"), "{st}");
+    let log = lab.stop_keepvip();
+    assert!(
+        log.contains("Shutting down service [198.51.100.11]:tcp:80 from VS [192.0.2.100]:tcp:80"),
+        "{log}"
+    );
+    if ipvs.is_ok() {
+        let table = ipvs_table(&lab.ns("lb"));
+        assert!(
+            !table.contains("C0000264:0050"),
+            "left in IPVS at stop:\n{table}"
+        );
     }
 }

@@ -70,6 +70,25 @@ EXAMPLE=$TMP/example.conf
 if grep -q '^[[:space:]]*vrrp_instance LAN {' "$EXAMPLE" && ! grep -q '^#' "$EXAMPLE"; then
     ok "example instance extracted from keepvip.conf"; else fail "example instance extraction"; fi
 
+# a configuration with only a virtual_server (no vrrp_instance), and one with it commented out
+LVSONLY=$TMP/lvs-only.conf
+cat > "$LVSONLY" <<'LVS_EOF'
+! health checks only: the virtual server's address is no VIP
+virtual_server 198.51.100.50 80 {
+    delay_loop 6
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.11 80 {
+        TCP_CHECK {
+            connect_timeout 3
+        }
+    }
+}
+LVS_EOF
+sed 's/^/#/' "$LVSONLY" > "$TMP/lvs-comment.conf"
+LVSCOMMENT=$TMP/lvs-comment.conf
+
 for sh in "${SHELLS[@]}"; do
     tag="[$sh]"
     # the script's own paths
@@ -101,7 +120,19 @@ close_service [set]" "$(cat "$PROCD_LOG")"
     else fail "$tag start with default conf exits 0"; fi
     check_eq "$tag default conf: no instance" "open_service [keepvip.init] [$INIT]
 close_service [set]" "$(cat "$PROCD_LOG")"
-    case "$out" in *"no vrrp_instance"*) ok "$tag default conf: says why" ;; *) fail "$tag default conf: says why ($out)" ;; esac
+    case "$out" in *"no vrrp_instance or virtual_server"*) ok "$tag default conf: says why" ;; *) fail "$tag default conf: says why ($out)" ;; esac
+
+    # a load-balancing-only configuration (virtual_server blocks, no vrrp_instance): started
+    : > "$PROCD_LOG"
+    STUB_PROG=/usr/sbin/keepvip STUB_CONF_FILE=$LVSONLY $sh "$STUB" "$INIT" start
+    check_eq "$tag virtual_server-only conf: one instance" "open_service [keepvip.init] [$INIT]
+open_instance [keepvip]
+set_param [command] [/usr/sbin/keepvip] [-n] [-l] [-f] [$LVSONLY]" "$(head -n3 "$PROCD_LOG")"
+    # a virtual_server only mentioned in a comment does not count
+    : > "$PROCD_LOG"
+    STUB_CONF_FILE=$LVSCOMMENT $sh "$STUB" "$INIT" start 2>/dev/null
+    check_eq "$tag commented-out virtual_server: no instance" "open_service [keepvip.init] [$INIT]
+close_service [set]" "$(cat "$PROCD_LOG")"
 
     # reload with a good config: keepvip -t, then the same service message (procd compares
     # it and sends reload_signal HUP when the file changed)

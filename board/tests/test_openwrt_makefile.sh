@@ -22,6 +22,14 @@ SDK=$(mktemp -d /tmp/kvb-sdk.XXXXXX)
 trap 'rm -rf "$SDK"' EXIT
 mkdir -p "$SDK/include" "$SDK/feeds/packages/lang/rust" "$SDK/pkg-install/bin" "$SDK/root"
 printf '#!/bin/sh\necho fake keepvip\n' > "$SDK/pkg-install/bin/keepvip"; chmod +x "$SDK/pkg-install/bin/keepvip"
+# a fake cargo on PATH: records its arguments (one per line) for the compile step
+mkdir -p "$SDK/bin"
+cat > "$SDK/bin/cargo" <<'CARGO'
+#!/bin/sh
+for a in "$@"; do printf '%s\n' "$a"; done > "$SDK_CARGO_LOG"
+CARGO
+chmod +x "$SDK/bin/cargo"
+export SDK_CARGO_LOG=$SDK/cargo.args
 
 # --- stand-ins, just enough of the SDK's interface for this Makefile
 cat > "$SDK/rules.mk" <<'MK'
@@ -46,18 +54,34 @@ stub-prepare:
 	$(Build/Prepare)
 stub-install:
 	$(call Package/$(1)/install,$(SDK_TMP)/root)
+stub-compile:
+	$(Build/Compile)
 endef
 # Package/<name> sets DEPENDS through define; expose it for stub-info
 Package/keepvip/DEPENDS=$(filter-out SECTION:=% CATEGORY:=% SUBMENU:=% TITLE:=%,$(subst DEPENDS:=,,$(Package/keepvip)))
 MK
+# Build/Compile/Cargo with the feed's interface: $(1) a path in the build dir, $(2) extra cargo
+# arguments, RUST_PKG_FEATURES for --features; Build/Compile calls it without arguments
 cat > "$SDK/feeds/packages/lang/rust/rust-package.mk" <<'MK'
 RUST_ARCH_DEPENDS:=@(aarch64||arm||mips||mipsel||x86_64)
 CARGO_PKG_VARS=CC=hostcc
+define Build/Compile/Cargo
+	+$(CARGO_PKG_VARS) cargo install -v $(if $(strip $(RUST_PKG_FEATURES)),--features "$(strip $(RUST_PKG_FEATURES))") --root $(PKG_INSTALL_DIR) --path "$(PKG_BUILD_DIR)/$(strip $(1))" --offline --locked $(2)
+endef
 define RustBinPackage
 endef
+Build/Compile=$(call Build/Compile/Cargo)
 MK
 
-run_make() { make --no-print-directory -C "$PKG" TOPDIR="$SDK" INCLUDE_DIR="$SDK/include" SDK_TMP="$SDK" KEEPVIP_SRC="$REPO" "$@"; }
+run_make() { PATH=$SDK/bin:$PATH make --no-print-directory -C "$PKG" TOPDIR="$SDK" INCLUDE_DIR="$SDK/include" SDK_TMP="$SDK" KEEPVIP_SRC="$REPO" "$@"; }
+
+# compile_args PROFILE: the arguments `cargo install` gets for board profile PROFILE
+compile_args() {
+    rm -f "$SDK_CARGO_LOG"
+    if [ "$1" = default ]; then run_make stub-compile >/dev/null
+    else run_make stub-compile CONFIG_KEEPVIP_PROFILE="\"$1\"" >/dev/null; fi
+    cat "$SDK_CARGO_LOG" 2>/dev/null
+}
 
 info=$(run_make stub-info)
 expect "PKG_NAME" "$info" "NAME=keepvip"
@@ -72,6 +96,24 @@ while read -r kv; do
     expect "small profile passes $kv to cargo" "$small" " $kv"
 done < <(grep -E '^KEEPVIP_MAX_[A-Z0-9_]+=[0-9]+$' "$REPO/board/profiles/small.env")
 case "$small" in *CROSS_STD_FEATURES*) fail "CROSS_STD_FEATURES leaked into cargo vars" ;; *) ok "CROSS_STD_FEATURES not passed to the SDK build" ;; esac
+
+# the profile's cargo features reach `cargo install`: no lvs/smtp unless the profile has them
+for prof in default small lvs full; do
+    args=$(compile_args "$prof")
+    case "$args" in *install*) ;; *) fail "$prof profile: cargo install not run (args: $args)"; continue ;; esac
+    want=$(sed -n 's/^BOARD_CARGO_ARGS=//p' "$REPO/board/profiles/$prof.env")
+    if [ -n "$want" ]; then
+        if printf '%s\n' "$args" | grep -qx -- "$want"; then ok "$prof profile: cargo install gets $want"
+        else fail "$prof profile: cargo install lacks $want: ${args//$'\n'/ }"; fi
+    elif printf '%s\n' "$args" | grep -q -- '--no-default-features'; then
+        fail "$prof profile: --no-default-features passed, the profile has the default features (lvs, smtp)"
+    else ok "$prof profile: cargo install keeps the default features (lvs, smtp)"; fi
+done
+# what the defaults mean: the default profile builds without the load-balancing side
+case "$(compile_args default)" in *--no-default-features*) ok "default profile: no lvs feature" ;;
+    *) fail "default profile: built with the lvs feature" ;; esac
+case "$(compile_args lvs)" in *--no-default-features*) fail "lvs profile: lvs feature left out" ;;
+    *) ok "lvs profile: lvs feature built in" ;; esac
 
 run_make stub-prepare >/dev/null
 if [ -f "$SDK/build/Cargo.toml" ] && [ -f "$SDK/build/Cargo.lock" ] && [ -f "$SDK/build/build.rs" ] && [ -d "$SDK/build/src" ]; then

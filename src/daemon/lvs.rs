@@ -11,17 +11,29 @@
 //! while the daemon runs. The checkers run in every state (unless
 //! `ha_suspend`), so a new master starts with known server states.
 //!
-//! Where the kernel has no IPVS (no `ip_vs`, not even as a module), start-up
-//! says so once and the checkers run alone: their state is in the log, in
-//! `keepvip status` and in the data dump.
+//! IPVS is looked for when virtual servers are first configured (at start,
+//! or by the SIGHUP that adds the first one). Kernels before 5.16 do not
+//! load `ip_vs` for the family lookup, so when the family is missing the
+//! driver runs `modprobe ip_vs` once, as keepalived does, through the script
+//! runner (without waiting for it), and looks again when it has ended. Where
+//! the kernel has no IPVS even then (no `ip_vs`, not even as a module), the
+//! driver says so once and the checkers run alone: their state is in the
+//! log, in `keepvip status` and in the data dump.
+//!
+//! The IPVS channel is a type parameter ([`IpvsChannel`]): the kernel's
+//! generic-netlink socket in the daemon, a recording fake in the tests.
 //!
 //! Nothing blocks: sockets are non-blocking and in the poll table, every
 //! phase of a probe has a deadline (`connect_timeout`, per phase as in
 //! keepalived), scripts are reaped through SIGCHLD. The only waits are the
 //! IPVS ACKs (answered by the kernel inside `send`, bounded by
-//! `sys::ipvs::ACK_WAIT`). Buffers are fixed, allocated at start-up.
+//! `sys::ipvs::ACK_WAIT`). Buffers are fixed, allocated at start-up: the
+//! driver itself is allocated at start whenever the `lvs` feature is built
+//! in, also without virtual servers, so a SIGHUP that adds the first one
+//! allocates nothing.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::io;
 use std::os::fd::AsFd;
 
 use heapless::Vec;
@@ -33,13 +45,14 @@ use crate::lvs::http::{Host, REQUEST_MAX, Response, build_request};
 use crate::lvs::ipvs::{Cmd, MAX_CMDS, Table, desired, plan};
 use crate::lvs::{Action, Actions, CheckerId, Failure, Lvs, Outcome, Probe};
 use crate::sys::exec::{ChildKind, Creds, Exec, default_script_creds, resolve_creds};
-use crate::sys::ipvs::{IpvsSocket, OpenError};
+use crate::sys::ipvs::{IpvsSocket, MODPROBE_PATH_MAX, OpenError, modprobe_program};
 use crate::sys::poll::{PollTable, READABLE, Slot, WRITABLE};
 use crate::sys::tcp::{ConnectState, TcpStream};
 use crate::time::{Duration, Instant};
 use crate::track::ScriptOutcome;
 use crate::track::cmdline::{Argv, build_argv};
 use crate::vrrp::{InstanceId, Router, StateKind};
+use crate::wire::ipvs::Request;
 
 use super::errno::{Errno, IoErr};
 
@@ -50,12 +63,55 @@ pub const NO_LVS: &str =
 pub const NO_IPVS: &str = "IPVS not available in this kernel: running the health checkers only";
 /// Reads per probe socket per turn.
 const READS_PER_TURN: usize = 8;
+/// One read of an HTTP answer (a stack buffer).
+const RX_LEN: usize = 2048;
 /// After a failed IPVS request, the table is tried again this much later.
 const IPVS_RETRY: Duration = Duration::from_secs(5);
 /// Core rounds per turn (a probe that finishes at once feeds the next round).
 const ROUNDS_MAX: usize = 8;
 /// How long shutdown waits for `omega` notify scripts.
 const OMEGA_WAIT: Duration = Duration::from_secs(1);
+/// The module `modprobe` is asked for when the IPVS family is missing.
+pub const IPVS_MODULE: &str = "ip_vs";
+/// `modprobe ip_vs` is stopped (SIGTERM, then SIGKILL) after this long.
+const MODPROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the driver needs of IPVS: the kernel's generic-netlink socket
+/// ([`IpvsSocket`]) in the daemon, a recording fake in the tests.
+pub trait IpvsChannel {
+    /// Opens the channel and looks the IPVS family up (again); its id.
+    fn open(&mut self) -> Result<u16, OpenError>;
+    /// Sends one request; the kernel's answer: 0 or an errno.
+    fn request(&mut self, req: Request<'_>) -> io::Result<i32>;
+    /// The module loader's path into `buf` (its length).
+    fn modprobe(&self, buf: &mut [u8; MODPROBE_PATH_MAX]) -> usize {
+        modprobe_program(buf)
+    }
+}
+
+impl IpvsChannel for IpvsSocket {
+    fn open(&mut self) -> Result<u16, OpenError> {
+        self.connect()
+    }
+
+    fn request(&mut self, req: Request<'_>) -> io::Result<i32> {
+        IpvsSocket::request(self, req)
+    }
+}
+
+/// Whether IPVS can be programmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpvsState {
+    /// Not looked for yet (no virtual server configured so far).
+    Unprobed,
+    /// The family was missing; `modprobe ip_vs` (this pid) runs, and the
+    /// lookup is tried again when it ends.
+    Loading { pid: i32 },
+    /// Found: the family id.
+    Ready(u16),
+    /// No IPVS (said once): the checkers run alone.
+    Absent,
+}
 
 /// One probe's I/O.
 enum ProbeIo {
@@ -116,7 +172,7 @@ pub struct LvsStats {
 }
 
 /// The LVS side of the daemon.
-pub struct LvsDriver {
+pub struct LvsDriver<I: IpvsChannel = IpvsSocket> {
     core: Lvs,
     actions: Actions,
     probes: Vec<ProbeIo, MAX_CHECKERS>,
@@ -125,9 +181,8 @@ pub struct LvsDriver {
     /// notify_up/down, quorum_up/down run as this user.
     script_creds: Option<Creds>,
     exec: Option<Exec>,
-    ipvs: Option<Box<IpvsSocket>>,
-    /// IPVS was looked for (once, when virtual servers are first configured).
-    ipvs_probed: bool,
+    ipvs: I,
+    ipvs_state: IpvsState,
     installed: Table,
     want: Table,
     cmds: Vec<Cmd, MAX_CMDS>,
@@ -137,7 +192,6 @@ pub struct LvsDriver {
     retry_at: Option<Instant>,
     sigchld: bool,
     argv: Argv,
-    rx: [u8; 2048],
     seed: u64,
     pub stats: LvsStats,
 }
@@ -151,10 +205,11 @@ fn errno_of(e: &std::io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
-impl LvsDriver {
-    /// Start-up (and a reload that configures the first virtual server):
-    /// `None` without virtual servers. A build without the `lvs` feature
-    /// says once that it ignores them.
+impl LvsDriver<IpvsSocket> {
+    /// Start-up: the driver, whether virtual servers are configured or not
+    /// (a later SIGHUP may add the first one: nothing is allocated then).
+    /// `None` in a build without the `lvs` feature, which says once that
+    /// it ignores virtual servers.
     pub fn start(cfg: &Config, now: Instant) -> Option<Box<LvsDriver>> {
         if !cfg!(feature = "lvs") {
             if cfg.lvs.skipped.is_some() {
@@ -162,23 +217,34 @@ impl LvsDriver {
             }
             return None;
         }
-        if cfg.lvs.is_empty() {
-            return None;
-        }
-        Some(LvsDriver::new(cfg, now))
+        Some(LvsDriver::with_ipvs(cfg, now, IpvsSocket::closed()))
     }
+}
 
-    /// Looks for IPVS, resolves script users, and starts the checkers.
-    fn new(cfg: &Config, now: Instant) -> Box<LvsDriver> {
+impl<I: IpvsChannel> LvsDriver<I> {
+    /// The driver over the IPVS channel `ipvs` (closed until the first
+    /// virtual server): looks for IPVS, resolves script users, and starts
+    /// the checkers of `cfg`.
+    pub fn with_ipvs(cfg: &Config, now: Instant, ipvs: I) -> Box<LvsDriver<I>> {
+        let exec = match Exec::new() {
+            Ok(x) => Some(x),
+            Err(e) => {
+                error!(
+                    "cannot prepare the script runner: {}; MISC_CHECK and notify scripts will fail",
+                    IoErr(&e)
+                );
+                None
+            }
+        };
         let mut d = Box::new(LvsDriver {
             core: Lvs::empty(),
             actions: Actions::new(),
             probes: Vec::new(),
             misc_creds: Vec::new(),
             script_creds: None,
-            exec: None,
-            ipvs: None,
-            ipvs_probed: false,
+            exec,
+            ipvs,
+            ipvs_state: IpvsState::Unprobed,
             installed: Table::default(),
             want: Table::default(),
             cmds: Vec::new(),
@@ -187,19 +253,22 @@ impl LvsDriver {
             retry_at: None,
             sigchld: false,
             argv: Argv::new(),
-            rx: [0; 2048],
             seed: seed(now),
             stats: LvsStats::default(),
         });
-        d.configure(cfg);
+        if cfg.lvs.is_empty() {
+            // Nothing more to touch (only what is used becomes resident).
+            return d;
+        }
+        d.configure(cfg, now);
         let mut out = Actions::new();
         d.core = Lvs::start(cfg, now, d.seed, &mut out);
         d.actions = out;
         d
     }
 
-    /// Probes IPVS, the runner and the script users for `cfg`.
-    fn configure(&mut self, cfg: &Config) {
+    /// Probes IPVS (the first time) and resolves the script users for `cfg`.
+    fn configure(&mut self, cfg: &Config, now: Instant) {
         self.probes.clear();
         self.misc_creds.clear();
         for _ in 0..cfg.lvs.checkers.len() {
@@ -212,28 +281,28 @@ impl LvsDriver {
         if cfg.lvs.is_empty() {
             return;
         }
-        if !self.ipvs_probed {
-            self.ipvs_probed = true;
-            match IpvsSocket::open() {
-                Ok(s) => {
-                    info!(
-                        "IPVS: generic netlink family {} found, programming virtual servers",
-                        s.family()
-                    );
-                    self.ipvs = Some(s);
-                }
-                Err(OpenError::NoFamily) => warn!("{NO_IPVS}"),
-                Err(OpenError::Io(e)) => warn!("{NO_IPVS} (generic netlink: {})", IoErr(&e)),
-            }
+        if self.ipvs_state == IpvsState::Unprobed {
+            self.probe_ipvs(now);
         }
-        if self.exec.is_none() {
-            match Exec::new() {
-                Ok(x) => self.exec = Some(x),
-                Err(e) => error!(
-                    "cannot prepare the script runner: {}; MISC_CHECK and notify scripts will fail",
-                    IoErr(&e)
-                ),
+        // Users are looked up (/etc/passwd: libc allocates) only when a
+        // script of the LVS side can run.
+        let l = &cfg.lvs;
+        let scripts = l
+            .checkers
+            .iter()
+            .any(|c| matches!(c.kind, CheckerKind::Misc(_)))
+            || l.real_servers
+                .iter()
+                .any(|r| r.notify_up.is_some() || r.notify_down.is_some())
+            || l.virtual_servers
+                .iter()
+                .any(|v| v.quorum_up.is_some() || v.quorum_down.is_some());
+        if !scripts {
+            self.script_creds = None;
+            for _ in &cfg.lvs.checkers {
+                let _ = self.misc_creds.push(None);
             }
+            return;
         }
         let g = &cfg.global_defs;
         self.script_creds = match &g.script_user {
@@ -267,6 +336,76 @@ impl LvsDriver {
         }
     }
 
+    /// Looks the IPVS family up; when it is missing, starts `modprobe
+    /// ip_vs` (kernels before 5.16 do not load the module for the lookup).
+    fn probe_ipvs(&mut self, now: Instant) {
+        match self.ipvs.open() {
+            Ok(id) => self.ipvs_found(id, ""),
+            Err(OpenError::NoFamily) => self.load_module(now),
+            Err(OpenError::Io(e)) => {
+                self.ipvs_state = IpvsState::Absent;
+                warn!("{NO_IPVS} (generic netlink: {})", IoErr(&e));
+            }
+        }
+    }
+
+    fn ipvs_found(&mut self, id: u16, how: &str) {
+        info!("IPVS: generic netlink family {id} found{how}, programming virtual servers");
+        self.ipvs_state = IpvsState::Ready(id);
+        self.dirty = true;
+    }
+
+    /// keepalived's `modprobe ip_vs`, without waiting: the lookup is tried
+    /// again when it ends ([`Self::module_loaded`]).
+    fn load_module(&mut self, now: Instant) {
+        self.ipvs_state = IpvsState::Absent;
+        let mut path = [0u8; MODPROBE_PATH_MAX];
+        let n = self.ipvs.modprobe(&mut path);
+        let prog = core::str::from_utf8(&path[..n]).unwrap_or("modprobe");
+        let Some(x) = self.exec.as_mut() else {
+            warn!("{NO_IPVS} (no script runner to run {prog} {IPVS_MODULE})");
+            return;
+        };
+        self.argv.clear();
+        if self.argv.push(&path[..n]).is_err() || self.argv.push(IPVS_MODULE.as_bytes()).is_err() {
+            warn!("{NO_IPVS} (cannot run {prog} {IPVS_MODULE})");
+            return;
+        }
+        match x.spawn(
+            now,
+            ChildKind::Notify,
+            &self.argv,
+            None,
+            Some(MODPROBE_TIMEOUT),
+        ) {
+            Ok(pid) => {
+                info!(
+                    "IPVS: no generic netlink family IPVS yet: running {prog} {IPVS_MODULE} (pid {pid})"
+                );
+                self.ipvs_state = IpvsState::Loading { pid };
+            }
+            Err(e) => {
+                self.stats.spawn_errors += 1;
+                warn!("{NO_IPVS} (cannot run {prog} {IPVS_MODULE}: {})", IoErr(&e));
+            }
+        }
+    }
+
+    /// `modprobe ip_vs` ended: the family is looked up once more.
+    fn module_loaded(&mut self, outcome: ScriptOutcome) {
+        match self.ipvs.open() {
+            Ok(id) => self.ipvs_found(id, " after modprobe"),
+            Err(OpenError::NoFamily) => {
+                self.ipvs_state = IpvsState::Absent;
+                warn!("{NO_IPVS} (modprobe {IPVS_MODULE}: {outcome})");
+            }
+            Err(OpenError::Io(e)) => {
+                self.ipvs_state = IpvsState::Absent;
+                warn!("{NO_IPVS} (generic netlink: {})", IoErr(&e));
+            }
+        }
+    }
+
     /// The core state (for `keepvip status` and the dumps).
     pub fn core(&self) -> &Lvs {
         &self.core
@@ -274,7 +413,7 @@ impl LvsDriver {
 
     /// The IPVS table as installed (`None`: no IPVS in the kernel).
     pub fn installed(&self) -> Option<&Table> {
-        self.ipvs.as_ref().map(|_| &self.installed)
+        matches!(self.ipvs_state, IpvsState::Ready(_)).then_some(&self.installed)
     }
 
     pub fn on_sigchld(&mut self) {
@@ -286,7 +425,8 @@ impl LvsDriver {
         if !cfg!(feature = "lvs") {
             return None;
         }
-        if self.probes.is_empty() && self.installed.services.is_empty() {
+        let children = self.exec.as_ref().is_some_and(|x| x.running() > 0);
+        if self.probes.is_empty() && self.installed.services.is_empty() && !children {
             // No virtual server (and nothing left in IPVS): nothing to do.
             return None;
         }
@@ -315,7 +455,8 @@ impl LvsDriver {
         if !cfg!(feature = "lvs") {
             return;
         }
-        if cfg.lvs.is_empty() && self.installed.services.is_empty() {
+        let children = self.exec.as_ref().is_some_and(|x| x.running() > 0);
+        if cfg.lvs.is_empty() && self.installed.services.is_empty() && !children {
             return;
         }
         // Actions left from start-up / reload.
@@ -365,7 +506,11 @@ impl LvsDriver {
                 let first = p.is_none();
                 *p = Some(master);
                 self.dirty = true;
-                if let (Some(i), Some(_), false) = (vs.owner, &self.ipvs, first && !master) {
+                let ipvs = matches!(
+                    self.ipvs_state,
+                    IpvsState::Ready(_) | IpvsState::Loading { .. }
+                );
+                if let (Some(i), true, false) = (vs.owner, ipvs, first && !master) {
                     let name = cfg
                         .instances
                         .get(usize::from(i))
@@ -788,14 +933,15 @@ impl LvsDriver {
                     mut resp,
                 } => {
                     let mut end: Option<Outcome> = None;
+                    let mut rx = [0u8; RX_LEN];
                     for _ in 0..READS_PER_TURN {
-                        match sock.recv(&mut self.rx) {
+                        match sock.recv(&mut rx) {
                             Ok(Some(0)) => {
                                 end = Some(Self::verdict(cfg, k, url, &resp));
                                 break;
                             }
                             Ok(Some(n)) => {
-                                resp.feed(&self.rx[..n.min(self.rx.len())]);
+                                resp.feed(&rx[..n.min(rx.len())]);
                                 deadline = now
                                     + Duration::from_micros(cfg.lvs.checkers[k].connect_timeout_us);
                                 if resp.too_large() {
@@ -853,9 +999,14 @@ impl LvsDriver {
             return;
         }
         let mut done: Vec<(usize, ScriptOutcome), MAX_CHECKERS> = Vec::new();
+        let mut module = None;
         if let Some(x) = self.exec.as_mut() {
             for _ in 0..crate::sys::exec::MAX_CHILDREN {
                 let Some(r) = x.reap() else { break };
+                if self.ipvs_state == (IpvsState::Loading { pid: r.pid }) {
+                    module = Some(r.outcome);
+                    continue;
+                }
                 match self
                     .probes
                     .iter()
@@ -868,6 +1019,9 @@ impl LvsDriver {
                 }
             }
         }
+        if let Some(o) = module {
+            self.module_loaded(o);
+        }
         for (k, o) in done {
             self.finish(poll, now, cfg, k, Outcome::Script(o));
         }
@@ -878,9 +1032,10 @@ impl LvsDriver {
     fn reconcile(&mut self, cfg: &Config, now: Instant) {
         self.dirty = false;
         self.retry_at = None;
-        let Some(sock) = self.ipvs.as_mut() else {
+        if !matches!(self.ipvs_state, IpvsState::Ready(_)) {
             return;
-        };
+        }
+        let sock = &mut self.ipvs;
         let programmed = &self.programmed;
         desired(
             cfg,
@@ -897,18 +1052,21 @@ impl LvsDriver {
                 Ok(e) => e,
                 Err(e) => errno_of(&e),
             };
+            // keepalived's rules (ipvs_talk): a new entry that exists and a
+            // removal of one that is gone count as done, an update of a
+            // destination that is gone adds it. keepvip also takes an
+            // existing entry over (left by an earlier run, with other
+            // settings): it updates it to the configured ones.
+            let mut again = |c: Cmd| {
+                self.stats.ipvs_requests += 1;
+                (sock.request(c.request()).ok() == Some(0)).then_some(c)
+            };
             let done = match (&cmd, errno) {
                 (_, 0) => Some(cmd.clone()),
-                // Left over from an earlier run: take it over.
-                (Cmd::NewService(s), libc::EEXIST) => {
-                    let set = Cmd::SetService(s.clone());
-                    (sock.request(set.request()).ok() == Some(0)).then_some(set)
-                }
-                (Cmd::NewDest(s, d), libc::EEXIST) => {
-                    let set = Cmd::SetDest(s.clone(), *d);
-                    (sock.request(set.request()).ok() == Some(0)).then_some(set)
-                }
-                // Already gone.
+                (Cmd::NewService(s), libc::EEXIST) => again(Cmd::SetService(s.clone())),
+                (Cmd::NewDest(s, d), libc::EEXIST) => again(Cmd::SetDest(s.clone(), *d)),
+                (Cmd::SetDest(s, d), libc::ENOENT) => again(Cmd::NewDest(s.clone(), *d)),
+                // Already gone (ESRCH: its service is).
                 (Cmd::DelService(_) | Cmd::DelDest(..), libc::ENOENT | libc::ESRCH) => {
                     Some(cmd.clone())
                 }
@@ -963,7 +1121,7 @@ impl LvsDriver {
                 }
             }
         }
-        self.configure(new);
+        self.configure(new, now);
         let mut out = Actions::new();
         self.core.reload(old, new, now, self.seed, &mut out);
         self.actions = out;
@@ -1055,3 +1213,8 @@ impl core::fmt::Display for CmdText<'_> {
         }
     }
 }
+
+// Without the `lvs` feature the driver does nothing (and the configuration
+// has no virtual servers): nothing to test.
+#[cfg(all(test, feature = "lvs"))]
+mod tests;

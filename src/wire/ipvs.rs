@@ -164,6 +164,13 @@ pub enum Error {
     NoFamilyId,
     /// A reply of an unexpected type.
     UnexpectedType(u16),
+    /// A request without an attribute it must have (`IPVS_CMD_ATTR_*`, or
+    /// an `IPVS_SVC_ATTR_*` / `IPVS_DEST_ATTR_*` inside them).
+    MissingAttr(u16),
+    /// An attribute whose value has the wrong size or content.
+    BadAttr(u16),
+    /// Not one of the IPVS set commands [`emit`] builds.
+    UnknownCmd(u8),
 }
 
 impl From<nl::Error> for Error {
@@ -340,6 +347,193 @@ pub fn emit(buf: &mut [u8], family: u16, seq: u32, req: Request<'_>) -> Result<u
         }
     }
     Ok(w.finish())
+}
+
+/// A request read back from its bytes: what the kernel would see. The
+/// inverse of [`emit`], used by the daemon's tests (a fake IPVS decodes
+/// what it is sent) and available for diagnostics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedRequest {
+    /// `nlmsg_type` (the IPVS family id).
+    pub family: u16,
+    pub flags: u16,
+    pub seq: u32,
+    /// `IPVS_CMD_*`.
+    pub cmd: u8,
+    pub version: u8,
+    pub service: ServiceSpec,
+    /// Destination commands only.
+    pub dest: Option<DestSpec>,
+}
+
+fn ne_u16(attr: u16, v: &[u8]) -> Result<u16, Error> {
+    <[u8; 2]>::try_from(v)
+        .map(u16::from_ne_bytes)
+        .map_err(|_| Error::BadAttr(attr))
+}
+
+fn ne_u32(attr: u16, v: &[u8]) -> Result<u32, Error> {
+    <[u8; 4]>::try_from(v)
+        .map(u32::from_ne_bytes)
+        .map_err(|_| Error::BadAttr(attr))
+}
+
+fn be_port(attr: u16, v: &[u8]) -> Result<u16, Error> {
+    <[u8; 2]>::try_from(v)
+        .map(u16::from_be_bytes)
+        .map_err(|_| Error::BadAttr(attr))
+}
+
+/// `union nf_inet_addr` of family `af`.
+fn inet_addr_of(attr: u16, af: u16, v: &[u8]) -> Result<IpAddr, Error> {
+    let b = <[u8; 16]>::try_from(v).map_err(|_| Error::BadAttr(attr))?;
+    if af == u16::from(nl::AF_INET) {
+        Ok(IpAddr::from([b[0], b[1], b[2], b[3]]))
+    } else if af == u16::from(nl::AF_INET6) {
+        Ok(IpAddr::from(b))
+    } else {
+        Err(Error::BadAttr(attr))
+    }
+}
+
+fn parse_service(body: &[u8]) -> Result<ServiceSpec, Error> {
+    let (mut af, mut proto, mut addr, mut port) = (None, None, None, None);
+    let (mut sched, mut flags, mut timeout, mut mask) = (None, None, None, None);
+    for a in NlaIter::new(body) {
+        let a = a?;
+        let kind = a.kind();
+        let v = a.into_value();
+        match kind {
+            IPVS_SVC_ATTR_AF => af = Some(ne_u16(IPVS_SVC_ATTR_AF, v)?),
+            IPVS_SVC_ATTR_PROTOCOL => proto = Some(ne_u16(IPVS_SVC_ATTR_PROTOCOL, v)?),
+            IPVS_SVC_ATTR_ADDR => addr = Some(v),
+            IPVS_SVC_ATTR_PORT => port = Some(be_port(IPVS_SVC_ATTR_PORT, v)?),
+            IPVS_SVC_ATTR_SCHED_NAME => {
+                let end = v
+                    .iter()
+                    .position(|&b| b == 0)
+                    .ok_or(Error::BadAttr(IPVS_SVC_ATTR_SCHED_NAME))?;
+                let name = core::str::from_utf8(&v[..end])
+                    .ok()
+                    .and_then(|t| String::try_from(t).ok())
+                    .ok_or(Error::BadAttr(IPVS_SVC_ATTR_SCHED_NAME))?;
+                sched = Some(name);
+            }
+            IPVS_SVC_ATTR_FLAGS => {
+                // struct ip_vs_flags: flags, then the mask.
+                if v.len() != 8 {
+                    return Err(Error::BadAttr(IPVS_SVC_ATTR_FLAGS));
+                }
+                flags = Some(ne_u32(IPVS_SVC_ATTR_FLAGS, &v[..4])?);
+            }
+            IPVS_SVC_ATTR_TIMEOUT => timeout = Some(ne_u32(IPVS_SVC_ATTR_TIMEOUT, v)?),
+            IPVS_SVC_ATTR_NETMASK => mask = Some(v),
+            _ => {}
+        }
+    }
+    let af = af.ok_or(Error::MissingAttr(IPVS_SVC_ATTR_AF))?;
+    let addr = inet_addr_of(
+        IPVS_SVC_ATTR_ADDR,
+        af,
+        addr.ok_or(Error::MissingAttr(IPVS_SVC_ATTR_ADDR))?,
+    )?;
+    let m = mask.ok_or(Error::MissingAttr(IPVS_SVC_ATTR_NETMASK))?;
+    let netmask = match addr {
+        IpAddr::V4(_) => <[u8; 4]>::try_from(m)
+            .map(u32::from_be_bytes)
+            .map_err(|_| Error::BadAttr(IPVS_SVC_ATTR_NETMASK))?,
+        IpAddr::V6(_) => ne_u32(IPVS_SVC_ATTR_NETMASK, m)?,
+    };
+    Ok(ServiceSpec {
+        key: ServiceKey {
+            addr,
+            protocol: proto.ok_or(Error::MissingAttr(IPVS_SVC_ATTR_PROTOCOL))?,
+            port: port.ok_or(Error::MissingAttr(IPVS_SVC_ATTR_PORT))?,
+        },
+        sched_name: sched.ok_or(Error::MissingAttr(IPVS_SVC_ATTR_SCHED_NAME))?,
+        flags: flags.ok_or(Error::MissingAttr(IPVS_SVC_ATTR_FLAGS))?,
+        timeout_s: timeout.ok_or(Error::MissingAttr(IPVS_SVC_ATTR_TIMEOUT))?,
+        netmask,
+    })
+}
+
+fn parse_dest(body: &[u8], svc_af: u16) -> Result<DestSpec, Error> {
+    let (mut addr, mut port, mut fwd, mut weight) = (None, None, None, None);
+    let (mut upper, mut lower, mut af) = (None, None, svc_af);
+    for a in NlaIter::new(body) {
+        let a = a?;
+        let kind = a.kind();
+        let v = a.into_value();
+        match kind {
+            IPVS_DEST_ATTR_ADDR => addr = Some(v),
+            IPVS_DEST_ATTR_PORT => port = Some(be_port(IPVS_DEST_ATTR_PORT, v)?),
+            IPVS_DEST_ATTR_FWD_METHOD => fwd = Some(ne_u32(IPVS_DEST_ATTR_FWD_METHOD, v)?),
+            IPVS_DEST_ATTR_WEIGHT => weight = Some(ne_u32(IPVS_DEST_ATTR_WEIGHT, v)?),
+            IPVS_DEST_ATTR_U_THRESH => upper = Some(ne_u32(IPVS_DEST_ATTR_U_THRESH, v)?),
+            IPVS_DEST_ATTR_L_THRESH => lower = Some(ne_u32(IPVS_DEST_ATTR_L_THRESH, v)?),
+            IPVS_DEST_ATTR_ADDR_FAMILY => af = ne_u16(IPVS_DEST_ATTR_ADDR_FAMILY, v)?,
+            _ => {}
+        }
+    }
+    Ok(DestSpec {
+        addr: inet_addr_of(
+            IPVS_DEST_ATTR_ADDR,
+            af,
+            addr.ok_or(Error::MissingAttr(IPVS_DEST_ATTR_ADDR))?,
+        )?,
+        port: port.ok_or(Error::MissingAttr(IPVS_DEST_ATTR_PORT))?,
+        fwd_method: fwd.ok_or(Error::MissingAttr(IPVS_DEST_ATTR_FWD_METHOD))?,
+        weight: weight.ok_or(Error::MissingAttr(IPVS_DEST_ATTR_WEIGHT))?,
+        u_threshold: upper.ok_or(Error::MissingAttr(IPVS_DEST_ATTR_U_THRESH))?,
+        l_threshold: lower.ok_or(Error::MissingAttr(IPVS_DEST_ATTR_L_THRESH))?,
+    })
+}
+
+/// Reads a request built by [`emit`] back (the first message of `buf`).
+pub fn parse_request(buf: &[u8]) -> Result<DecodedRequest, Error> {
+    let msg = MsgIter::new(buf)
+        .next()
+        .ok_or(Error::Netlink(nl::Error::HeaderTruncated {
+            needed: NLMSG_HDR_LEN,
+            available: buf.len(),
+        }))??;
+    let p = msg.payload();
+    let genl = p
+        .get(..GENL_HDR_LEN)
+        .ok_or(Error::Netlink(nl::Error::HeaderTruncated {
+            needed: GENL_HDR_LEN,
+            available: p.len(),
+        }))?;
+    let (cmd, version) = (genl[0], genl[1]);
+    let with_dest = match cmd {
+        IPVS_CMD_NEW_SERVICE | IPVS_CMD_SET_SERVICE | IPVS_CMD_DEL_SERVICE => false,
+        IPVS_CMD_NEW_DEST | IPVS_CMD_SET_DEST | IPVS_CMD_DEL_DEST => true,
+        c => return Err(Error::UnknownCmd(c)),
+    };
+    let (mut svc, mut dest) = (None, None);
+    for a in NlaIter::new(&p[GENL_HDR_LEN..]) {
+        let a = a?;
+        match a.kind() {
+            IPVS_CMD_ATTR_SERVICE => svc = Some(a.into_value()),
+            IPVS_CMD_ATTR_DEST => dest = Some(a.into_value()),
+            _ => {}
+        }
+    }
+    let service = parse_service(svc.ok_or(Error::MissingAttr(IPVS_CMD_ATTR_SERVICE))?)?;
+    let dest = match (with_dest, dest) {
+        (false, _) => None,
+        (true, None) => return Err(Error::MissingAttr(IPVS_CMD_ATTR_DEST)),
+        (true, Some(d)) => Some(parse_dest(d, service.key.af())?),
+    };
+    Ok(DecodedRequest {
+        family: msg.message_type(),
+        flags: msg.flags(),
+        seq: msg.seq(),
+        cmd,
+        version,
+        service,
+        dest,
+    })
 }
 
 /// One reply datagram's meaning.
@@ -524,6 +718,180 @@ mod tests {
             8, 0, 9, 0,  255, 255, 255, 0,               // netmask /24
         ];
         assert_eq!(&b[..n], &want[..]);
+        assert_eq!(parse_request(&want).unwrap().service, s);
+    }
+
+    /// The same request as literal bytes on a big-endian host (mips, the
+    /// ath79 routers): nlmsghdr, attribute headers and host-order integers
+    /// are byte-swapped against the little-endian literal; the address,
+    /// the port and the IPv4 netmask (network order) are not.
+    #[cfg(target_endian = "big")]
+    #[test]
+    fn new_service_ipv4_literal_big_endian() {
+        let mut b = [0u8; IPVS_MSG_MAX];
+        let s = svc4();
+        let n = emit(&mut b, 0x22, 9, Request::NewService(&s)).unwrap();
+        #[rustfmt::skip]
+        let want: [u8; 104] = [
+            // nlmsghdr: len 104, type 0x22, flags REQUEST|ACK, seq 9, pid 0
+            0, 0, 0, 0x68,  0, 0x22,  0, 0x05,  0, 0, 0, 9,  0, 0, 0, 0,
+            // genlmsghdr: NEW_SERVICE, version 1
+            1, 1, 0, 0,
+            // IPVS_CMD_ATTR_SERVICE | NLA_F_NESTED, len 84
+            0, 84, 0x80, 0x01,
+            0, 6, 0, 1,  0, 2, 0, 0,                     // AF_INET
+            0, 6, 0, 2,  0, 6, 0, 0,                     // IPPROTO_TCP
+            0, 20, 0, 3,  192, 0, 2, 100,  0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0,
+            0, 6, 0, 4,  0x00, 0x50, 0, 0,               // port 80, big-endian
+            0, 7, 0, 6,  b'r', b'r', 0, 0,               // "rr\0"
+            0, 12, 0, 7,  0, 0, 0, 1,  0xff, 0xff, 0xff, 0xff,
+            0, 8, 0, 8,  0, 0, 0, 50,                    // timeout 50 s
+            0, 8, 0, 9,  255, 255, 255, 0,               // netmask /24
+        ];
+        assert_eq!(&b[..n], &want[..]);
+        assert_eq!(parse_request(&want).unwrap().service, s);
+    }
+
+    /// `IPVS_CMD_DEL_DEST` (198.51.100.11:8080, weight 3, masquerade) as
+    /// literal little-endian bytes.
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn del_dest_ipv4_literal_little_endian() {
+        let mut b = [0u8; IPVS_MSG_MAX];
+        let (s, d) = (svc4(), dest4());
+        let n = emit(&mut b, 0x22, 0x0102_0304, Request::DelDest(&s, &d)).unwrap();
+        #[rustfmt::skip]
+        let want: [u8; 168] = [
+            // nlmsghdr: len 168, type 0x22, REQUEST|ACK, seq 0x01020304
+            168, 0, 0, 0,  0x22, 0,  0x05, 0,  4, 3, 2, 1,  0, 0, 0, 0,
+            7, 1, 0, 0,                                  // DEL_DEST, version 1
+            84, 0, 0x01, 0x80,
+            6, 0, 1, 0,  2, 0, 0, 0,
+            6, 0, 2, 0,  6, 0, 0, 0,
+            20, 0, 3, 0,  192, 0, 2, 100,  0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0,
+            6, 0, 4, 0,  0x00, 0x50, 0, 0,
+            7, 0, 6, 0,  b'r', b'r', 0, 0,
+            12, 0, 7, 0,  1, 0, 0, 0,  0xff, 0xff, 0xff, 0xff,
+            8, 0, 8, 0,  50, 0, 0, 0,
+            8, 0, 9, 0,  255, 255, 255, 0,
+            // IPVS_CMD_ATTR_DEST | NLA_F_NESTED, len 64
+            64, 0, 0x02, 0x80,
+            20, 0, 1, 0,  198, 51, 100, 11,  0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0,
+            6, 0, 2, 0,  0x1f, 0x90, 0, 0,               // port 8080, big-endian
+            8, 0, 3, 0,  0, 0, 0, 0,                     // IP_VS_CONN_F_MASQ
+            8, 0, 4, 0,  3, 0, 0, 0,                     // weight 3
+            8, 0, 5, 0,  0, 0, 0, 0,
+            8, 0, 6, 0,  0, 0, 0, 0,
+        ];
+        assert_eq!(&b[..n], &want[..]);
+        let got = parse_request(&want).unwrap();
+        assert_eq!((got.cmd, got.seq, got.dest), (7, 0x0102_0304, Some(d)));
+    }
+
+    /// The same `IPVS_CMD_DEL_DEST` as literal big-endian bytes.
+    #[cfg(target_endian = "big")]
+    #[test]
+    fn del_dest_ipv4_literal_big_endian() {
+        let mut b = [0u8; IPVS_MSG_MAX];
+        let (s, d) = (svc4(), dest4());
+        let n = emit(&mut b, 0x22, 0x0102_0304, Request::DelDest(&s, &d)).unwrap();
+        #[rustfmt::skip]
+        let want: [u8; 168] = [
+            0, 0, 0, 168,  0, 0x22,  0, 0x05,  1, 2, 3, 4,  0, 0, 0, 0,
+            7, 1, 0, 0,
+            0, 84, 0x80, 0x01,
+            0, 6, 0, 1,  0, 2, 0, 0,
+            0, 6, 0, 2,  0, 6, 0, 0,
+            0, 20, 0, 3,  192, 0, 2, 100,  0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0,
+            0, 6, 0, 4,  0x00, 0x50, 0, 0,
+            0, 7, 0, 6,  b'r', b'r', 0, 0,
+            0, 12, 0, 7,  0, 0, 0, 1,  0xff, 0xff, 0xff, 0xff,
+            0, 8, 0, 8,  0, 0, 0, 50,
+            0, 8, 0, 9,  255, 255, 255, 0,
+            0, 64, 0x80, 0x02,
+            0, 20, 0, 1,  198, 51, 100, 11,  0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0,
+            0, 6, 0, 2,  0x1f, 0x90, 0, 0,
+            0, 8, 0, 3,  0, 0, 0, 0,
+            0, 8, 0, 4,  0, 0, 0, 3,
+            0, 8, 0, 5,  0, 0, 0, 0,
+            0, 8, 0, 6,  0, 0, 0, 0,
+        ];
+        assert_eq!(&b[..n], &want[..]);
+        let got = parse_request(&want).unwrap();
+        assert_eq!((got.cmd, got.seq, got.dest), (7, 0x0102_0304, Some(d)));
+    }
+
+    #[test]
+    fn requests_decode_back() {
+        let s4 = svc4();
+        let d4 = dest4();
+        let s6 = ServiceSpec {
+            key: ServiceKey {
+                addr: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100)),
+                protocol: 17,
+                port: 53,
+            },
+            sched_name: String::try_from("wlc").unwrap(),
+            flags: 0,
+            timeout_s: 0,
+            netmask: 128,
+        };
+        let d6 = DestSpec {
+            addr: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 12)),
+            port: 53,
+            fwd_method: 2,
+            weight: 0,
+            u_threshold: 10,
+            l_threshold: 2,
+        };
+        let mut b = [0u8; IPVS_MSG_MAX];
+        let cases: [(Request<'_>, u8, &ServiceSpec, Option<DestSpec>); 9] = [
+            (Request::NewService(&s4), IPVS_CMD_NEW_SERVICE, &s4, None),
+            (Request::SetService(&s4), IPVS_CMD_SET_SERVICE, &s4, None),
+            (Request::DelService(&s4), IPVS_CMD_DEL_SERVICE, &s4, None),
+            (Request::NewDest(&s4, &d4), IPVS_CMD_NEW_DEST, &s4, Some(d4)),
+            (Request::SetDest(&s4, &d4), IPVS_CMD_SET_DEST, &s4, Some(d4)),
+            (Request::DelDest(&s4, &d4), IPVS_CMD_DEL_DEST, &s4, Some(d4)),
+            (Request::NewService(&s6), IPVS_CMD_NEW_SERVICE, &s6, None),
+            (Request::NewDest(&s6, &d6), IPVS_CMD_NEW_DEST, &s6, Some(d6)),
+            (Request::DelDest(&s6, &d6), IPVS_CMD_DEL_DEST, &s6, Some(d6)),
+        ];
+        for (i, (req, cmd, svc, dest)) in cases.into_iter().enumerate() {
+            let n = emit(&mut b, 0x2a, 100 + i as u32, req).unwrap();
+            let got = parse_request(&b[..n]).unwrap();
+            assert_eq!(
+                got,
+                DecodedRequest {
+                    family: 0x2a,
+                    flags: nl::NLM_F_REQUEST | nl::NLM_F_ACK,
+                    seq: 100 + i as u32,
+                    cmd,
+                    version: IPVS_GENL_VERSION,
+                    service: svc.clone(),
+                    dest,
+                },
+                "case {i}"
+            );
+        }
+        // Cut short anywhere, or with an unknown command: an error, never a panic.
+        let n = emit(&mut b, 0x2a, 1, Request::NewDest(&s4, &d4)).unwrap();
+        for len in 0..n {
+            let mut cut = b[..len].to_vec();
+            if len >= 4 {
+                cut[..4].copy_from_slice(&(len as u32).to_ne_bytes());
+            }
+            assert!(parse_request(&cut).is_err(), "len {len}");
+        }
+        let mut bad = b[..n].to_vec();
+        bad[16] = IPVS_CMD_FLUSH;
+        assert_eq!(parse_request(&bad), Err(Error::UnknownCmd(IPVS_CMD_FLUSH)));
+        assert!(parse_request(&emit_family_request()).is_err());
+    }
+
+    fn emit_family_request() -> Vec<u8> {
+        let mut b = [0u8; 64];
+        let n = emit_get_family(&mut b, 1).unwrap();
+        b[..n].to_vec()
     }
 
     #[test]
