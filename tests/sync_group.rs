@@ -430,21 +430,56 @@ fn the_groups_track_interface_applies_to_every_member() {
     );
 }
 
+/// keepalived 2.2.7 logs "ignoring ... tracked interface weight due to SYNC
+/// group" for a weighted track_interface on a member, but the weight was
+/// already attached to the interface and still applies (seen in a real
+/// run: "Changing effective priority from 93 to 73" when the interface
+/// went down). keepvip does the same, with a warning that says so.
 #[test]
-fn weighted_track_interface_on_members_is_ignored_unless_tracking_weight() {
+fn weighted_track_interface_on_members_keeps_its_weight_as_keepalived() {
     let member = " track_interface {\n  eth2 weight -20\n }";
-    let mut h = H::backup(&conf("", member, ""));
-    h.link("eth2", false);
-    assert_eq!(
-        h.r.effective_priority(A),
-        Some(100),
-        "weight ignored in a group"
-    );
+    for group in ["", " sync_group_tracking_weight"] {
+        let mut h = H::backup(&conf(group, member, ""));
+        h.link("eth2", false);
+        assert_eq!(h.r.effective_priority(A), Some(80), "group extra {group:?}");
+        assert_eq!(h.states().2, StateKind::Backup);
+        h.link("eth2", true);
+        assert_eq!(h.r.effective_priority(A), Some(100));
+    }
+}
 
+/// `reverse` flips the sign of a weight, not the condition (keepalived's
+/// `weight * weight_multiplier` while up for weight > 0, while down for
+/// weight < 0); with weight 0 it flips the condition (FAULT while up).
+#[test]
+fn track_interface_reverse_as_keepalived() {
+    let member = " track_interface {\n  eth2 weight 10 reverse\n  eth3 weight -10 reverse\n }";
     let mut h = H::backup(&conf(" sync_group_tracking_weight", member, ""));
+    // Both up: eth2 (weight 10, up) contributes -10; eth3 (weight -10) nothing.
+    assert_eq!(h.r.effective_priority(A), Some(90));
     h.link("eth2", false);
-    assert_eq!(h.r.effective_priority(A), Some(80));
+    assert_eq!(h.r.effective_priority(A), Some(100));
+    h.link("eth3", false);
+    assert_eq!(h.r.effective_priority(A), Some(110));
+    let mut h = H::new(&conf("", " track_interface {\n  eth2 weight 0 reverse\n }", ""));
+    h.start();
+    assert_eq!(h.states().2, StateKind::Fault, "weight 0 reverse: FAULT while up");
+    h.link("eth2", false);
     assert_eq!(h.states().2, StateKind::Backup);
+}
+
+/// The group's and the instance's entry for the same interface: the
+/// group's weight applies unless the instance's is 0.
+#[test]
+fn groups_track_interface_weight_wins_unless_the_members_is_zero() {
+    let g = " sync_group_tracking_weight\n track_interface {\n  eth2 weight -30\n }";
+    let mut h = H::backup(&conf(g, " track_interface {\n  eth2 weight -20\n }", ""));
+    h.link("eth2", false);
+    assert_eq!(h.r.effective_priority(A), Some(70));
+    assert_eq!(h.r.effective_priority(B), Some(60));
+    let mut h = H::backup(&conf(g, " track_interface {\n  eth2\n }", ""));
+    h.link("eth2", false);
+    assert_eq!(h.states().2, StateKind::Fault);
 }
 
 #[test]

@@ -85,32 +85,36 @@ pub struct Router {
     global: Stats,
 }
 
-/// Adds `t` to `track_if` (once per link). A weighted entry of a sync
-/// group member is ignored (logged) unless the group sets
-/// `sync_group_tracking_weight` (keepalived).
+/// Adds `t` to `track_if` (once per link). `from_group`: an entry of the
+/// instance's sync group, whose weight replaces the instance's own entry
+/// for the same interface unless that one has weight 0 (keepalived's
+/// `add_vrrp_to_interface`). keepalived's rule for weighted entries on
+/// sync group members and owners was applied by the configuration.
 fn add_track_if(
     links: &mut Vec<Link, MAX_INTERFACES>,
     track_if: &mut Vec<TrackIf, TRACK_IF_MAX>,
     t: &TrackInterface,
-    weights_ignored: Option<&str>,
+    from_group: Option<&str>,
 ) -> Result<(), RouterError> {
-    if t.weight != 0
-        && let Some(inst) = weights_ignored
-    {
-        warn!(
-            "({}) ignoring tracked interface {} with weights due to SYNC group",
-            inst, t.ifname
-        );
+    let link = link_index(links, &t.ifname)?;
+    if let Some(x) = track_if.iter_mut().find(|x| x.link == link) {
+        if let Some(inst) = from_group {
+            warn!(
+                "({}) track_interface {} is configured on the instance and on its sync group: the group's entry applies unless the instance's has weight 0",
+                inst, t.ifname
+            );
+            if x.weight != 0 {
+                x.weight = t.weight;
+                x.reverse = t.reverse;
+            }
+        }
         return Ok(());
     }
-    let link = link_index(links, &t.ifname)?;
-    if track_if.iter().all(|x| x.link != link) {
-        let _ = track_if.push(TrackIf {
-            link,
-            weight: t.weight,
-            reverse: t.reverse,
-        });
-    }
+    let _ = track_if.push(TrackIf {
+        link,
+        weight: t.weight,
+        reverse: t.reverse,
+    });
     Ok(())
 }
 
@@ -184,15 +188,18 @@ impl Router {
             let group = c
                 .sync_group
                 .and_then(|g| config.sync_groups.get(usize::from(g)));
-            let weights_ignored = group
-                .filter(|g| !g.sync_group_tracking_weight)
-                .map(|_| c.name.as_str());
             for t in &c.track_interface {
-                add_track_if(&mut self.links, &mut track_if, t, weights_ignored)?;
+                add_track_if(&mut self.links, &mut track_if, t, None)?;
             }
             if let Some(g) = group {
                 for t in &g.track_interface {
-                    add_track_if(&mut self.links, &mut track_if, t, weights_ignored)?;
+                    // The group naming a member's own interface: the own
+                    // interface's weight-0 tracking stays (keepalived); with
+                    // dont_track_primary the group's entry applies.
+                    if t.ifname == c.interface && !c.dont_track_primary {
+                        continue;
+                    }
+                    add_track_if(&mut self.links, &mut track_if, t, Some(c.name.as_str()))?;
                 }
             }
             // Same capacity as config.instances: cannot fail.
@@ -362,11 +369,15 @@ impl Router {
         let mut fault = track.fault || (inst.track_primary && !up(inst.own_link));
         let mut weight = track.weight;
         for t in &inst.track_if {
-            let ok = up(t.link) != t.reverse;
+            // keepalived: weight 0 = FAULT while down (`reverse`: while up);
+            // weight > 0 adds weight x (reverse ? -1 : 1) while up, weight
+            // < 0 while down: `reverse` flips the sign, not the condition.
+            let link_up = up(t.link);
             if t.weight == 0 {
-                fault |= !ok;
-            } else if (t.weight > 0 && ok) || (t.weight < 0 && !ok) {
-                weight = weight.saturating_add(i32::from(t.weight));
+                fault |= link_up == t.reverse;
+            } else if (t.weight > 0) == link_up {
+                let w = i32::from(t.weight);
+                weight = weight.saturating_add(if t.reverse { -w } else { w });
             }
         }
         (fault, weight)
