@@ -9,7 +9,7 @@
 
 use core::fmt::Write as _;
 
-use crate::config::model::{Command, Notify};
+use crate::config::model::{NOTIFY_GENERIC, Notify, NotifyCmd};
 use crate::limits::MAX_NAME_LEN;
 use crate::track::cmdline::{Argv, CmdError, build_argv};
 use crate::vrrp::NotifyState;
@@ -51,14 +51,20 @@ impl Event<'_> {
     }
 }
 
-/// The specific command for `state` (`notify_master` for MASTER...).
-pub fn specific_command(n: &Notify, state: NotifyState) -> Option<&Command> {
+/// The slot in [`Notify::commands`] of the specific command for `state`
+/// (`notify_master` for MASTER...).
+pub const fn specific_slot(state: NotifyState) -> usize {
     match state {
-        NotifyState::Master => n.notify_master.as_ref(),
-        NotifyState::Backup => n.notify_backup.as_ref(),
-        NotifyState::Fault => n.notify_fault.as_ref(),
-        NotifyState::Stop => n.notify_stop.as_ref(),
+        NotifyState::Master => 0,
+        NotifyState::Backup => 1,
+        NotifyState::Fault => 2,
+        NotifyState::Stop => 3,
     }
+}
+
+/// The specific command for `state` (`notify_master` for MASTER...).
+pub fn specific_command(n: &Notify, state: NotifyState) -> Option<&NotifyCmd> {
+    n.commands()[specific_slot(state)].1
 }
 
 /// A specific `notify_*` command's argument vector: exactly as configured.
@@ -99,25 +105,28 @@ pub fn generic_argv(cmd: &str, ev: &Event<'_>, out: &mut Argv) -> Result<(), Cmd
     )
 }
 
-/// Calls `f` with the argument vector of every command `n` runs for `ev`,
-/// in keepalived's order (specific first, then generic). A command that
-/// cannot be built is passed as `Err` (the caller logs it).
+/// Calls `f` with the slot in [`Notify::commands`] (which says whose
+/// credentials the command runs with) and the argument vector of every
+/// command `n` runs for `ev`, in keepalived's order (specific first, then
+/// generic). A command that cannot be built is passed as `Err` (the caller
+/// logs it).
 pub fn for_each_command(
     n: &Notify,
     ev: &Event<'_>,
     scratch: &mut Argv,
-    mut f: impl FnMut(Result<&Argv, CmdError>),
+    mut f: impl FnMut(usize, Result<&Argv, CmdError>),
 ) {
     if let Some(c) = specific_command(n, ev.state) {
+        let slot = specific_slot(ev.state);
         match specific_argv(c, scratch) {
-            Ok(()) => f(Ok(scratch)),
-            Err(e) => f(Err(e)),
+            Ok(()) => f(slot, Ok(scratch)),
+            Err(e) => f(slot, Err(e)),
         }
     }
     if let Some(c) = &n.notify {
         match generic_argv(c, ev, scratch) {
-            Ok(()) => f(Ok(scratch)),
-            Err(e) => f(Err(e)),
+            Ok(()) => f(NOTIFY_GENERIC, Ok(scratch)),
+            Err(e) => f(NOTIFY_GENERIC, Err(e)),
         }
     }
 }
@@ -183,8 +192,8 @@ mod tests {
             .collect()
     }
 
-    fn cmd(s: &str) -> Option<Command> {
-        Some(Command::try_from(s).unwrap())
+    fn cmd(s: &str) -> Option<NotifyCmd> {
+        NotifyCmd::new(s)
     }
 
     #[test]
@@ -240,7 +249,7 @@ mod tests {
         };
         let mut scratch = Argv::new();
         let mut seen = std::vec::Vec::new();
-        for_each_command(&n, &ev, &mut scratch, |a| seen.push(words(a.unwrap())));
+        for_each_command(&n, &ev, &mut scratch, |_, a| seen.push(words(a.unwrap())));
         assert_eq!(
             seen,
             [
@@ -263,7 +272,7 @@ mod tests {
             priority: 150,
         };
         seen.clear();
-        for_each_command(&n, &g, &mut scratch, |a| seen.push(words(a.unwrap())));
+        for_each_command(&n, &g, &mut scratch, |_, a| seen.push(words(a.unwrap())));
         assert_eq!(
             seen,
             [vec![
@@ -280,7 +289,7 @@ mod tests {
             ..ev
         };
         seen.clear();
-        for_each_command(&n, &s, &mut scratch, |a| seen.push(words(a.unwrap())));
+        for_each_command(&n, &s, &mut scratch, |_, a| seen.push(words(a.unwrap())));
         assert_eq!(seen[0], ["/bin/stop"]);
         assert_eq!(seen[1][4..], ["STOP", "7"]);
     }

@@ -106,15 +106,71 @@ pub struct TrackRef {
     pub span: Span,
 }
 
+/// A notify command as keepalived reads it: `notify_* CMD [USER [GROUP]]`,
+/// the command one (usually quoted) word, then the user and group it runs
+/// as (default: `script_user`, else `keepalived_script`, else root).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NotifyCmd {
+    pub cmd: Command,
+    pub user: Option<Name>,
+    pub group: Option<Name>,
+    /// The keyword's place.
+    pub span: Span,
+}
+
+impl NotifyCmd {
+    /// A command without its own user (tests, programmatic configs).
+    pub fn new(cmd: &str) -> Option<NotifyCmd> {
+        Some(NotifyCmd {
+            cmd: Command::try_from(cmd).ok()?,
+            user: None,
+            group: None,
+            span: Span::default(),
+        })
+    }
+}
+
+impl core::ops::Deref for NotifyCmd {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.cmd
+    }
+}
+
+impl core::fmt::Display for NotifyCmd {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.cmd)
+    }
+}
+
+/// Index of a notify command in [`Notify::commands`].
+pub const NOTIFY_SLOTS: usize = 5;
+/// The slot of the generic `notify` command.
+pub const NOTIFY_GENERIC: usize = 4;
+
 /// notify hooks of an instance or a sync group.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Notify {
-    pub notify_master: Option<Command>,
-    pub notify_backup: Option<Command>,
-    pub notify_fault: Option<Command>,
-    pub notify_stop: Option<Command>,
+    pub notify_master: Option<NotifyCmd>,
+    pub notify_backup: Option<NotifyCmd>,
+    pub notify_fault: Option<NotifyCmd>,
+    pub notify_stop: Option<NotifyCmd>,
     /// Generic `notify`: gets `INSTANCE|GROUP name STATE priority` appended.
-    pub notify: Option<Command>,
+    pub notify: Option<NotifyCmd>,
+}
+
+impl Notify {
+    /// Every command with its keyword, by slot: master, backup, fault,
+    /// stop, then the generic `notify` ([`NOTIFY_GENERIC`]).
+    pub fn commands(&self) -> [(&'static str, Option<&NotifyCmd>); NOTIFY_SLOTS] {
+        [
+            ("notify_master", self.notify_master.as_ref()),
+            ("notify_backup", self.notify_backup.as_ref()),
+            ("notify_fault", self.notify_fault.as_ref()),
+            ("notify_stop", self.notify_stop.as_ref()),
+            ("notify", self.notify.as_ref()),
+        ]
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -201,7 +201,11 @@ fn instance_keywords() {
     assert!(i.lower_prio_no_advert && i.dont_track_primary && !i.smtp_alert);
     assert_eq!(i.down_timer_adverts, 5);
     assert_eq!(i.notify.notify_master.as_deref(), Some("/bin/m a b"));
-    assert_eq!(i.notify.notify_backup.as_deref(), Some("/bin/b x"));
+    // keepalived: `notify_* CMD [USER [GROUP]]`: an unquoted second word is
+    // the user the command runs as.
+    let b = i.notify.notify_backup.as_ref().unwrap();
+    assert_eq!((b.cmd.as_str(), b.user.as_deref(), b.group.as_deref()), ("/bin/b", Some("x"), None));
+    assert_eq!(i.notify.notify_master.as_ref().unwrap().user, None);
     assert_eq!(i.notify.notify_fault.as_deref(), Some("/bin/f"));
     assert_eq!(i.notify.notify_stop.as_deref(), Some("/bin/s"));
     assert_eq!(i.notify.notify.as_deref(), Some("/bin/n"));

@@ -21,9 +21,10 @@
 //! Start-up / `-t` / reload only: resolving users goes through NSS and the
 //! path checks allocate.
 
-use crate::config::model::{Command, Config, Notify, Span};
+use crate::config::model::{Config, NOTIFY_SLOTS, Notify, NotifyCmd, Span};
 use crate::config::{DiagKind, Diagnostics, Severity};
-use crate::limits::MAX_SCRIPTS;
+use crate::limits::{MAX_INSTANCES, MAX_SCRIPTS, MAX_SYNC_GROUPS};
+use crate::notify::NotifyKind;
 use crate::sys::exec::{
     Creds, ScriptSecurityError, check_script_security, default_script_creds, resolve_creds,
 };
@@ -36,6 +37,11 @@ pub struct ScriptCreds {
     pub default: Option<Creds>,
     /// Per `vrrp_script` (index into `Config::scripts`).
     pub scripts: [Option<Creds>; MAX_SCRIPTS],
+    /// Notify commands written with their own `USER [GROUP]`, per instance
+    /// and slot of [`Notify::commands`] (`None`: the default).
+    pub instance_notify: [[Option<Creds>; NOTIFY_SLOTS]; MAX_INSTANCES],
+    /// The same per sync group.
+    pub group_notify: [[Option<Creds>; NOTIFY_SLOTS]; MAX_SYNC_GROUPS],
 }
 
 impl ScriptCreds {
@@ -43,6 +49,29 @@ impl ScriptCreds {
         ScriptCreds {
             default: None,
             scripts: [None; MAX_SCRIPTS],
+            instance_notify: [[None; NOTIFY_SLOTS]; MAX_INSTANCES],
+            group_notify: [[None; NOTIFY_SLOTS]; MAX_SYNC_GROUPS],
+        }
+    }
+
+    /// Who notify command `slot` of instance or group `index` runs as: its
+    /// own user if it names one, else the default.
+    pub fn notify(&self, kind: NotifyKind, index: usize, slot: usize) -> Option<Creds> {
+        let own = match kind {
+            NotifyKind::Instance => self.instance_notify.get(index),
+            NotifyKind::Group => self.group_notify.get(index),
+        };
+        own.and_then(|s| s.get(slot).copied().flatten())
+            .or(self.default)
+    }
+
+    fn set_notify(&mut self, kind: NotifyKind, index: usize, slot: usize, c: Creds) {
+        let own = match kind {
+            NotifyKind::Instance => self.instance_notify.get_mut(index),
+            NotifyKind::Group => self.group_notify.get_mut(index),
+        };
+        if let Some(s) = own.and_then(|s| s.get_mut(slot)) {
+            *s = Some(c);
         }
     }
 }
@@ -53,16 +82,6 @@ fn runs_as_root(c: Option<Creds>) -> bool {
     c.is_none_or(|c| c.uid == 0 || c.gid == 0)
 }
 
-fn notify_commands(n: &Notify) -> [(&'static str, Option<&Command>); 5] {
-    [
-        ("notify_master", n.notify_master.as_ref()),
-        ("notify_backup", n.notify_backup.as_ref()),
-        ("notify_fault", n.notify_fault.as_ref()),
-        ("notify_stop", n.notify_stop.as_ref()),
-        ("notify", n.notify.as_ref()),
-    ]
-}
-
 /// Where a command is configured: block keyword and name, the command's
 /// keyword, the block's place, and the `vrrp_script` index if it is one.
 struct Place<'a> {
@@ -71,8 +90,10 @@ struct Place<'a> {
     kw: &'static str,
     span: Span,
     script: Option<usize>,
-    /// A `MISC_CHECK`'s own `user [group]`.
+    /// A `MISC_CHECK`'s or a notify command's own `user [group]`.
     user: Option<(&'a str, Option<&'a str>)>,
+    /// A notify command: instance or group, its index and the slot.
+    notify: Option<(NotifyKind, usize, usize)>,
 }
 
 impl core::fmt::Display for Place<'_> {
@@ -85,8 +106,37 @@ impl core::fmt::Display for Place<'_> {
     }
 }
 
+/// The notify commands of `n` (instance or group `index` named `name`).
+fn notify_places<'a>(
+    n: &'a Notify,
+    kind: NotifyKind,
+    index: usize,
+    name: &'a str,
+    f: &mut impl FnMut(&str, &Place<'_>),
+) {
+    let block = match kind {
+        NotifyKind::Instance => "vrrp_instance",
+        NotifyKind::Group => "vrrp_sync_group",
+    };
+    for (slot, (kw, c)) in n.commands().into_iter().enumerate() {
+        let Some(c): Option<&NotifyCmd> = c else {
+            continue;
+        };
+        let p = Place {
+            block,
+            name,
+            kw,
+            span: c.span,
+            script: None,
+            user: c.user.as_deref().map(|u| (u, c.group.as_deref())),
+            notify: Some((kind, index, slot)),
+        };
+        f(&c.cmd, &p);
+    }
+}
+
 /// Every command of the configuration with its [`Place`].
-fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
+fn for_each_command(cfg: &Config, mut f: impl FnMut(&str, &Place<'_>)) {
     for (i, s) in cfg.scripts.iter().enumerate() {
         let p = Place {
             block: "vrrp_script",
@@ -95,38 +145,15 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
             span: s.span,
             script: Some(i),
             user: None,
+            notify: None,
         };
         f(&s.script, &p);
     }
-    for inst in &cfg.instances {
-        for (kw, c) in notify_commands(&inst.notify) {
-            if let Some(c) = c {
-                let p = Place {
-                    block: "vrrp_instance",
-                    name: &inst.name,
-                    kw,
-                    span: inst.span,
-                    script: None,
-                    user: None,
-                };
-                f(c, &p);
-            }
-        }
+    for (i, inst) in cfg.instances.iter().enumerate() {
+        notify_places(&inst.notify, NotifyKind::Instance, i, &inst.name, &mut f);
     }
-    for g in &cfg.sync_groups {
-        for (kw, c) in notify_commands(&g.notify) {
-            if let Some(c) = c {
-                let p = Place {
-                    block: "vrrp_sync_group",
-                    name: &g.name,
-                    kw,
-                    span: g.span,
-                    script: None,
-                    user: None,
-                };
-                f(c, &p);
-            }
-        }
+    for (i, g) in cfg.sync_groups.iter().enumerate() {
+        notify_places(&g.notify, NotifyKind::Group, i, &g.name, &mut f);
     }
     // The load-balancing side's scripts (none without the `lvs` feature).
     if !cfg!(feature = "lvs") {
@@ -140,6 +167,7 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
         span,
         script: None,
         user,
+        notify: None,
     };
     for vs in &l.virtual_servers {
         for (kw, c) in [
@@ -245,13 +273,22 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
         let who = match (p.script, p.user) {
             (Some(i), _) => creds.scripts.get(i).copied().flatten(),
             (None, Some((u, g))) => match resolve_creds(u, g) {
-                Ok(c) => Some(c),
+                Ok(c) => {
+                    if let Some((kind, index, slot)) = p.notify {
+                        creds.set_notify(kind, index, slot, c);
+                    }
+                    Some(c)
+                }
                 Err(e) => {
                     diags.push(
                         Severity::Error,
                         DiagKind::General,
                         p.span,
-                        format_args!("{p}: user {u}: {e}"),
+                        format_args!(
+                            "{p}: user {u}{}{}: {e}",
+                            if g.is_some() { " group " } else { "" },
+                            g.unwrap_or("")
+                        ),
                     );
                     return;
                 }

@@ -440,7 +440,7 @@ impl Hooks {
                         state.as_str(),
                         priority
                     );
-                    self.run_commands(now, &c.notify, &ev);
+                    self.run_commands(now, &c.notify, &ev, inst.index());
                     let global = cfg.global_defs.notify_fifo.as_ref();
                     let own = c
                         .notify_fifo
@@ -461,7 +461,7 @@ impl Hooks {
                         priority: 0,
                     };
                     debug!("VRRP_Group({}) notify {}", g.name, state.as_str());
-                    self.run_commands(now, &g.notify, &ev);
+                    self.run_commands(now, &g.notify, &ev, group.index());
                     self.fifo_line(&ev, cfg.global_defs.notify_fifo.iter());
                     self.mail.alert_group(g, state);
                 }
@@ -470,14 +470,17 @@ impl Hooks {
         }
     }
 
-    fn run_commands(&mut self, now: Instant, n: &Notify, ev: &Event<'_>) {
+    /// Runs `n`'s commands for `ev`; `index`: the instance's or group's
+    /// (whose notify commands may name their own user).
+    fn run_commands(&mut self, now: Instant, n: &Notify, ev: &Event<'_>, index: usize) {
         let timeout = (ev.state == NotifyState::Stop).then_some(NOTIFY_STOP_TIMEOUT);
         let Hooks {
             exec, creds, argv, ..
         } = self;
-        for_each_command(n, ev, argv, |a| match a {
+        for_each_command(n, ev, argv, |slot, a| match a {
             Ok(a) => {
-                if let Err(e) = exec.spawn(now, ChildKind::Notify, a, creds.default, timeout) {
+                let who = creds.notify(ev.kind, index, slot);
+                if let Err(e) = exec.spawn(now, ChildKind::Notify, a, who, timeout) {
                     error!(
                         "{} {}: cannot run notify command for {}: {}",
                         ev.kind.as_str(),

@@ -125,3 +125,107 @@ fn group_and_instance_notifications_run_in_keepalived_order() {
         let _ = std::fs::remove_dir_all(&d);
     });
 }
+
+/// Who a notify command runs as: `script_user` for every command without
+/// its own user, and keepalived's `notify_* CMD USER [GROUP]` for one
+/// command. The commands write `id -u` and `id -g`; run as root (the
+/// daemon's case), 65534 is nobody/nogroup on Debian.
+#[test]
+fn notify_commands_run_as_script_user_or_their_own_user() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        println!("skipped under qemu-user (KEEPVIP_QEMU): spawns host programs");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt as _;
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
+        println!("skipped: needs root to change user");
+        return;
+    }
+    let (Ok(nobody), Ok(nogroup)) = (
+        crate::sys::exec::resolve_creds("nobody", None),
+        crate::sys::exec::resolve_creds("root", Some("nogroup")),
+    ) else {
+        println!("skipped: no user nobody or group nogroup here");
+        return;
+    };
+    assert_eq!(nobody.uid, 65534);
+    assert_eq!(nogroup.gid, 65534);
+    let d = std::env::temp_dir().join(format!("kv-hooks-user-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    // Written by the commands as nobody.
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let hook = d.join("id.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$(id -u) $(id -g)\" > {}/$1.out\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let h = hook.display();
+    // 1: script_user nobody nogroup; VI_1's notify_fault names root.
+    // 2: no script_user; notify_backup names nobody (its group), notify
+    //    names nobody and nogroup, notify_master has no user.
+    let conf1 = format!(
+        "global_defs {{\n script_user nobody nogroup\n}}\n\
+         vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 192.0.2.1/24 }}\n \
+         notify_master \"{h} a_master\"\n notify_fault \"{h} a_fault\" root\n}}\n"
+    );
+    let conf2 = format!(
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 192.0.2.1/24 }}\n \
+         notify_master \"{h} b_master\"\n notify_backup \"{h} b_backup\" nobody\n notify \"{h} b_generic\" nobody nogroup\n}}\n"
+    );
+    let run = |text: String, states: &'static [NotifyState]| {
+        big_stack(move || {
+            let files = [("/k.conf", text.as_bytes())];
+            let mut cfg = Config::new_boxed();
+            let mut diags = Diagnostics::new();
+            parse(&MemorySource::new(&files), "/k.conf", &mut cfg, &mut diags);
+            let creds = check_scripts(&cfg, &mut diags);
+            assert!(
+                !diags.has_errors(),
+                "{:?}",
+                diags.iter().collect::<std::vec::Vec<_>>()
+            );
+            let mut poll = PollTable::new();
+            let mut hooks = Hooks::new(&cfg, creds, &mut poll).unwrap();
+            let mut actions = Actions::new();
+            for &state in states {
+                actions.push(Action::Notify {
+                    inst: InstanceId(0),
+                    state,
+                    priority: 100,
+                });
+            }
+            hooks.notify(&cfg, &actions);
+            let t0 = std::time::Instant::now();
+            while hooks.exec.running() > 0 {
+                assert!(t0.elapsed() < std::time::Duration::from_secs(10));
+                hooks.reap(Instant::ZERO);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
+    run(conf1, &[NotifyState::Master, NotifyState::Fault]);
+    run(conf2, &[NotifyState::Master, NotifyState::Backup]);
+    let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_default();
+    // keepalived_script, if it exists, is the default user without
+    // script_user; else the daemon's own (root).
+    let default = crate::sys::exec::default_script_creds()
+        .map(|c| format!("{} {}\n", c.uid, c.gid))
+        .unwrap_or_else(|| "0 0\n".into());
+    assert_eq!(read("a_master.out"), "65534 65534\n", "script_user nobody nogroup");
+    assert_eq!(read("a_fault.out"), "0 0\n", "notify_fault CMD root");
+    assert_eq!(read("b_master.out"), default, "default user");
+    assert_eq!(
+        read("b_backup.out"),
+        format!("65534 {}\n", nobody.gid),
+        "notify_backup CMD nobody: nobody's own group"
+    );
+    assert_eq!(read("b_generic.out"), "65534 65534\n", "notify CMD nobody nogroup");
+    let _ = std::fs::remove_dir_all(&d);
+}
