@@ -351,7 +351,10 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
         yes_no(g.smtp_alert, "on", "off")
     )?;
     if let Some(fifo) = &g.notify_fifo {
-        writeln!(w, " VRRP notify fifo = {fifo}")?;
+        writeln!(w, " Global notify fifo = {}", fifo.path)?;
+    }
+    if let Some(fifo) = &g.vrrp_notify_fifo {
+        writeln!(w, " VRRP notify fifo = {}", fifo.path)?;
     }
     write!(
         w,

@@ -341,7 +341,29 @@ pub struct GlobalDefs {
     pub enable_script_security: bool,
     pub script_user: Option<Name>,
     pub script_group: Option<Name>,
-    pub notify_fifo: Option<PathStr>,
+    /// `notify_fifo PATH [USER [GROUP]]`: every notification's line.
+    pub notify_fifo: Option<FifoCfg>,
+    /// `vrrp_notify_fifo PATH [USER [GROUP]]`: the VRRP lines (all of
+    /// keepvip's), written to both FIFOs like keepalived.
+    pub vrrp_notify_fifo: Option<FifoCfg>,
+}
+
+/// A global notify FIFO: keepalived's `notify_fifo PATH [USER [GROUP]]`;
+/// a FIFO that keepvip creates is given to that user and group (default:
+/// the default script user).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FifoCfg {
+    pub path: PathStr,
+    pub user: Option<Name>,
+    pub group: Option<Name>,
+    pub span: Span,
+}
+
+impl core::ops::Deref for FifoCfg {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.path
+    }
 }
 
 impl Default for GlobalDefs {
@@ -372,6 +394,7 @@ impl Default for GlobalDefs {
             script_user: None,
             script_group: None,
             notify_fifo: None,
+            vrrp_notify_fifo: None,
         }
     }
 }

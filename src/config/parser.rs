@@ -970,6 +970,24 @@ impl<'p> Parser<'p> {
         self.string::<MAX_PATH_LEN>(file, kw, &t, "MAX_PATH_LEN")
     }
 
+    /// `notify_fifo PATH [USER [GROUP]]`.
+    fn fifo_cfg(&mut self, file: u16, span: Span, kw: &str, args: &[Token<'_>]) -> Option<FifoCfg> {
+        let t = self.need(span, kw, args)?;
+        let path = self.string::<MAX_PATH_LEN>(file, kw, &t, "MAX_PATH_LEN")?;
+        let mut names = [None, None];
+        for (k, w) in args.iter().skip(1).take(2).enumerate() {
+            names[k] = Some(self.string::<MAX_NAME_LEN>(file, kw, w, "MAX_NAME_LEN")?);
+        }
+        self.extra_words(file, kw, args, 3);
+        let [user, group] = names;
+        Some(FifoCfg {
+            path,
+            user,
+            group,
+            span,
+        })
+    }
+
     /// keepalived's `notify_* CMD [USER [GROUP]]`: the command is the first
     /// word (quote a command line with arguments), the next two the user
     /// and group it runs as; more words are an error.
@@ -1392,8 +1410,22 @@ impl<'p> Parser<'p> {
                 }
             }
             "notify_fifo" | "vrrp_notify_fifo" => {
-                if let Some(p) = self.path_arg(file, span, kw, args) {
-                    g!().notify_fifo = Some(p);
+                // keepalived: two FIFOs, `PATH [USER [GROUP]]` each; the
+                // first of each keyword counts.
+                if let Some(f) = self.fifo_cfg(file, span, kw, args) {
+                    let slot = if kw == "notify_fifo" {
+                        &mut g!().notify_fifo
+                    } else {
+                        &mut g!().vrrp_notify_fifo
+                    };
+                    if slot.is_some() {
+                        self.warn(
+                            span,
+                            format_args!("{kw} already specified - ignoring {}", f.path),
+                        );
+                    } else {
+                        *slot = Some(f);
+                    }
                 }
             }
             _ => return Handled::Unknown,

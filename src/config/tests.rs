@@ -371,6 +371,26 @@ fn sync_group_member_tracker_weights_are_corrected_with_warnings() {
     assert_eq!(i.track_interface[0].weight, -20);
 }
 
+/// keepalived 2.2.7's global FIFOs: `notify_fifo` and `vrrp_notify_fifo`
+/// are two slots, each `PATH [USER [GROUP]]`; a second one of a keyword is
+/// ignored with a warning.
+#[test]
+fn notify_fifo_and_vrrp_notify_fifo_are_two_slots() {
+    let (cfg, d) = p(&format!(
+        "global_defs {{\n notify_fifo /run/a.fifo nobody nogroup\n vrrp_notify_fifo /run/b.fifo\n notify_fifo /run/c.fifo\n}}\n{}",
+        inst("")
+    ));
+    assert_eq!((d.errors, d.warnings), (0, 1), "{:#?}", lines(&d));
+    assert_diag(&d, 4, Severity::Warning, "notify_fifo already specified - ignoring /run/c.fifo");
+    let g = &cfg.global_defs;
+    let a = g.notify_fifo.as_ref().unwrap();
+    assert_eq!(
+        (a.path.as_str(), a.user.as_deref(), a.group.as_deref()),
+        ("/run/a.fifo", Some("nobody"), Some("nogroup"))
+    );
+    assert_eq!(g.vrrp_notify_fifo.as_ref().unwrap().path, "/run/b.fifo");
+}
+
 #[test]
 fn sync_group_errors() {
     let text = format!(

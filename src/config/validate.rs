@@ -49,7 +49,24 @@ pub(crate) fn finish(p: &mut Parser<'_>) {
     track_refs(p);
     sync_groups(p);
     tracking_weights(p);
+    fifos(p);
     script_security(p);
+}
+
+/// keepalived: the same FIFO as `notify_fifo` and `vrrp_notify_fifo`
+/// would get every line twice: the VRRP one is ignored.
+fn fifos(p: &mut Parser<'_>) {
+    let g = &p.cfg.global_defs;
+    if let (Some(a), Some(b)) = (&g.notify_fifo, &g.vrrp_notify_fifo)
+        && a.path == b.path
+    {
+        let (span, path) = (b.span, b.path.clone());
+        p.warn(
+            span,
+            format_args!("notify FIFO {path} is both notify_fifo and vrrp_notify_fifo: vrrp_notify_fifo ignored"),
+        );
+        p.cfg.global_defs.vrrp_notify_fifo = None;
+    }
 }
 
 fn fam(a: &IpAddr) -> AddressFamily {

@@ -42,6 +42,10 @@ pub struct ScriptCreds {
     pub instance_notify: [[Option<Creds>; NOTIFY_SLOTS]; MAX_INSTANCES],
     /// The same per sync group.
     pub group_notify: [[Option<Creds>; NOTIFY_SLOTS]; MAX_SYNC_GROUPS],
+    /// Owner of a `notify_fifo` / `vrrp_notify_fifo` that keepvip creates:
+    /// its `USER [GROUP]`, else the default script user.
+    pub notify_fifo: Option<Creds>,
+    pub vrrp_notify_fifo: Option<Creds>,
 }
 
 impl ScriptCreds {
@@ -51,6 +55,8 @@ impl ScriptCreds {
             scripts: [None; MAX_SCRIPTS],
             instance_notify: [[None; NOTIFY_SLOTS]; MAX_INSTANCES],
             group_notify: [[None; NOTIFY_SLOTS]; MAX_SYNC_GROUPS],
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
         }
     }
 
@@ -207,7 +213,8 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
     let g = &cfg.global_defs;
     let mut any = !cfg.scripts.is_empty();
     for_each_command(cfg, |_, _| any = true);
-    if !any {
+    let fifos = [g.notify_fifo.as_ref(), g.vrrp_notify_fifo.as_ref()];
+    if !any && fifos.iter().all(|f| f.is_none()) {
         return creds;
     }
     let mut default_ok = true;
@@ -232,6 +239,37 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
         },
         None => default_script_creds(),
     };
+    // keepalived: a FIFO it creates belongs to the FIFO's user and group
+    // (default: the default script user).
+    for (k, f) in fifos.into_iter().enumerate() {
+        let Some(f) = f else { continue };
+        let c = match &f.user {
+            Some(u) => match resolve_creds(u, f.group.as_deref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    diags.push(
+                        Severity::Error,
+                        DiagKind::General,
+                        f.span,
+                        format_args!(
+                            "global_defs: {} {}: user {u}{}{}: {e}",
+                            if k == 0 { "notify_fifo" } else { "vrrp_notify_fifo" },
+                            f.path,
+                            if f.group.is_some() { " group " } else { "" },
+                            f.group.as_deref().unwrap_or("")
+                        ),
+                    );
+                    None
+                }
+            },
+            None => creds.default,
+        };
+        if k == 0 {
+            creds.notify_fifo = c;
+        } else {
+            creds.vrrp_notify_fifo = c;
+        }
+    }
     for (i, s) in cfg.scripts.iter().enumerate() {
         let c = match &s.user {
             Some(u) => match resolve_creds(u, s.group.as_deref()) {

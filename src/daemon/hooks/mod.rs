@@ -65,7 +65,7 @@ use crate::config::model::{Config, Name, Notify, PathStr};
 use crate::limits::{MAX_INSTANCES, MAX_SCRIPTS};
 use crate::notify::{Event, FifoLine, NotifyKind, for_each_command};
 use crate::sys::clock::monotonic_now;
-use crate::sys::exec::{ChildKind, Exec, TERM_GRACE};
+use crate::sys::exec::{ChildKind, Creds, Exec, TERM_GRACE};
 use crate::sys::fifo::{FifoError, NotifyFifo};
 use crate::sys::poll::{PollTable, Slot};
 use crate::sys::procscan::ProcScanner;
@@ -152,16 +152,29 @@ fn open_procs(cfg: &Config, trackers: &Trackers) -> Option<Box<ProcScanner>> {
     }
 }
 
-/// The FIFO paths of a configuration (global first), without duplicates.
-fn fifo_paths(cfg: &Config) -> Vec<PathStr, MAX_FIFOS> {
-    let mut v: Vec<PathStr, MAX_FIFOS> = Vec::new();
-    let all = cfg
-        .global_defs
+/// The FIFO paths of a configuration (`notify_fifo`, `vrrp_notify_fifo`,
+/// then the instances' own), without duplicates, each with the owner a
+/// FIFO keepvip creates gets (the global ones' `USER [GROUP]`).
+fn fifo_paths(cfg: &Config, creds: &ScriptCreds) -> Vec<(PathStr, Option<Creds>), MAX_FIFOS> {
+    let mut v: Vec<(PathStr, Option<Creds>), MAX_FIFOS> = Vec::new();
+    let g = &cfg.global_defs;
+    let all = g
         .notify_fifo
-        .iter()
-        .chain(cfg.instances.iter().filter_map(|i| i.notify_fifo.as_ref()));
-    for p in all {
-        if !v.contains(p) && v.push(p.clone()).is_err() {
+        .as_ref()
+        .map(|f| (&f.path, creds.notify_fifo))
+        .into_iter()
+        .chain(
+            g.vrrp_notify_fifo
+                .as_ref()
+                .map(|f| (&f.path, creds.vrrp_notify_fifo)),
+        )
+        .chain(
+            cfg.instances
+                .iter()
+                .filter_map(|i| i.notify_fifo.as_ref().map(|p| (p, None))),
+        );
+    for (p, owner) in all {
+        if !v.iter().any(|(q, _)| q == p) && v.push((p.clone(), owner)).is_err() {
             error!("more than {MAX_FIFOS} notify FIFOs: {p} not used");
         }
     }
@@ -216,22 +229,31 @@ impl Hooks {
     }
 
     fn open_fifos(&mut self, cfg: &Config) {
-        let want = fifo_paths(cfg);
+        let want = fifo_paths(cfg, &self.creds);
         // Keep the ones still wanted (no reopen, lines in flight stay).
         let mut i = 0;
         while i < self.fifos.len() {
-            if want.contains(&self.fifos[i].path) {
+            if want.iter().any(|(p, _)| *p == self.fifos[i].path) {
                 i += 1;
             } else {
                 self.fifos.swap_remove(i);
             }
         }
-        for p in want {
+        for (p, owner) in want {
             if self.fifos.iter().any(|f| f.path == p) {
                 continue;
             }
-            match NotifyFifo::create(&p) {
+            match NotifyFifo::create_owned(&p, owner.map(|c| (c.uid, c.gid))) {
                 Ok(fifo) => {
+                    if let (Some(e), Some(c)) = (fifo.chown_error(), owner) {
+                        warn!(
+                            "Failed to set uid:gid {}:{} for fifo {}: {}",
+                            c.uid,
+                            c.gid,
+                            p,
+                            IoErr(e)
+                        );
+                    }
                     let _ = self.fifos.push(Fifo { path: p, fifo });
                 }
                 Err(FifoError::Io(e)) => {
@@ -441,12 +463,16 @@ impl Hooks {
                         priority
                     );
                     self.run_commands(now, &c.notify, &ev, inst.index());
-                    let global = cfg.global_defs.notify_fifo.as_ref();
+                    // keepalived writes every line to notify_fifo and to
+                    // vrrp_notify_fifo; keepvip's per-instance FIFO gets it
+                    // unless it is one of those.
+                    let g = &cfg.global_defs;
+                    let globals = g.notify_fifo.iter().chain(&g.vrrp_notify_fifo);
                     let own = c
                         .notify_fifo
                         .as_ref()
-                        .filter(|p| global.is_none_or(|g| g != *p));
-                    self.fifo_line(&ev, global.into_iter().chain(own));
+                        .filter(|p| !globals.clone().any(|g| g.path == **p));
+                    self.fifo_line(&ev, globals.map(|f| &f.path).chain(own));
                     self.mail.alert_instance(c, state);
                 }
                 Action::NotifyGroup { group, state } => {
@@ -462,7 +488,9 @@ impl Hooks {
                     };
                     debug!("VRRP_Group({}) notify {}", g.name, state.as_str());
                     self.run_commands(now, &g.notify, &ev, group.index());
-                    self.fifo_line(&ev, cfg.global_defs.notify_fifo.iter());
+                    let gd = &cfg.global_defs;
+                    let globals = gd.notify_fifo.iter().chain(&gd.vrrp_notify_fifo);
+                    self.fifo_line(&ev, globals.map(|f| &f.path));
                     self.mail.alert_group(g, state);
                 }
                 _ => {}

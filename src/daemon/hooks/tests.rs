@@ -229,3 +229,107 @@ fn notify_commands_run_as_script_user_or_their_own_user() {
     assert_eq!(read("b_generic.out"), "65534 65534\n", "notify CMD nobody nogroup");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// keepalived 2.2.7's two global FIFOs: `notify_fifo` and
+/// `vrrp_notify_fifo` both get every VRRP line; `PATH USER GROUP` gives a
+/// FIFO keepvip creates to that user and group; the same path for both is
+/// one FIFO (the vrrp one is ignored, with a warning), so one line each.
+#[test]
+fn notify_fifo_and_vrrp_notify_fifo_both_get_the_lines() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        println!("skipped under qemu-user (KEEPVIP_QEMU): host FIFOs");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt as _;
+    let root = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0;
+    let nobody = crate::sys::exec::resolve_creds("nobody", Some("nogroup")).ok();
+    let d = std::env::temp_dir().join(format!("kv-hooks-2fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let (a, b) = (d.join("a.fifo"), d.join("b.fifo"));
+    let owner = if root && nobody.is_some() {
+        " nobody nogroup"
+    } else {
+        ""
+    };
+    let inst = "vrrp_sync_group G1 {\n group {\n  VI_1\n  VI_2\n }\n}\n\
+        vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.1/24 }\n}\n\
+        vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress { 192.0.2.2/24 }\n}\n";
+    let conf2 = format!(
+        "global_defs {{\n notify_fifo {}{owner}\n vrrp_notify_fifo {}\n}}\n{inst}",
+        a.display(),
+        b.display()
+    );
+    let conf1 = format!(
+        "global_defs {{\n notify_fifo {}\n vrrp_notify_fifo {}\n}}\n{inst}",
+        a.display(),
+        a.display()
+    );
+    let run = |text: String, warnings: u32, paths: &[&std::path::Path]| {
+        let paths: std::vec::Vec<std::path::PathBuf> =
+            paths.iter().map(|p| p.to_path_buf()).collect();
+        big_stack(move || {
+            let files = [("/k.conf", text.as_bytes())];
+            let mut cfg = Config::new_boxed();
+            let mut diags = Diagnostics::new();
+            parse(&MemorySource::new(&files), "/k.conf", &mut cfg, &mut diags);
+            let creds = check_scripts(&cfg, &mut diags);
+            assert!(!diags.has_errors());
+            assert_eq!(diags.warnings, warnings, "{:?}", diags.iter().collect::<std::vec::Vec<_>>());
+            let mut poll = PollTable::new();
+            let mut hooks = Hooks::new(&cfg, creds, &mut poll).unwrap();
+            let mut readers: std::vec::Vec<std::fs::File> = paths
+                .iter()
+                .map(|p| {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NONBLOCK)
+                        .open(p)
+                        .unwrap()
+                })
+                .collect();
+            let owners: std::vec::Vec<(u32, u32)> = paths
+                .iter()
+                .map(|p| {
+                    let m = std::fs::metadata(p).unwrap();
+                    (m.uid(), m.gid())
+                })
+                .collect();
+            let mut actions = Actions::new();
+            actions.push(Action::Notify {
+                inst: InstanceId(1),
+                state: NotifyState::Backup,
+                priority: 100,
+            });
+            actions.push(Action::NotifyGroup {
+                group: GroupId(0),
+                state: NotifyState::Backup,
+            });
+            hooks.notify(&cfg, &actions);
+            let got: std::vec::Vec<String> = readers
+                .iter_mut()
+                .map(|r| {
+                    use std::io::Read as _;
+                    let mut buf = [0u8; 512];
+                    let n = r.read(&mut buf).unwrap_or(0);
+                    String::from_utf8_lossy(&buf[..n]).into_owned()
+                })
+                .collect();
+            drop(hooks);
+            (got, owners)
+        })
+    };
+    let lines = "INSTANCE \"VI_2\" BACKUP 100\nGROUP \"G1\" BACKUP 0\n";
+    let (got, owners) = run(conf2, 0, &[&a, &b]);
+    assert_eq!(got, [lines, lines]);
+    if let Some(n) = nobody.filter(|_| root) {
+        assert_eq!(owners[0], (n.uid, n.gid), "notify_fifo PATH nobody nogroup");
+        assert_eq!(owners[1], (0, 0));
+    } else {
+        println!("FIFO owner not checked: not root, or no nobody/nogroup");
+    }
+    assert!(!a.exists() && !b.exists(), "created FIFOs are removed");
+    let (got, _) = run(conf1, 1, &[&a]);
+    assert_eq!(got, [lines]);
+    let _ = std::fs::remove_dir_all(&d);
+}
