@@ -651,6 +651,7 @@ fn write_instance_data<W: Write + ?Sized>(
         ("Fault", &n.notify_fault),
         ("Stop", &n.notify_stop),
         ("Generic", &n.notify),
+        ("Master rx lower pri", &n.notify_master_rx_lower_pri),
     ] {
         if let Some(cmd) = cmd {
             writeln!(w, "   {word} state transition script = {cmd}")?;
@@ -817,6 +818,7 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
         ("script_fault", &n.notify_fault),
         ("script_stop", &n.notify_stop),
         ("script", &n.notify),
+        ("script_master_rx_lower_pri", &n.notify_master_rx_lower_pri),
     ] {
         if let Some(cmd) = cmd {
             key(w, f, k)?;

@@ -131,8 +131,8 @@ pub fn for_each_command(
     }
 }
 
-/// Longest FIFO line: `INSTANCE "name" BACKUP 255\n`.
-pub const FIFO_LINE_MAX: usize = MAX_NAME_LEN + 32;
+/// Longest FIFO line: `INSTANCE "name" MASTER_RX_LOWER_PRI 255\n`.
+pub const FIFO_LINE_MAX: usize = MAX_NAME_LEN + 48;
 
 /// One FIFO line in a fixed buffer.
 #[derive(Clone)]
@@ -164,16 +164,19 @@ impl FifoLine {
     /// `INSTANCE "VI_1" MASTER 100\n` (`GROUP "G" MASTER 0\n`). A name too
     /// long for the buffer (cannot happen with config names) is truncated.
     pub fn format(ev: &Event<'_>) -> FifoLine {
+        Self::format_word(ev.kind, ev.name, ev.state.as_str(), ev.reported_priority())
+    }
+
+    /// keepalived's `MASTER_RX_LOWER_PRI` event line of instance `name`:
+    /// `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 200\n`.
+    pub fn master_rx_lower_pri(name: &str, priority: u8) -> FifoLine {
+        Self::format_word(NotifyKind::Instance, name, "MASTER_RX_LOWER_PRI", priority)
+    }
+
+    fn format_word(kind: NotifyKind, name: &str, word: &str, priority: u8) -> FifoLine {
         let mut l = FifoLine::default();
-        let name = ev.name.get(..MAX_NAME_LEN).unwrap_or(ev.name);
-        let _ = writeln!(
-            l,
-            "{} \"{}\" {} {}",
-            ev.kind.as_str(),
-            name,
-            ev.state.as_str(),
-            ev.reported_priority()
-        );
+        let name = name.get(..MAX_NAME_LEN).unwrap_or(name);
+        let _ = writeln!(l, "{} \"{}\" {} {}", kind.as_str(), name, word, priority);
         l
     }
 
@@ -208,6 +211,10 @@ mod tests {
             FifoLine::format(&ev).as_bytes(),
             b"INSTANCE \"VI_1\" MASTER 100\n"
         );
+        assert_eq!(
+            FifoLine::master_rx_lower_pri("VI_1", 200).as_bytes(),
+            b"INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 200\n"
+        );
         let g = Event {
             kind: NotifyKind::Group,
             name: "G_EDGE",
@@ -240,6 +247,7 @@ mod tests {
             notify_fault: None,
             notify_stop: cmd("/bin/stop"),
             notify: cmd("/usr/bin/notify.sh --x"),
+            notify_master_rx_lower_pri: cmd("/bin/never"),
         };
         let ev = Event {
             kind: NotifyKind::Instance,
@@ -249,7 +257,12 @@ mod tests {
         };
         let mut scratch = Argv::new();
         let mut seen = std::vec::Vec::new();
-        for_each_command(&n, &ev, &mut scratch, |_, a| seen.push(words(a.unwrap())));
+        let mut slots = std::vec::Vec::new();
+        for_each_command(&n, &ev, &mut scratch, |slot, a| {
+            slots.push(slot);
+            seen.push(words(a.unwrap()))
+        });
+        assert_eq!(slots, [0, crate::config::model::NOTIFY_GENERIC]);
         assert_eq!(
             seen,
             [

@@ -143,10 +143,12 @@ impl core::fmt::Display for NotifyCmd {
     }
 }
 
-/// Index of a notify command in [`Notify::commands`].
-pub const NOTIFY_SLOTS: usize = 5;
+/// Number of notify commands in [`Notify::commands`].
+pub const NOTIFY_SLOTS: usize = 6;
 /// The slot of the generic `notify` command.
 pub const NOTIFY_GENERIC: usize = 4;
+/// The slot of `notify_master_rx_lower_pri`.
+pub const NOTIFY_RX_LOWER_PRI: usize = 5;
 
 /// notify hooks of an instance or a sync group.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
@@ -157,11 +159,15 @@ pub struct Notify {
     pub notify_stop: Option<NotifyCmd>,
     /// Generic `notify`: gets `INSTANCE|GROUP name STATE priority` appended.
     pub notify: Option<NotifyCmd>,
+    /// `notify_master_rx_lower_pri` (instances only): run as configured
+    /// when the master receives a lower-priority advert.
+    pub notify_master_rx_lower_pri: Option<NotifyCmd>,
 }
 
 impl Notify {
     /// Every command with its keyword, by slot: master, backup, fault,
-    /// stop, then the generic `notify` ([`NOTIFY_GENERIC`]).
+    /// stop, the generic `notify` ([`NOTIFY_GENERIC`]), then
+    /// `notify_master_rx_lower_pri` ([`NOTIFY_RX_LOWER_PRI`]).
     pub fn commands(&self) -> [(&'static str, Option<&NotifyCmd>); NOTIFY_SLOTS] {
         [
             ("notify_master", self.notify_master.as_ref()),
@@ -169,6 +175,10 @@ impl Notify {
             ("notify_fault", self.notify_fault.as_ref()),
             ("notify_stop", self.notify_stop.as_ref()),
             ("notify", self.notify.as_ref()),
+            (
+                "notify_master_rx_lower_pri",
+                self.notify_master_rx_lower_pri.as_ref(),
+            ),
         ]
     }
 }

@@ -1687,7 +1687,8 @@ impl<'p> Parser<'p> {
                     "track_file",
                 );
             }
-            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify"
+            | "notify_master_rx_lower_pri" => {
                 if let Some(c) = self.notify_command(file, span, kw, args) {
                     let n = &mut inst!().notify;
                     set_notify(n, kw, c);
@@ -2364,6 +2365,7 @@ fn set_notify(n: &mut Notify, kw: &str, c: NotifyCmd) {
         "notify_backup" => n.notify_backup = Some(c),
         "notify_fault" => n.notify_fault = Some(c),
         "notify_stop" => n.notify_stop = Some(c),
+        "notify_master_rx_lower_pri" => n.notify_master_rx_lower_pri = Some(c),
         _ => n.notify = Some(c),
     }
 }

@@ -67,7 +67,10 @@ struct Link {
 ///   send priority 0); the group leaves FAULT when no member is faulty;
 /// - the group's own `track_interface` applies to every member;
 /// - `Action::NotifyGroup` whenever the group's state changes (STOP at
-///   shutdown), after the members' own notifications.
+///   shutdown), after the members' own notifications (at start-up
+///   before them, as keepalived's `vrrp_init_state`);
+/// - a member does not notify a state the group is already in, once it has
+///   notified (keepalived's `send_instance_notifies`).
 #[derive(Clone, Debug)]
 struct Group {
     name: Name,
@@ -505,6 +508,7 @@ impl Router {
             return;
         }
         grp.state = new;
+        self.mirror_group_state(g);
         let state = match new {
             StateKind::Initialize => NotifyState::Stop,
             StateKind::Backup => NotifyState::Backup,
@@ -515,6 +519,20 @@ impl Router {
             group: GroupId(g as u16),
             state,
         });
+    }
+
+    /// Tells group `g`'s members its state (for keepalived's rule that a
+    /// member does not notify a state the group is already in).
+    fn mirror_group_state(&mut self, g: usize) {
+        let Some(st) = self.groups.get(g).map(|g| g.state) else {
+            return;
+        };
+        let st = (st != StateKind::Initialize).then_some(st);
+        for m in self.members(g) {
+            if let Some(i) = self.instances.get_mut(usize::from(m)) {
+                i.group_state = st;
+            }
+        }
     }
 
     /// Groups in which a member wants master: when every started member
@@ -555,6 +573,7 @@ impl Router {
     /// faulty -> FAULT (init), else BACKUP (init), each with `DelVips` first
     /// to clean up after a crash). Call after the initial `handle_link`s.
     pub fn handle_start(&mut self, now: Instant, out: &mut Actions) {
+        let first = out.len();
         for idx in 0..self.instances.len() {
             let (own_fault, weight) = self.own_fault_and_weight(idx);
             // A sync group member starts in FAULT when any member is faulty.
@@ -568,8 +587,25 @@ impl Router {
                 inst.start(now, fault, out);
             }
         }
+        let groups = out.len();
         for g in 0..self.groups.len() {
             self.update_group_state(g, out);
+        }
+        // keepalived (vrrp_init_state) notifies a group that starts in
+        // BACKUP before its members' "Entering BACKUP STATE (init)"; a
+        // group in FAULT after its members' FAULT (vrrp_complete_init).
+        let mut to = first;
+        for i in groups..out.len() {
+            if matches!(
+                out.as_slice().get(i),
+                Some(Action::NotifyGroup {
+                    state: NotifyState::Backup,
+                    ..
+                })
+            ) {
+                out.move_to(i, to);
+                to += 1;
+            }
         }
     }
 
@@ -750,6 +786,9 @@ impl Router {
             inst.own_link = dst.own_link;
             inst.track_if = dst.track_if.clone();
             inst.sync_group = dst.sync_group;
+            // keepalived builds new instances on reload: they have not
+            // notified yet.
+            inst.notifies_sent = false;
             if let Some(slot) = self.instances.get_mut(idx) {
                 *slot = inst;
             }
@@ -764,6 +803,7 @@ impl Router {
             if let Some(grp) = self.groups.get_mut(g) {
                 grp.state = st;
             }
+            self.mirror_group_state(g);
         }
         n
     }

@@ -61,7 +61,7 @@ use heapless::Vec;
 
 use super::Daemon;
 use super::errno::IoErr;
-use crate::config::model::{Config, Name, Notify, PathStr};
+use crate::config::model::{Config, NOTIFY_RX_LOWER_PRI, Name, Notify, PathStr};
 use crate::limits::{MAX_INSTANCES, MAX_SCRIPTS};
 use crate::notify::{Event, FifoLine, NotifyKind, for_each_command};
 use crate::sys::clock::monotonic_now;
@@ -475,6 +475,45 @@ impl Hooks {
                     self.fifo_line(&ev, globals.map(|f| &f.path).chain(own));
                     self.mail.alert_instance(c, state);
                 }
+                Action::MasterRxLowerPri { inst, priority } => {
+                    let Some(c) = cfg.instances.get(inst.index()) else {
+                        continue;
+                    };
+                    let now = *now.get_or_insert_with(monotonic_now);
+                    debug!("({}) notify MASTER_RX_LOWER_PRI (priority {})", c.name, priority);
+                    // keepalived's send_event_notify: the command as
+                    // configured, then the FIFO line; no mail.
+                    if let Some(cmd) = &c.notify.notify_master_rx_lower_pri {
+                        let Hooks {
+                            exec, creds, argv, ..
+                        } = &mut *self;
+                        let who = creds.notify(NotifyKind::Instance, inst.index(), NOTIFY_RX_LOWER_PRI);
+                        match build_argv(cmd, &[], argv) {
+                            Ok(()) => {
+                                if let Err(e) = exec.spawn(now, ChildKind::Notify, argv, who, None)
+                                {
+                                    error!(
+                                        "INSTANCE {}: cannot run notify_master_rx_lower_pri: {}",
+                                        c.name,
+                                        IoErr(&e)
+                                    );
+                                }
+                            }
+                            Err(e) => error!(
+                                "INSTANCE {}: notify_master_rx_lower_pri cannot be built: {}",
+                                c.name, e
+                            ),
+                        }
+                    }
+                    let line = FifoLine::master_rx_lower_pri(&c.name, priority);
+                    let g = &cfg.global_defs;
+                    let globals = g.notify_fifo.iter().chain(&g.vrrp_notify_fifo);
+                    let own = c
+                        .notify_fifo
+                        .as_ref()
+                        .filter(|p| !globals.clone().any(|g| g.path == **p));
+                    self.fifo_write(&line, globals.map(|f| &f.path).chain(own));
+                }
                 Action::NotifyGroup { group, state } => {
                     let Some(g) = cfg.sync_groups.get(group.index()) else {
                         continue;
@@ -529,7 +568,10 @@ impl Hooks {
     }
 
     fn fifo_line<'a>(&mut self, ev: &Event<'_>, paths: impl Iterator<Item = &'a PathStr>) {
-        let line = FifoLine::format(ev);
+        self.fifo_write(&FifoLine::format(ev), paths);
+    }
+
+    fn fifo_write<'a>(&mut self, line: &FifoLine, paths: impl Iterator<Item = &'a PathStr>) {
         for p in paths {
             let Some(f) = self.fifos.iter_mut().find(|f| &f.path == p) else {
                 continue;

@@ -333,3 +333,70 @@ fn notify_fifo_and_vrrp_notify_fifo_both_get_the_lines() {
     assert_eq!(got, [lines]);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// keepalived's MASTER_RX_LOWER_PRI event: `notify_master_rx_lower_pri`
+/// runs as configured (no arguments added) and the FIFO gets
+/// `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 150`; the generic `notify` does not
+/// run for it.
+#[test]
+fn master_rx_lower_pri_runs_its_command_and_writes_the_fifo() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        println!("skipped under qemu-user (KEEPVIP_QEMU): spawns host programs");
+        return;
+    }
+    let d = std::env::temp_dir().join(format!("kv-hooks-rxlow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let hook = d.join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\nf=$1\nshift\necho \"$*\" >> {}/$f.out\n", d.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fifo = d.join("n.fifo");
+    let text = format!(
+        "global_defs {{\n vrrp_notify_fifo {}\n}}\n\
+         vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n priority 150\n virtual_ipaddress {{ 192.0.2.1/24 }}\n \
+         notify_master_rx_lower_pri \"{h} rx x y\"\n notify \"{h} generic\"\n}}\n",
+        fifo.display(),
+        h = hook.display()
+    );
+    let d2 = d.clone();
+    let got = big_stack(move || {
+        let files = [("/k.conf", text.as_bytes())];
+        let mut cfg = Config::new_boxed();
+        let mut diags = Diagnostics::new();
+        parse(&MemorySource::new(&files), "/k.conf", &mut cfg, &mut diags);
+        assert!(!diags.has_errors());
+        let mut poll = PollTable::new();
+        let mut hooks = Hooks::new(&cfg, ScriptCreds::none(), &mut poll).unwrap();
+        let mut reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let mut actions = Actions::new();
+        actions.push(Action::MasterRxLowerPri {
+            inst: InstanceId(0),
+            priority: 150,
+        });
+        hooks.notify(&cfg, &actions);
+        assert_eq!(hooks.exec.running(), 1);
+        let t0 = std::time::Instant::now();
+        while hooks.exec.running() > 0 {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(10));
+            hooks.reap(Instant::ZERO);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        use std::io::Read as _;
+        let mut buf = [0u8; 256];
+        let n = reader.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    assert_eq!(got, "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150\n");
+    assert_eq!(std::fs::read_to_string(d2.join("rx.out")).unwrap(), "x y\n");
+    assert!(!d2.join("generic.out").exists());
+    let _ = std::fs::remove_dir_all(&d2);
+}
