@@ -333,17 +333,25 @@ fn notify_command_user_and_group_are_checked() {
         std::fs::write(&f, conf(body)).unwrap();
         run(&["-t", "-f", f.to_str().unwrap()])
     };
-    let (code, _, err) = t("    notify_master \"/bin/true\" nobody nogroup\n    notify /bin/true\n");
+    let (code, _, err) =
+        t("    notify_master \"/bin/true\" nobody nogroup\n    notify /bin/true\n");
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = t("    notify_master \"/bin/true\" no_such_user_kv\n");
     assert_eq!(code, 3, "{err}");
     assert!(
-        err.contains(":13:5: error: vrrp_instance VI_1: notify_master: user no_such_user_kv: no such user"),
+        err.contains(
+            ":13:5: error: vrrp_instance VI_1: notify_master: user no_such_user_kv: no such user"
+        ),
         "{err}"
     );
     let (code, _, err) = t("    notify_backup \"/bin/true\" nobody no_such_group_kv\n");
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains(":13:5: error: vrrp_instance VI_1: notify_backup: user nobody group no_such_group_kv"), "{err}");
+    assert!(
+        err.contains(
+            ":13:5: error: vrrp_instance VI_1: notify_backup: user nobody group no_such_group_kv"
+        ),
+        "{err}"
+    );
     // Unquoted: `/bin/touch` as user `/tmp/x` (keepalived: "Script user
     // '/tmp/x' does not exist", the command dropped).
     let (code, _, err) = t("    notify_fault /bin/touch /tmp/x\n");
@@ -351,7 +359,10 @@ fn notify_command_user_and_group_are_checked() {
     assert!(err.contains("notify_fault: user /tmp/x"), "{err}");
     let (code, _, err) = t("    notify \"/bin/true\" nobody nogroup extra\n");
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains(":13:39: error: 'notify' takes a command, then at most a user and a group"), "{err}");
+    assert!(
+        err.contains(":13:39: error: 'notify' takes a command, then at most a user and a group"),
+        "{err}"
+    );
     std::fs::write(
         &f,
         conf("").replace("script \"/bin/true\"", "script /bin/touch /tmp/x"),
@@ -359,6 +370,9 @@ fn notify_command_user_and_group_are_checked() {
     .unwrap();
     let (code, _, err) = run(&["-t", "-f", f.to_str().unwrap()]);
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains(":5:23: warning: 'script': words after the command are ignored"), "{err}");
+    assert!(
+        err.contains(":5:23: warning: 'script': words after the command are ignored"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

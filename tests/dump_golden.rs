@@ -631,7 +631,10 @@ fn json_dump_encodes_higher_prio_send_advert_and_preempt_delay_as_keepalived() {
             "    priority 100\n",
             "    priority 100\n    preempt_delay 2.5\n    higher_prio_send_advert false\n",
         )
-        .replace("    priority 90\n", "    priority 90\n    preempt_delay 7\n");
+        .replace(
+            "    priority 90\n",
+            "    priority 90\n    preempt_delay 7\n",
+        );
     let mut b = bench_with(&conf);
     b.start(keepvip::time::Instant::ZERO);
     let mut s = String::new();

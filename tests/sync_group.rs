@@ -466,9 +466,17 @@ fn track_interface_reverse_as_keepalived() {
     assert_eq!(h.r.effective_priority(A), Some(100));
     h.link("eth3", false);
     assert_eq!(h.r.effective_priority(A), Some(110));
-    let mut h = H::new(&conf("", " track_interface {\n  eth2 weight 0 reverse\n }", ""));
+    let mut h = H::new(&conf(
+        "",
+        " track_interface {\n  eth2 weight 0 reverse\n }",
+        "",
+    ));
     h.start();
-    assert_eq!(h.states().2, StateKind::Fault, "weight 0 reverse: FAULT while up");
+    assert_eq!(
+        h.states().2,
+        StateKind::Fault,
+        "weight 0 reverse: FAULT while up"
+    );
     h.link("eth2", false);
     assert_eq!(h.states().2, StateKind::Backup);
 }
@@ -573,9 +581,13 @@ fn member_does_not_notify_a_state_its_group_is_already_in() {
     h.advert(B, PEER_B, 200);
     // A rogue owner on VI_A's VRID with a higher address: VI_A backs off.
     let out = h.advert(A, PEER_A, 255);
-    assert_eq!(h.states(), (StateKind::Backup, StateKind::Backup, StateKind::Backup));
+    assert_eq!(
+        h.states(),
+        (StateKind::Backup, StateKind::Backup, StateKind::Backup)
+    );
     assert!(
-        out.iter().any(|a| matches!(a, DelVips { inst } if *inst == A)),
+        out.iter()
+            .any(|a| matches!(a, DelVips { inst } if *inst == A)),
         "{out:?}"
     );
     assert_eq!(member_notifies(&out), [], "VI_A: BACKUP, the group's state");

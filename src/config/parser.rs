@@ -1687,7 +1687,11 @@ impl<'p> Parser<'p> {
                     "track_file",
                 );
             }
-            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify"
+            "notify_master"
+            | "notify_backup"
+            | "notify_fault"
+            | "notify_stop"
+            | "notify"
             | "notify_master_rx_lower_pri" => {
                 if let Some(c) = self.notify_command(file, span, kw, args) {
                     let n = &mut inst!().notify;

@@ -643,7 +643,9 @@ fn tracking_weights(p: &mut Parser<'_>) {
             );
             p.warn(
                 span,
-                format_args!("({name}) track_interface {own} ignored: it is the instance's own interface"),
+                format_args!(
+                    "({name}) track_interface {own} ignored: it is the instance's own interface"
+                ),
             );
             p.cfg.instances[i].track_interface.remove(k);
         }
@@ -700,10 +702,7 @@ fn tracking_weights(p: &mut Parser<'_>) {
             }
             p.warn(
                 r.span,
-                format_args!(
-                    "({name}) track_script {} ignored: weight {w} {why}",
-                    r.name
-                ),
+                format_args!("({name}) track_script {} ignored: weight {w} {why}", r.name),
             );
             p.cfg.instances[i].track_script.remove(k);
         }
@@ -729,10 +728,7 @@ fn tracking_weights(p: &mut Parser<'_>) {
             } else {
                 p.warn(
                     r.span,
-                    format_args!(
-                        "({name}) track_file {} ignored: weight {w} {why}",
-                        r.name
-                    ),
+                    format_args!("({name}) track_file {} ignored: weight {w} {why}", r.name),
                 );
                 p.cfg.instances[i].track_file.remove(k);
             }
@@ -807,13 +803,21 @@ fn ref_weight(cfg: &Config, kind: TrackKind, r: &TrackRef) -> i16 {
         return w;
     }
     match kind {
-        TrackKind::Script => cfg.scripts.iter().find(|s| s.name == r.name).map(|s| s.weight),
+        TrackKind::Script => cfg
+            .scripts
+            .iter()
+            .find(|s| s.name == r.name)
+            .map(|s| s.weight),
         TrackKind::Process => cfg
             .track_processes
             .iter()
             .find(|s| s.name == r.name)
             .map(|s| s.weight),
-        TrackKind::File => cfg.track_files.iter().find(|s| s.name == r.name).map(|s| s.weight),
+        TrackKind::File => cfg
+            .track_files
+            .iter()
+            .find(|s| s.name == r.name)
+            .map(|s| s.weight),
     }
     .unwrap_or(0)
 }

@@ -295,7 +295,11 @@ fn owner_loses_weighted_trackers_and_the_groups_weights() {
         vrrp_track_file f { file /run/f }\n";
     let text = format!(
         "{owner}{}",
-        inst("VI_1", 1, "priority 255\n track_script { w }\n track_file { f }")
+        inst(
+            "VI_1",
+            1,
+            "priority 255\n track_script { w }\n track_file { f }"
+        )
     );
     with(&text, |_, t| {
         assert_eq!(

@@ -29,19 +29,20 @@ use crate::sys::exec::{
     Creds, ScriptSecurityError, check_script_security, default_script_creds, resolve_creds,
 };
 use crate::track::cmdline::{Argv, build_argv};
+use heapless::Vec;
 
 /// Who each script runs as (`None`: the daemon's own user).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptCreds {
     /// Notify scripts and `vrrp_script`s without `user`.
     pub default: Option<Creds>,
     /// Per `vrrp_script` (index into `Config::scripts`).
     pub scripts: [Option<Creds>; MAX_SCRIPTS],
-    /// Notify commands written with their own `USER [GROUP]`, per instance
-    /// and slot of [`Notify::commands`] (`None`: the default).
-    pub instance_notify: [[Option<Creds>; NOTIFY_SLOTS]; MAX_INSTANCES],
-    /// The same per sync group.
-    pub group_notify: [[Option<Creds>; NOTIFY_SLOTS]; MAX_SYNC_GROUPS],
+    /// Notify commands written with their own `USER [GROUP]`: (instance or
+    /// group, its index, slot of [`Notify::commands`], who). Only those are
+    /// stored (the others use `default`), so the unused capacity is never
+    /// touched.
+    pub notify_users: Vec<(NotifyKind, u16, u8, Creds), NOTIFY_USERS_MAX>,
     /// Owner of a `notify_fifo` / `vrrp_notify_fifo` that keepvip creates:
     /// its `USER [GROUP]`, else the default script user.
     pub notify_fifo: Option<Creds>,
@@ -53,8 +54,7 @@ impl ScriptCreds {
         ScriptCreds {
             default: None,
             scripts: [None; MAX_SCRIPTS],
-            instance_notify: [[None; NOTIFY_SLOTS]; MAX_INSTANCES],
-            group_notify: [[None; NOTIFY_SLOTS]; MAX_SYNC_GROUPS],
+            notify_users: Vec::new(),
             notify_fifo: None,
             vrrp_notify_fifo: None,
         }
@@ -63,24 +63,23 @@ impl ScriptCreds {
     /// Who notify command `slot` of instance or group `index` runs as: its
     /// own user if it names one, else the default.
     pub fn notify(&self, kind: NotifyKind, index: usize, slot: usize) -> Option<Creds> {
-        let own = match kind {
-            NotifyKind::Instance => self.instance_notify.get(index),
-            NotifyKind::Group => self.group_notify.get(index),
-        };
-        own.and_then(|s| s.get(slot).copied().flatten())
+        self.notify_users
+            .iter()
+            .find(|(k, i, s, _)| *k == kind && usize::from(*i) == index && usize::from(*s) == slot)
+            .map(|x| x.3)
             .or(self.default)
     }
 
     fn set_notify(&mut self, kind: NotifyKind, index: usize, slot: usize, c: Creds) {
-        let own = match kind {
-            NotifyKind::Instance => self.instance_notify.get_mut(index),
-            NotifyKind::Group => self.group_notify.get_mut(index),
-        };
-        if let Some(s) = own.and_then(|s| s.get_mut(slot)) {
-            *s = Some(c);
+        if let (Ok(i), Ok(s)) = (u16::try_from(index), u8::try_from(slot)) {
+            // Capacity: every notify command of every instance and group.
+            let _ = self.notify_users.push((kind, i, s, c));
         }
     }
 }
+
+/// Most notify commands of a configuration.
+const NOTIFY_USERS_MAX: usize = (MAX_INSTANCES + MAX_SYNC_GROUPS) * NOTIFY_SLOTS;
 
 /// True when a script with these credentials runs with root privileges
 /// (the daemon runs as root, so `None` is root).
@@ -253,7 +252,11 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
                         f.span,
                         format_args!(
                             "global_defs: {} {}: user {u}{}{}: {e}",
-                            if k == 0 { "notify_fifo" } else { "vrrp_notify_fifo" },
+                            if k == 0 {
+                                "notify_fifo"
+                            } else {
+                                "vrrp_notify_fifo"
+                            },
                             f.path,
                             if f.group.is_some() { " group " } else { "" },
                             f.group.as_deref().unwrap_or("")

@@ -480,14 +480,18 @@ impl Hooks {
                         continue;
                     };
                     let now = *now.get_or_insert_with(monotonic_now);
-                    debug!("({}) notify MASTER_RX_LOWER_PRI (priority {})", c.name, priority);
+                    debug!(
+                        "({}) notify MASTER_RX_LOWER_PRI (priority {})",
+                        c.name, priority
+                    );
                     // keepalived's send_event_notify: the command as
                     // configured, then the FIFO line; no mail.
                     if let Some(cmd) = &c.notify.notify_master_rx_lower_pri {
                         let Hooks {
                             exec, creds, argv, ..
                         } = &mut *self;
-                        let who = creds.notify(NotifyKind::Instance, inst.index(), NOTIFY_RX_LOWER_PRI);
+                        let who =
+                            creds.notify(NotifyKind::Instance, inst.index(), NOTIFY_RX_LOWER_PRI);
                         match build_argv(cmd, &[], argv) {
                             Ok(()) => {
                                 if let Err(e) = exec.spawn(now, ChildKind::Notify, argv, who, None)

@@ -137,7 +137,11 @@ fn notify_commands_run_as_script_user_or_their_own_user() {
         return;
     }
     use std::os::unix::fs::MetadataExt as _;
-    if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
+    if std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        != 0
+    {
         println!("skipped: needs root to change user");
         return;
     }
@@ -218,7 +222,11 @@ fn notify_commands_run_as_script_user_or_their_own_user() {
     let default = crate::sys::exec::default_script_creds()
         .map(|c| format!("{} {}\n", c.uid, c.gid))
         .unwrap_or_else(|| "0 0\n".into());
-    assert_eq!(read("a_master.out"), "65534 65534\n", "script_user nobody nogroup");
+    assert_eq!(
+        read("a_master.out"),
+        "65534 65534\n",
+        "script_user nobody nogroup"
+    );
     assert_eq!(read("a_fault.out"), "0 0\n", "notify_fault CMD root");
     assert_eq!(read("b_master.out"), default, "default user");
     assert_eq!(
@@ -226,7 +234,11 @@ fn notify_commands_run_as_script_user_or_their_own_user() {
         format!("65534 {}\n", nobody.gid),
         "notify_backup CMD nobody: nobody's own group"
     );
-    assert_eq!(read("b_generic.out"), "65534 65534\n", "notify CMD nobody nogroup");
+    assert_eq!(
+        read("b_generic.out"),
+        "65534 65534\n",
+        "notify CMD nobody nogroup"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -241,7 +253,10 @@ fn notify_fifo_and_vrrp_notify_fifo_both_get_the_lines() {
         return;
     }
     use std::os::unix::fs::MetadataExt as _;
-    let root = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        == 0;
     let nobody = crate::sys::exec::resolve_creds("nobody", Some("nogroup")).ok();
     let d = std::env::temp_dir().join(format!("kv-hooks-2fifo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -275,7 +290,12 @@ fn notify_fifo_and_vrrp_notify_fifo_both_get_the_lines() {
             parse(&MemorySource::new(&files), "/k.conf", &mut cfg, &mut diags);
             let creds = check_scripts(&cfg, &mut diags);
             assert!(!diags.has_errors());
-            assert_eq!(diags.warnings, warnings, "{:?}", diags.iter().collect::<std::vec::Vec<_>>());
+            assert_eq!(
+                diags.warnings,
+                warnings,
+                "{:?}",
+                diags.iter().collect::<std::vec::Vec<_>>()
+            );
             let mut poll = PollTable::new();
             let mut hooks = Hooks::new(&cfg, creds, &mut poll).unwrap();
             let mut readers: std::vec::Vec<std::fs::File> = paths
@@ -350,7 +370,10 @@ fn master_rx_lower_pri_runs_its_command_and_writes_the_fifo() {
     let hook = d.join("hook.sh");
     std::fs::write(
         &hook,
-        format!("#!/bin/sh\nf=$1\nshift\necho \"$*\" >> {}/$f.out\n", d.display()),
+        format!(
+            "#!/bin/sh\nf=$1\nshift\necho \"$*\" >> {}/$f.out\n",
+            d.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
