@@ -351,7 +351,10 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
         yes_no(g.smtp_alert, "on", "off")
     )?;
     if let Some(fifo) = &g.notify_fifo {
-        writeln!(w, " VRRP notify fifo = {fifo}")?;
+        writeln!(w, " Global notify fifo = {}", fifo.path)?;
+    }
+    if let Some(fifo) = &g.vrrp_notify_fifo {
+        writeln!(w, " VRRP notify fifo = {}", fifo.path)?;
     }
     write!(
         w,
@@ -365,7 +368,7 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
             " Gratuitous ARP lower priority delay = {}\n",
             " Gratuitous ARP lower priority repeat = {}\n",
             " Send advert after receive lower priority advert = {}\n",
-            " Send advert after receive higher priority advert = false\n",
+            " Send advert after receive higher priority advert = {}\n",
             " Gratuitous ARP interval = {}\n",
             " Gratuitous NA interval = {}\n",
             " VRRP default protocol version = {}\n",
@@ -382,6 +385,7 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
         g.vrrp_garp_lower_prio_delay_s,
         g.vrrp_garp_lower_prio_repeat,
         yes_no(g.vrrp_lower_prio_no_advert, "false", "true"),
+        g.vrrp_higher_prio_send_advert,
         SecsF(u64::from(g.vrrp_garp_interval_us)),
         SecsF(u64::from(g.vrrp_gna_interval_us)),
         version_number(g.vrrp_version),
@@ -517,7 +521,7 @@ fn write_instance_data<W: Write + ?Sized>(
             "   Gratuitous ARP lower priority repeat = {}\n",
             "   Down timer adverts = {}\n",
             "   Send advert after receive lower priority advert = {}\n",
-            "   Send advert after receive higher priority advert = false\n",
+            "   Send advert after receive higher priority advert = {}\n",
             "   Virtual Router ID = {}\n",
             "   Priority = {}\n",
             "   Effective priority = {}\n"
@@ -530,6 +534,7 @@ fn write_instance_data<W: Write + ?Sized>(
         c.garp_lower_prio_repeat,
         c.down_timer_adverts,
         yes_no(c.lower_prio_no_advert, "false", "true"),
+        c.higher_prio_send_advert,
         c.virtual_router_id,
         r.base_priority(id).unwrap_or(c.priority),
         eff,
@@ -646,6 +651,7 @@ fn write_instance_data<W: Write + ?Sized>(
         ("Fault", &n.notify_fault),
         ("Stop", &n.notify_stop),
         ("Generic", &n.notify),
+        ("Master rx lower pri", &n.notify_master_rx_lower_pri),
     ] {
         if let Some(cmd) = cmd {
             writeln!(w, "   {word} state transition script = {cmd}")?;
@@ -767,7 +773,7 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
             "\"last_transition\":{},\"garp_delay\":{},\"garp_refresh\":{},",
             "\"garp_rep\":{},\"garp_refresh_rep\":{},\"garp_lower_prio_delay\":{},",
             "\"garp_lower_prio_rep\":{},\"lower_prio_no_advert\":{},",
-            "\"higher_prio_send_advert\":0,\"vrid\":{},\"base_priority\":{},",
+            "\"higher_prio_send_advert\":{},\"vrid\":{},\"base_priority\":{},",
             "\"effective_priority\":{},\"vipset\":{},\"promote_secondaries\":false,",
             "\"adver_int\":{},\"master_adver_int\":{},\"accept\":{},\"nopreempt\":{},",
             "\"preempt_delay\":{},\"state\":{},\"wantstate\":{},\"version\":{},",
@@ -787,6 +793,7 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
         c.garp_lower_prio_delay_s,
         c.garp_lower_prio_repeat,
         u8::from(c.lower_prio_no_advert),
+        u8::from(c.higher_prio_send_advert),
         c.virtual_router_id,
         r.base_priority(id).unwrap_or(c.priority),
         r.effective_priority(id).unwrap_or(c.priority),
@@ -795,6 +802,8 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
         SecsG(u64::from(mi) * 10_000),
         u8::from(c.accept),
         c.nopreempt,
+        // keepalived 2.2.7: `preempt_delay / TIMER_HZ` as an unsigned
+        // integer (vrrp_json.c): whole seconds, the fraction dropped.
         c.preempt_delay_ms / 1000,
         state_number(state),
         state_number(state),
@@ -809,6 +818,7 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
         ("script_fault", &n.notify_fault),
         ("script_stop", &n.notify_stop),
         ("script", &n.notify),
+        ("script_master_rx_lower_pri", &n.notify_master_rx_lower_pri),
     ] {
         if let Some(cmd) = cmd {
             key(w, f, k)?;

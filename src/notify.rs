@@ -9,7 +9,7 @@
 
 use core::fmt::Write as _;
 
-use crate::config::model::{Command, Notify};
+use crate::config::model::{NOTIFY_GENERIC, Notify, NotifyCmd};
 use crate::limits::MAX_NAME_LEN;
 use crate::track::cmdline::{Argv, CmdError, build_argv};
 use crate::vrrp::NotifyState;
@@ -51,14 +51,20 @@ impl Event<'_> {
     }
 }
 
-/// The specific command for `state` (`notify_master` for MASTER...).
-pub fn specific_command(n: &Notify, state: NotifyState) -> Option<&Command> {
+/// The slot in [`Notify::commands`] of the specific command for `state`
+/// (`notify_master` for MASTER...).
+pub const fn specific_slot(state: NotifyState) -> usize {
     match state {
-        NotifyState::Master => n.notify_master.as_ref(),
-        NotifyState::Backup => n.notify_backup.as_ref(),
-        NotifyState::Fault => n.notify_fault.as_ref(),
-        NotifyState::Stop => n.notify_stop.as_ref(),
+        NotifyState::Master => 0,
+        NotifyState::Backup => 1,
+        NotifyState::Fault => 2,
+        NotifyState::Stop => 3,
     }
+}
+
+/// The specific command for `state` (`notify_master` for MASTER...).
+pub fn specific_command(n: &Notify, state: NotifyState) -> Option<&NotifyCmd> {
+    n.commands()[specific_slot(state)].1
 }
 
 /// A specific `notify_*` command's argument vector: exactly as configured.
@@ -99,31 +105,34 @@ pub fn generic_argv(cmd: &str, ev: &Event<'_>, out: &mut Argv) -> Result<(), Cmd
     )
 }
 
-/// Calls `f` with the argument vector of every command `n` runs for `ev`,
-/// in keepalived's order (specific first, then generic). A command that
-/// cannot be built is passed as `Err` (the caller logs it).
+/// Calls `f` with the slot in [`Notify::commands`] (which says whose
+/// credentials the command runs with) and the argument vector of every
+/// command `n` runs for `ev`, in keepalived's order (specific first, then
+/// generic). A command that cannot be built is passed as `Err` (the caller
+/// logs it).
 pub fn for_each_command(
     n: &Notify,
     ev: &Event<'_>,
     scratch: &mut Argv,
-    mut f: impl FnMut(Result<&Argv, CmdError>),
+    mut f: impl FnMut(usize, Result<&Argv, CmdError>),
 ) {
     if let Some(c) = specific_command(n, ev.state) {
+        let slot = specific_slot(ev.state);
         match specific_argv(c, scratch) {
-            Ok(()) => f(Ok(scratch)),
-            Err(e) => f(Err(e)),
+            Ok(()) => f(slot, Ok(scratch)),
+            Err(e) => f(slot, Err(e)),
         }
     }
     if let Some(c) = &n.notify {
         match generic_argv(c, ev, scratch) {
-            Ok(()) => f(Ok(scratch)),
-            Err(e) => f(Err(e)),
+            Ok(()) => f(NOTIFY_GENERIC, Ok(scratch)),
+            Err(e) => f(NOTIFY_GENERIC, Err(e)),
         }
     }
 }
 
-/// Longest FIFO line: `INSTANCE "name" BACKUP 255\n`.
-pub const FIFO_LINE_MAX: usize = MAX_NAME_LEN + 32;
+/// Longest FIFO line: `INSTANCE "name" MASTER_RX_LOWER_PRI 255\n`.
+pub const FIFO_LINE_MAX: usize = MAX_NAME_LEN + 48;
 
 /// One FIFO line in a fixed buffer.
 #[derive(Clone)]
@@ -155,16 +164,19 @@ impl FifoLine {
     /// `INSTANCE "VI_1" MASTER 100\n` (`GROUP "G" MASTER 0\n`). A name too
     /// long for the buffer (cannot happen with config names) is truncated.
     pub fn format(ev: &Event<'_>) -> FifoLine {
+        Self::format_word(ev.kind, ev.name, ev.state.as_str(), ev.reported_priority())
+    }
+
+    /// keepalived's `MASTER_RX_LOWER_PRI` event line of instance `name`:
+    /// `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 200\n`.
+    pub fn master_rx_lower_pri(name: &str, priority: u8) -> FifoLine {
+        Self::format_word(NotifyKind::Instance, name, "MASTER_RX_LOWER_PRI", priority)
+    }
+
+    fn format_word(kind: NotifyKind, name: &str, word: &str, priority: u8) -> FifoLine {
         let mut l = FifoLine::default();
-        let name = ev.name.get(..MAX_NAME_LEN).unwrap_or(ev.name);
-        let _ = writeln!(
-            l,
-            "{} \"{}\" {} {}",
-            ev.kind.as_str(),
-            name,
-            ev.state.as_str(),
-            ev.reported_priority()
-        );
+        let name = name.get(..MAX_NAME_LEN).unwrap_or(name);
+        let _ = writeln!(l, "{} \"{}\" {} {}", kind.as_str(), name, word, priority);
         l
     }
 
@@ -183,8 +195,8 @@ mod tests {
             .collect()
     }
 
-    fn cmd(s: &str) -> Option<Command> {
-        Some(Command::try_from(s).unwrap())
+    fn cmd(s: &str) -> Option<NotifyCmd> {
+        NotifyCmd::new(s)
     }
 
     #[test]
@@ -198,6 +210,10 @@ mod tests {
         assert_eq!(
             FifoLine::format(&ev).as_bytes(),
             b"INSTANCE \"VI_1\" MASTER 100\n"
+        );
+        assert_eq!(
+            FifoLine::master_rx_lower_pri("VI_1", 200).as_bytes(),
+            b"INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 200\n"
         );
         let g = Event {
             kind: NotifyKind::Group,
@@ -231,6 +247,7 @@ mod tests {
             notify_fault: None,
             notify_stop: cmd("/bin/stop"),
             notify: cmd("/usr/bin/notify.sh --x"),
+            notify_master_rx_lower_pri: cmd("/bin/never"),
         };
         let ev = Event {
             kind: NotifyKind::Instance,
@@ -240,7 +257,12 @@ mod tests {
         };
         let mut scratch = Argv::new();
         let mut seen = std::vec::Vec::new();
-        for_each_command(&n, &ev, &mut scratch, |a| seen.push(words(a.unwrap())));
+        let mut slots = std::vec::Vec::new();
+        for_each_command(&n, &ev, &mut scratch, |slot, a| {
+            slots.push(slot);
+            seen.push(words(a.unwrap()))
+        });
+        assert_eq!(slots, [0, crate::config::model::NOTIFY_GENERIC]);
         assert_eq!(
             seen,
             [
@@ -263,7 +285,7 @@ mod tests {
             priority: 150,
         };
         seen.clear();
-        for_each_command(&n, &g, &mut scratch, |a| seen.push(words(a.unwrap())));
+        for_each_command(&n, &g, &mut scratch, |_, a| seen.push(words(a.unwrap())));
         assert_eq!(
             seen,
             [vec![
@@ -280,7 +302,7 @@ mod tests {
             ..ev
         };
         seen.clear();
-        for_each_command(&n, &s, &mut scratch, |a| seen.push(words(a.unwrap())));
+        for_each_command(&n, &s, &mut scratch, |_, a| seen.push(words(a.unwrap())));
         assert_eq!(seen[0], ["/bin/stop"]);
         assert_eq!(seen[1][4..], ["STOP", "7"]);
     }

@@ -341,3 +341,70 @@ fn misc_check_user_is_checked() {
         "{err}"
     );
 }
+
+/// keepalived's `notify_* CMD [USER [GROUP]]`: the words after the quoted
+/// command are the user and group it runs as, checked by -t with the
+/// keyword's place; an unquoted command line with arguments is read the
+/// same way (its second word is a user), and a vrrp_script's extra words
+/// are ignored with a warning (keepalived runs the first word only).
+#[test]
+fn notify_command_user_and_group_are_checked() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kv-notify-user-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("k.conf");
+    let conf = |body: &str| {
+        format!(
+            "global_defs {{\n    enable_script_security\n}}\nvrrp_script chk {{\n    script \"/bin/true\"\n}}\nvrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {{\n        192.0.2.100/24\n    }}\n{body}}}\n"
+        )
+    };
+    let t = |body: &str| {
+        std::fs::write(&f, conf(body)).unwrap();
+        run(&["-t", "-f", f.to_str().unwrap()])
+    };
+    let (code, _, err) =
+        t("    notify_master \"/bin/true\" nobody nogroup\n    notify /bin/true\n");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = t("    notify_master \"/bin/true\" no_such_user_kv\n");
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(
+            ":13:5: error: vrrp_instance VI_1: notify_master: user no_such_user_kv: no such user"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = t("    notify_backup \"/bin/true\" nobody no_such_group_kv\n");
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(
+            ":13:5: error: vrrp_instance VI_1: notify_backup: user nobody group no_such_group_kv"
+        ),
+        "{err}"
+    );
+    // Unquoted: `/bin/touch` as user `/tmp/x` (keepalived: "Script user
+    // '/tmp/x' does not exist", the command dropped).
+    let (code, _, err) = t("    notify_fault /bin/touch /tmp/x\n");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("notify_fault: user /tmp/x"), "{err}");
+    let (code, _, err) = t("    notify \"/bin/true\" nobody nogroup extra\n");
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(":13:39: error: 'notify' takes a command, then at most a user and a group"),
+        "{err}"
+    );
+    std::fs::write(
+        &f,
+        conf("").replace("script \"/bin/true\"", "script /bin/touch /tmp/x"),
+    )
+    .unwrap();
+    let (code, _, err) = run(&["-t", "-f", f.to_str().unwrap()]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(":5:23: warning: 'script': words after the command are ignored"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -66,8 +66,14 @@ pub const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
 
 /// Parses [`CONF`] (must have no error) and builds the router.
 pub fn bench() -> Bench {
-    big_stack(|| {
-        let files: [(&str, &[u8]); 1] = [("/etc/keepvip/keepvip.conf", CONF.as_bytes())];
+    bench_with(CONF)
+}
+
+/// Parses `conf` (must have no error, two instances) and builds the router.
+pub fn bench_with(conf: &str) -> Bench {
+    let conf = conf.to_owned();
+    big_stack(move || {
+        let files: [(&str, &[u8]); 1] = [("/etc/keepvip/keepvip.conf", conf.as_bytes())];
         let src = MemorySource::new(&files);
         let mut config = Config::new_boxed();
         let mut d = Diagnostics::new();

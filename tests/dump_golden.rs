@@ -190,7 +190,6 @@ fn data_dump_follows_keepalived_2_4_3() {
             " Gratuitous ARP lower priority delay",
             " Gratuitous ARP lower priority repeat",
             " Send advert after receive lower priority advert",
-            " Send advert after receive higher priority advert",
             " Gratuitous ARP interval",
             " Gratuitous NA interval",
             " VRRP default protocol version",
@@ -227,7 +226,6 @@ fn data_dump_follows_keepalived_2_4_3() {
             "   Gratuitous ARP lower priority repeat",
             "   Down timer adverts",
             "   Send advert after receive lower priority advert",
-            "   Send advert after receive higher priority advert",
             "   Virtual Router ID",
             "   Priority",
             "   Effective priority",
@@ -239,6 +237,11 @@ fn data_dump_follows_keepalived_2_4_3() {
             "   Notify priority changes",
         ],
     );
+    // higher_prio_send_advert is on by default in keepvip (off in
+    // keepalived, whose run the golden dump is): the line shows the
+    // configuration, not keepalived's default.
+    assert!(lines.contains(&" Send advert after receive higher priority advert = true"));
+    assert!(vi1.contains(&"   Send advert after receive higher priority advert = true"));
     assert!(vi1.contains(&"   Using src_ip = 192.0.2.1"));
     assert!(vi1.contains(&"     192.0.2.100/24 dev dum0 scope global set"));
 
@@ -263,7 +266,7 @@ fn data_dump_follows_keepalived_2_4_3() {
    Gratuitous ARP lower priority repeat = 5
    Down timer adverts = 3
    Send advert after receive lower priority advert = true
-   Send advert after receive higher priority advert = false
+   Send advert after receive higher priority advert = true
    Virtual Router ID = 52
    Priority = 90
    Effective priority = 90
@@ -616,6 +619,48 @@ fn json_dump_is_valid_and_has_lucis_keys() {
         s2.get("become_master").unwrap().num() - s2.get("release_master").unwrap().num(),
         0.0
     );
+}
+
+/// `higher_prio_send_advert` and `preempt_delay` as configured, encoded as
+/// keepalived 2.2.7's vrrp_json.c does: `jsonw_uint_field` of the flag
+/// (0/1) and of `preempt_delay / TIMER_HZ` (whole seconds: 2.5 s is 2).
+#[test]
+fn json_dump_encodes_higher_prio_send_advert_and_preempt_delay_as_keepalived() {
+    let conf = CONF
+        .replace(
+            "    priority 100\n",
+            "    priority 100\n    preempt_delay 2.5\n    higher_prio_send_advert false\n",
+        )
+        .replace(
+            "    priority 90\n",
+            "    priority 90\n    preempt_delay 7\n",
+        );
+    let mut b = bench_with(&conf);
+    b.start(keepvip::time::Instant::ZERO);
+    let mut s = String::new();
+    write_json(&mut s, &input(&b)).unwrap();
+    let J::Arr(items) = parse_json(&s).unwrap() else {
+        panic!("not an array: {s}")
+    };
+    let d = |i: usize, k: &str| items[i].get("data").unwrap().get(k).unwrap().num();
+    assert_eq!(d(0, "higher_prio_send_advert"), 0.0);
+    assert_eq!(d(1, "higher_prio_send_advert"), 1.0, "keepvip's default");
+    assert_eq!(d(0, "preempt_delay"), 2.0);
+    assert_eq!(d(1, "preempt_delay"), 7.0);
+    // The SIGUSR1 dump shows the same setting (and keepalived's %g seconds).
+    let mut t = String::new();
+    write_data(&mut t, &input(&b)).unwrap();
+    let vi2 = t.find(" VRRP Instance = VI_2").unwrap();
+    assert!(t[..vi2].contains("   Send advert after receive higher priority advert = false\n"));
+    assert!(t[vi2..].contains("   Send advert after receive higher priority advert = true\n"));
+    assert!(t[..vi2].contains("   Preempt delay = 2.5 secs\n"), "{t}");
+    // The default configuration: higher_prio_send_advert on (keepvip), no
+    // preempt_delay.
+    let b = driven();
+    let mut s = String::new();
+    write_json(&mut s, &input(&b)).unwrap();
+    assert!(s.contains("\"higher_prio_send_advert\":1,"), "{s}");
+    assert!(s.contains("\"preempt_delay\":0,"), "{s}");
 }
 
 /// The same document through Python's json module (the parser rpcd's

@@ -68,9 +68,6 @@ fn counts_matching_processes_and_measures_500() {
         cfg.track_processes
             .push(tp("full", &full, ParamMatch::Exact, true))
             .unwrap();
-        cfg.track_processes
-            .push(tp("partial", &tag, ParamMatch::Partial, false))
-            .unwrap();
         let n = cfg.track_processes.len();
         (cfg, n)
     });
@@ -79,6 +76,7 @@ fn counts_matching_processes_and_measures_500() {
     sc.scan().unwrap();
     let base: Vec<(ProcessId, u32)> = sc.counts().collect();
     assert_eq!(base[0], (ProcessId(0), 0));
+    assert_eq!(base[2], (ProcessId(2), 0));
 
     let mut kids = Kids(Vec::new());
     for i in 0..500 {
@@ -90,11 +88,13 @@ fn counts_matching_processes_and_measures_500() {
             .unwrap();
         kids.0.push(c);
     }
-    // The exec of every child is done once its comm is "sleep".
+    // The exec of every child is done once the 250 started as /bin/sleep
+    // and the 250 started as sleep are seen with their arguments.
     let t0 = std::time::Instant::now();
     loop {
         sc.scan().unwrap();
-        if sc.counts().next().map(|c| c.1) == Some(500) {
+        let c: Vec<u32> = sc.counts().map(|c| c.1).collect();
+        if c[0] == 250 && c[2] == 250 {
             break;
         }
         assert!(
@@ -104,12 +104,12 @@ fn counts_matching_processes_and_measures_500() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let c: Vec<u32> = sc.counts().map(|c| c.1).collect();
-    assert_eq!(c[0], 500, "exact name + params");
+    // Parameters imply full_command (keepalived): argv[0] must be "sleep",
+    // so only the half started as plain `sleep`.
+    assert_eq!(c[0], 250, "name + params (argv[0] compared)");
     assert!(c[1] >= 500, "by name: {}", c[1]);
     // full_command compares argv[0]: only the ones started as /bin/sleep.
     assert_eq!(c[2], 250, "full_command");
-    // "sleep <tag>": the name `<tag>` is not a process name: 0.
-    assert_eq!(c[3], 0, "partial with a non-name");
 
     let rounds = 20;
     let t = std::time::Instant::now();
@@ -156,4 +156,82 @@ fn counts_matching_processes_and_measures_500() {
     drop(kids);
     sc.scan().unwrap();
     assert_eq!(sc.counts().next().unwrap().1, 0);
+}
+
+/// `param_match` against real processes with real arguments, the cases a
+/// run of Debian's keepalived 2.2.7 scored the same way (its effective
+/// priority went from 100 to 224 = 100 + 4 + 8 + 16 + 32 + 64 with one
+/// weight per tracker below, in the initial /proc scan):
+/// `/bin/sleep TAG 11 22` and a process whose argv[0] is `sleep`, running
+/// `sleep TAG 11 223`.
+#[test]
+fn param_match_exact_partial_initial_against_real_processes() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        println!("skipped under qemu-user: /proc of the host");
+        return;
+    }
+    let sleep = ["/bin/sleep", "/usr/bin/sleep"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("sleep");
+    // GNU sleep adds its arguments: TAG + 11 + 22 seconds, far beyond the test.
+    let tag = format!("{}", 3000 + std::process::id() % 1000);
+    let cases: [(&str, String, ParamMatch, u32); 8] = [
+        // Parameters without param_match: exact, argv[0] "sleep" whole.
+        ("t1", format!("sleep {tag} 11 22"), ParamMatch::None, 0),
+        // partial: the first three words equal ("223" is not "22").
+        ("t2", format!("sleep {tag} 11 22"), ParamMatch::Partial, 0),
+        // initial: "223" starts with "22".
+        ("t3", format!("sleep {tag} 11 22"), ParamMatch::Initial, 1),
+        // partial: the first two words equal, a third may follow.
+        ("t4", format!("{sleep} {tag} 11"), ParamMatch::Partial, 1),
+        // initial: "11" starts with "1".
+        ("t5", format!("{sleep} {tag} 1"), ParamMatch::Initial, 1),
+        // exact, argv[0] the full path.
+        ("t7", format!("{sleep} {tag} 11 22"), ParamMatch::None, 1),
+        // exact: one word short is no match; partial: a match.
+        ("t8", format!("{sleep} {tag} 11"), ParamMatch::Exact, 0),
+        ("t9", format!("sleep {tag}"), ParamMatch::Partial, 1),
+    ];
+    let cfg = big_stack(|| {
+        let mut cfg: Box<Config> = Config::new_boxed();
+        for (name, process, pm, _) in &cases {
+            cfg.track_processes
+                .push(tp(name, process, *pm, false))
+                .unwrap();
+        }
+        cfg
+    });
+    let mut sc = ProcScanner::new(&cfg, (0..cases.len() as u16).map(ProcessId)).unwrap();
+    sc.scan().unwrap();
+    assert!(sc.counts().all(|c| c.1 == 0), "tag {tag} already in use");
+
+    let mut kids = Kids(Vec::new());
+    for (argv0, last) in [(sleep, "22"), ("sleep", "223")] {
+        let c = Command::new(sleep)
+            .arg0(argv0)
+            .args([tag.as_str(), "11", last])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        kids.0.push(c);
+    }
+    let want: Vec<u32> = cases.iter().map(|c| c.3).collect();
+    let t0 = std::time::Instant::now();
+    let got = loop {
+        sc.scan().unwrap();
+        let got: Vec<u32> = sc.counts().map(|c| c.1).collect();
+        if got == want || t0.elapsed() > std::time::Duration::from_secs(10) {
+            break got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    println!("param_match counts {got:?} after {:?}", t0.elapsed());
+    for (i, c) in cases.iter().enumerate() {
+        assert_eq!(got[i], c.3, "{} process {:?} {:?}", c.0, c.1, c.2);
+    }
+    drop(kids);
+    sc.scan().unwrap();
+    assert!(sc.counts().all(|c| c.1 == 0));
 }

@@ -1149,14 +1149,15 @@ struct CheckTiming {
 }
 
 fn lvs_conf_timing(rs_addr: &str) -> CheckTiming {
-    use keepvip::config::{Config, Diagnostics, FsSource, parse};
+    use keepvip::config::{Config, Diagnostics, parse};
+    use keepvip::sys::config_fs::FsSource;
     let addr: std::net::IpAddr = rs_addr.parse().unwrap();
     std::thread::Builder::new()
         .stack_size(32 << 20)
         .spawn(move || {
             let mut cfg = Config::new_boxed();
             let mut d = Diagnostics::new();
-            parse(&FsSource, LVS_CONF, &mut cfg, &mut d);
+            parse(&FsSource::new(), LVS_CONF, &mut cfg, &mut d);
             assert_eq!(d.errors, 0, "{LVS_CONF} does not parse");
             let c = cfg
                 .lvs

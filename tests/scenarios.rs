@@ -517,6 +517,12 @@ fn master_answers_lower_priority_with_advert_and_garps() {
         priority: 200,
     }];
     expect.extend(garps(2));
+    // keepalived's MASTER_RX_LOWER_PRI event (notify_master_rx_lower_pri
+    // and its FIFO line).
+    expect.push(MasterRxLowerPri {
+        inst: ID,
+        priority: 200,
+    });
     assert_eq!(h.advert(ms(4200), LOWER_ADDR, 100), expect);
     assert_eq!(h.state(), StateKind::Master);
     // Adver_Timer restarted from the forced advert; second GARP burst after 5 s.
@@ -544,7 +550,12 @@ fn lower_prio_no_advert_only_garps() {
     });
     let _ = h.start(ms(0));
     let _ = h.run_until(ms(4000));
-    assert_eq!(h.advert(ms(4200), LOWER_ADDR, 100), garps(1));
+    let mut expect = garps(1);
+    expect.push(MasterRxLowerPri {
+        inst: ID,
+        priority: 200,
+    });
+    assert_eq!(h.advert(ms(4200), LOWER_ADDR, 100), expect);
 }
 
 #[test]
@@ -1223,7 +1234,14 @@ fn strict_owner_answers_nothing_to_lower_adverts_and_backs_off_for_another_owner
         }
     };
     r.handle_advert(ms(6100), ID, HIGHER_ADDR, 255, &repr(100), &mut out);
-    assert!(out.is_empty(), "{:?}", out.as_slice());
+    // Only the MASTER_RX_LOWER_PRI event (keepalived sends it whatever
+    // lower_prio_no_advert says): no advert, no GARP.
+    assert!(
+        out.iter()
+            .all(|a| matches!(a, Action::MasterRxLowerPri { .. })),
+        "{:?}",
+        out.as_slice()
+    );
     assert_eq!(r.state(ID), Some(StateKind::Master));
     r.handle_advert(ms(6200), ID, HIGHER_ADDR, 255, &repr(255), &mut out);
     assert_eq!(r.base_priority(ID), Some(254));

@@ -191,12 +191,17 @@ fn plain(log: &[(Instant, Action)]) -> Vec<Action> {
 }
 
 #[test]
-fn start_notifies_members_then_the_group() {
+fn start_notifies_the_group_then_the_members() {
     let mut h = H::new(&conf("", "", ""));
     let out = h.start();
-    let last = out.last().copied();
+    // keepalived's vrrp_init_state notifies the group's initial state
+    // first (its FIFO: GROUP "G" BACKUP 0, then the members' lines).
+    let notifies: Vec<_> = out
+        .iter()
+        .filter(|a| matches!(a, Notify { .. } | NotifyGroup { .. }))
+        .collect();
     assert_eq!(
-        last,
+        notifies.first().copied().copied(),
         Some(NotifyGroup {
             group: G,
             state: NotifyState::Backup
@@ -430,21 +435,64 @@ fn the_groups_track_interface_applies_to_every_member() {
     );
 }
 
+/// keepalived 2.2.7 logs "ignoring ... tracked interface weight due to SYNC
+/// group" for a weighted track_interface on a member, but the weight was
+/// already attached to the interface and still applies (seen in a real
+/// run: "Changing effective priority from 93 to 73" when the interface
+/// went down). keepvip does the same, with a warning that says so.
 #[test]
-fn weighted_track_interface_on_members_is_ignored_unless_tracking_weight() {
+fn weighted_track_interface_on_members_keeps_its_weight_as_keepalived() {
     let member = " track_interface {\n  eth2 weight -20\n }";
-    let mut h = H::backup(&conf("", member, ""));
-    h.link("eth2", false);
-    assert_eq!(
-        h.r.effective_priority(A),
-        Some(100),
-        "weight ignored in a group"
-    );
+    for group in ["", " sync_group_tracking_weight"] {
+        let mut h = H::backup(&conf(group, member, ""));
+        h.link("eth2", false);
+        assert_eq!(h.r.effective_priority(A), Some(80), "group extra {group:?}");
+        assert_eq!(h.states().2, StateKind::Backup);
+        h.link("eth2", true);
+        assert_eq!(h.r.effective_priority(A), Some(100));
+    }
+}
 
+/// `reverse` flips the sign of a weight, not the condition (keepalived's
+/// `weight * weight_multiplier` while up for weight > 0, while down for
+/// weight < 0); with weight 0 it flips the condition (FAULT while up).
+#[test]
+fn track_interface_reverse_as_keepalived() {
+    let member = " track_interface {\n  eth2 weight 10 reverse\n  eth3 weight -10 reverse\n }";
     let mut h = H::backup(&conf(" sync_group_tracking_weight", member, ""));
+    // Both up: eth2 (weight 10, up) contributes -10; eth3 (weight -10) nothing.
+    assert_eq!(h.r.effective_priority(A), Some(90));
     h.link("eth2", false);
-    assert_eq!(h.r.effective_priority(A), Some(80));
+    assert_eq!(h.r.effective_priority(A), Some(100));
+    h.link("eth3", false);
+    assert_eq!(h.r.effective_priority(A), Some(110));
+    let mut h = H::new(&conf(
+        "",
+        " track_interface {\n  eth2 weight 0 reverse\n }",
+        "",
+    ));
+    h.start();
+    assert_eq!(
+        h.states().2,
+        StateKind::Fault,
+        "weight 0 reverse: FAULT while up"
+    );
+    h.link("eth2", false);
     assert_eq!(h.states().2, StateKind::Backup);
+}
+
+/// The group's and the instance's entry for the same interface: the
+/// group's weight applies unless the instance's is 0.
+#[test]
+fn groups_track_interface_weight_wins_unless_the_members_is_zero() {
+    let g = " sync_group_tracking_weight\n track_interface {\n  eth2 weight -30\n }";
+    let mut h = H::backup(&conf(g, " track_interface {\n  eth2 weight -20\n }", ""));
+    h.link("eth2", false);
+    assert_eq!(h.r.effective_priority(A), Some(70));
+    assert_eq!(h.r.effective_priority(B), Some(60));
+    let mut h = H::backup(&conf(g, " track_interface {\n  eth2\n }", ""));
+    h.link("eth2", false);
+    assert_eq!(h.states().2, StateKind::Fault);
 }
 
 #[test]
@@ -502,4 +550,76 @@ fn reload_adopts_the_group_state_silently() {
     let mut out = Actions::new();
     new.handle_start(h.now, &mut out);
     assert!(out.is_empty(), "{:?}", out.as_slice());
+}
+
+fn member_notifies(actions: &[Action]) -> Vec<(InstanceId, NotifyState)> {
+    actions
+        .iter()
+        .filter_map(|a| match *a {
+            Notify { inst, state, .. } => Some((inst, state)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// keepalived's `send_instance_notifies`: a member that has notified
+/// before does not notify a state its sync group is already in. Here the
+/// address owner VI_A starts as MASTER while VI_B is BACKUP (group
+/// BACKUP); a rogue owner makes VI_A step down to BACKUP, the group's
+/// state: no notification for VI_A (and none for the group, whose state
+/// does not change). A fault then is notified for both (the group was
+/// BACKUP), and so is the way back.
+#[test]
+fn member_does_not_notify_a_state_its_group_is_already_in() {
+    let mut h = H::new(&conf("", " priority 255", ""));
+    let out = h.start();
+    assert_eq!(
+        member_notifies(&out),
+        [(A, NotifyState::Master), (B, NotifyState::Backup)]
+    );
+    assert_eq!(group_notifies(&out), [NotifyState::Backup]);
+    h.advert(B, PEER_B, 200);
+    // A rogue owner on VI_A's VRID with a higher address: VI_A backs off.
+    let out = h.advert(A, PEER_A, 255);
+    assert_eq!(
+        h.states(),
+        (StateKind::Backup, StateKind::Backup, StateKind::Backup)
+    );
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, DelVips { inst } if *inst == A)),
+        "{out:?}"
+    );
+    assert_eq!(member_notifies(&out), [], "VI_A: BACKUP, the group's state");
+    assert_eq!(group_notifies(&out), []);
+    let out = h.link("eth1", false);
+    assert_eq!(
+        member_notifies(&out),
+        [(B, NotifyState::Fault), (A, NotifyState::Fault)]
+    );
+    assert_eq!(group_notifies(&out), [NotifyState::Fault]);
+    let out = h.link("eth1", true);
+    assert_eq!(
+        member_notifies(&out),
+        [(B, NotifyState::Backup), (A, NotifyState::Backup)]
+    );
+    assert_eq!(group_notifies(&out), [NotifyState::Backup]);
+}
+
+/// keepalived builds new instances on reload, which have not notified
+/// yet: their first notification after a reload is never skipped.
+#[test]
+fn first_notification_after_a_reload_is_never_skipped() {
+    let text = conf("", " priority 255", "");
+    let mut h = H::new(&text);
+    h.start();
+    h.advert(B, PEER_B, 200);
+    let cfg = parsed(&text);
+    let mut new = Router::new_boxed(&cfg).unwrap();
+    assert_eq!(new.adopt_from(&h.r, &[Some(A), Some(B)]), 2);
+    assert_eq!(new.group_state(G), Some(StateKind::Backup));
+    h.r = new;
+    let out = h.advert(A, PEER_A, 255);
+    assert_eq!(h.r.state(A), Some(StateKind::Backup));
+    assert_eq!(member_notifies(&out), [(A, NotifyState::Backup)]);
 }

@@ -106,15 +106,81 @@ pub struct TrackRef {
     pub span: Span,
 }
 
+/// A notify command as keepalived reads it: `notify_* CMD [USER [GROUP]]`,
+/// the command one (usually quoted) word, then the user and group it runs
+/// as (default: `script_user`, else `keepalived_script`, else root).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NotifyCmd {
+    pub cmd: Command,
+    pub user: Option<Name>,
+    pub group: Option<Name>,
+    /// The keyword's place.
+    pub span: Span,
+}
+
+impl NotifyCmd {
+    /// A command without its own user (tests, programmatic configs).
+    pub fn new(cmd: &str) -> Option<NotifyCmd> {
+        Some(NotifyCmd {
+            cmd: Command::try_from(cmd).ok()?,
+            user: None,
+            group: None,
+            span: Span::default(),
+        })
+    }
+}
+
+impl core::ops::Deref for NotifyCmd {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.cmd
+    }
+}
+
+impl core::fmt::Display for NotifyCmd {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.cmd)
+    }
+}
+
+/// Number of notify commands in [`Notify::commands`].
+pub const NOTIFY_SLOTS: usize = 6;
+/// The slot of the generic `notify` command.
+pub const NOTIFY_GENERIC: usize = 4;
+/// The slot of `notify_master_rx_lower_pri`.
+pub const NOTIFY_RX_LOWER_PRI: usize = 5;
+
 /// notify hooks of an instance or a sync group.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Notify {
-    pub notify_master: Option<Command>,
-    pub notify_backup: Option<Command>,
-    pub notify_fault: Option<Command>,
-    pub notify_stop: Option<Command>,
+    pub notify_master: Option<NotifyCmd>,
+    pub notify_backup: Option<NotifyCmd>,
+    pub notify_fault: Option<NotifyCmd>,
+    pub notify_stop: Option<NotifyCmd>,
     /// Generic `notify`: gets `INSTANCE|GROUP name STATE priority` appended.
-    pub notify: Option<Command>,
+    pub notify: Option<NotifyCmd>,
+    /// `notify_master_rx_lower_pri` (instances only): run as configured
+    /// when the master receives a lower-priority advert.
+    pub notify_master_rx_lower_pri: Option<NotifyCmd>,
+}
+
+impl Notify {
+    /// Every command with its keyword, by slot: master, backup, fault,
+    /// stop, the generic `notify` ([`NOTIFY_GENERIC`]), then
+    /// `notify_master_rx_lower_pri` ([`NOTIFY_RX_LOWER_PRI`]).
+    pub fn commands(&self) -> [(&'static str, Option<&NotifyCmd>); NOTIFY_SLOTS] {
+        [
+            ("notify_master", self.notify_master.as_ref()),
+            ("notify_backup", self.notify_backup.as_ref()),
+            ("notify_fault", self.notify_fault.as_ref()),
+            ("notify_stop", self.notify_stop.as_ref()),
+            ("notify", self.notify.as_ref()),
+            (
+                "notify_master_rx_lower_pri",
+                self.notify_master_rx_lower_pri.as_ref(),
+            ),
+        ]
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -297,7 +363,29 @@ pub struct GlobalDefs {
     pub enable_script_security: bool,
     pub script_user: Option<Name>,
     pub script_group: Option<Name>,
-    pub notify_fifo: Option<PathStr>,
+    /// `notify_fifo PATH [USER [GROUP]]`: every notification's line.
+    pub notify_fifo: Option<FifoCfg>,
+    /// `vrrp_notify_fifo PATH [USER [GROUP]]`: the VRRP lines (all of
+    /// keepvip's), written to both FIFOs like keepalived.
+    pub vrrp_notify_fifo: Option<FifoCfg>,
+}
+
+/// A global notify FIFO: keepalived's `notify_fifo PATH [USER [GROUP]]`;
+/// a FIFO that keepvip creates is given to that user and group (default:
+/// the default script user).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FifoCfg {
+    pub path: PathStr,
+    pub user: Option<Name>,
+    pub group: Option<Name>,
+    pub span: Span,
+}
+
+impl core::ops::Deref for FifoCfg {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.path
+    }
 }
 
 impl Default for GlobalDefs {
@@ -328,6 +416,7 @@ impl Default for GlobalDefs {
             script_user: None,
             script_group: None,
             notify_fifo: None,
+            vrrp_notify_fifo: None,
         }
     }
 }

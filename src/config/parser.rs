@@ -980,6 +980,60 @@ impl<'p> Parser<'p> {
         self.string::<MAX_PATH_LEN>(file, kw, &t, "MAX_PATH_LEN")
     }
 
+    /// `notify_fifo PATH [USER [GROUP]]`.
+    fn fifo_cfg(&mut self, file: u16, span: Span, kw: &str, args: &[Token<'_>]) -> Option<FifoCfg> {
+        let t = self.need(span, kw, args)?;
+        let path = self.string::<MAX_PATH_LEN>(file, kw, &t, "MAX_PATH_LEN")?;
+        let mut names = [None, None];
+        for (k, w) in args.iter().skip(1).take(2).enumerate() {
+            names[k] = Some(self.string::<MAX_NAME_LEN>(file, kw, w, "MAX_NAME_LEN")?);
+        }
+        self.extra_words(file, kw, args, 3);
+        let [user, group] = names;
+        Some(FifoCfg {
+            path,
+            user,
+            group,
+            span,
+        })
+    }
+
+    /// keepalived's `notify_* CMD [USER [GROUP]]`: the command is the first
+    /// word (quote a command line with arguments), the next two the user
+    /// and group it runs as; more words are an error.
+    fn notify_command(
+        &mut self,
+        file: u16,
+        span: Span,
+        kw: &str,
+        args: &[Token<'_>],
+    ) -> Option<NotifyCmd> {
+        let cmd = self.command(file, span, kw, &args[..args.len().min(1)])?;
+        let mut user = None;
+        let mut group = None;
+        if let Some(u) = args.get(1) {
+            user = Some(self.string::<MAX_NAME_LEN>(file, kw, u, "MAX_NAME_LEN")?);
+        }
+        if let Some(g) = args.get(2) {
+            group = Some(self.string::<MAX_NAME_LEN>(file, kw, g, "MAX_NAME_LEN")?);
+        }
+        if let Some(extra) = args.get(3) {
+            self.err(
+                span_of(file, extra),
+                format_args!(
+                    "'{kw}' takes a command, then at most a user and a group: quote a command line with arguments"
+                ),
+            );
+            return None;
+        }
+        Some(NotifyCmd {
+            cmd,
+            user,
+            group,
+            span,
+        })
+    }
+
     /// A command: all remaining words joined by single spaces (quoted words
     /// contribute their content, so `"/bin/x a"` and `/bin/x a` are equal).
     fn command(&mut self, file: u16, span: Span, kw: &str, args: &[Token<'_>]) -> Option<Command> {
@@ -1368,8 +1422,22 @@ impl<'p> Parser<'p> {
                 }
             }
             "notify_fifo" | "vrrp_notify_fifo" => {
-                if let Some(p) = self.path_arg(file, span, kw, args) {
-                    g!().notify_fifo = Some(p);
+                // keepalived: two FIFOs, `PATH [USER [GROUP]]` each; the
+                // first of each keyword counts.
+                if let Some(f) = self.fifo_cfg(file, span, kw, args) {
+                    let slot = if kw == "notify_fifo" {
+                        &mut g!().notify_fifo
+                    } else {
+                        &mut g!().vrrp_notify_fifo
+                    };
+                    if slot.is_some() {
+                        self.warn(
+                            span,
+                            format_args!("{kw} already specified - ignoring {}", f.path),
+                        );
+                    } else {
+                        *slot = Some(f);
+                    }
                 }
             }
             _ => return Handled::Unknown,
@@ -1634,8 +1702,13 @@ impl<'p> Parser<'p> {
                     "track_file",
                 );
             }
-            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
-                if let Some(c) = self.command(file, span, kw, args) {
+            "notify_master"
+            | "notify_backup"
+            | "notify_fault"
+            | "notify_stop"
+            | "notify"
+            | "notify_master_rx_lower_pri" => {
+                if let Some(c) = self.notify_command(file, span, kw, args) {
                     let n = &mut inst!().notify;
                     set_notify(n, kw, c);
                 }
@@ -2029,8 +2102,18 @@ impl<'p> Parser<'p> {
         let ix = usize::from(i);
         match kw {
             "script" => {
-                if let Some(c) = self.command(file, span, kw, args) {
+                // keepalived takes the first (quoted) word as the command
+                // line and ignores the rest without a word: keepvip warns.
+                if let Some(c) = self.command(file, span, kw, &args[..args.len().min(1)]) {
                     self.cfg.scripts[ix].script = c;
+                }
+                if let Some(extra) = args.get(1) {
+                    self.warn(
+                        span_of(file, extra),
+                        format_args!(
+                            "'script': words after the command are ignored (keepalived runs only the first word): quote the whole command line"
+                        ),
+                    );
                 }
             }
             "interval" => {
@@ -2225,7 +2308,7 @@ impl<'p> Parser<'p> {
         match kw {
             "group" => return Handled::Block(Ctx::SyncGroupMembers(g), "group"),
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
-                if let Some(c) = self.command(file, span, kw, args) {
+                if let Some(c) = self.notify_command(file, span, kw, args) {
                     set_notify(&mut self.cfg.sync_groups[gx].notify, kw, c);
                 }
             }
@@ -2295,12 +2378,13 @@ impl<'p> Parser<'p> {
     }
 }
 
-fn set_notify(n: &mut Notify, kw: &str, c: Command) {
+fn set_notify(n: &mut Notify, kw: &str, c: NotifyCmd) {
     match kw {
         "notify_master" => n.notify_master = Some(c),
         "notify_backup" => n.notify_backup = Some(c),
         "notify_fault" => n.notify_fault = Some(c),
         "notify_stop" => n.notify_stop = Some(c),
+        "notify_master_rx_lower_pri" => n.notify_master_rx_lower_pri = Some(c),
         _ => n.notify = Some(c),
     }
 }

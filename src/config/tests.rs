@@ -204,7 +204,14 @@ fn instance_keywords() {
     assert!(i.lower_prio_no_advert && i.dont_track_primary && !i.smtp_alert);
     assert_eq!(i.down_timer_adverts, 5);
     assert_eq!(i.notify.notify_master.as_deref(), Some("/bin/m a b"));
-    assert_eq!(i.notify.notify_backup.as_deref(), Some("/bin/b x"));
+    // keepalived: `notify_* CMD [USER [GROUP]]`: an unquoted second word is
+    // the user the command runs as.
+    let b = i.notify.notify_backup.as_ref().unwrap();
+    assert_eq!(
+        (b.cmd.as_str(), b.user.as_deref(), b.group.as_deref()),
+        ("/bin/b", Some("x"), None)
+    );
+    assert_eq!(i.notify.notify_master.as_ref().unwrap().user, None);
     assert_eq!(i.notify.notify_fault.as_deref(), Some("/bin/f"));
     assert_eq!(i.notify.notify_stop.as_deref(), Some("/bin/s"));
     assert_eq!(i.notify.notify.as_deref(), Some("/bin/n"));
@@ -339,6 +346,87 @@ fn sync_group_members_resolve() {
     assert_eq!(g.notify.notify.as_deref(), Some("/bin/g"));
     assert_eq!(cfg.instances[0].sync_group, Some(0));
     assert_eq!(cfg.instances[1].sync_group, Some(0));
+}
+
+/// keepalived's corrections of weighted trackers on a sync group member,
+/// each a warning at the reference (keepalived 2.2.7: a config error it
+/// corrects, `-t` exit 5 there, 4 here).
+#[test]
+fn sync_group_member_tracker_weights_are_corrected_with_warnings() {
+    let text = format!(
+        "vrrp_script w {{\n script /bin/true\n weight -3\n}}\n\
+         vrrp_track_file f {{\n file /run/f\n}}\n\
+         vrrp_track_file f5 {{\n file /run/f5\n weight 5\n}}\n\
+         vrrp_sync_group G1 {{\n group {{\n  VI_1\n  VI_2\n }}\n}}\n{}\
+         vrrp_instance VI_2 {{\n interface eth1\n virtual_router_id 52\n virtual_ipaddress {{\n  198.51.100.1\n }}\n}}\n",
+        inst(
+            "    track_script {\n        w\n    }\n    track_file {\n        f\n        f5\n    }\n    track_interface {\n        eth2 weight -20\n        eth0\n    }"
+        )
+    );
+    let (cfg, d) = p(&text);
+    // 6: the five below and the missing enable_script_security.
+    assert_eq!((d.errors, d.warnings), (0, 6), "{:#?}", lines(&d));
+    assert_diag(
+        &d,
+        22,
+        Severity::Warning,
+        "(VI_1) track_script w ignored: weight -3 in a sync group",
+    );
+    assert_diag(
+        &d,
+        25,
+        Severity::Warning,
+        "(VI_1) track_file f: weight 1 (default) set to 0",
+    );
+    assert_diag(
+        &d,
+        26,
+        Severity::Warning,
+        "(VI_1) track_file f5 ignored: weight 5",
+    );
+    assert_diag(
+        &d,
+        29,
+        Severity::Warning,
+        "track_interface eth2 weight -20 kept in a sync group",
+    );
+    assert_diag(
+        &d,
+        30,
+        Severity::Warning,
+        "track_interface eth0 ignored: it is the instance's own interface",
+    );
+    let i = &cfg.instances[0];
+    assert!(i.track_script.is_empty());
+    assert_eq!(i.track_file.len(), 1);
+    assert_eq!(i.track_file[0].weight, Some(0));
+    assert_eq!(i.track_interface.len(), 1);
+    assert_eq!(i.track_interface[0].weight, -20);
+}
+
+/// keepalived 2.2.7's global FIFOs: `notify_fifo` and `vrrp_notify_fifo`
+/// are two slots, each `PATH [USER [GROUP]]`; a second one of a keyword is
+/// ignored with a warning.
+#[test]
+fn notify_fifo_and_vrrp_notify_fifo_are_two_slots() {
+    let (cfg, d) = p(&format!(
+        "global_defs {{\n notify_fifo /run/a.fifo nobody nogroup\n vrrp_notify_fifo /run/b.fifo\n notify_fifo /run/c.fifo\n}}\n{}",
+        inst("")
+    ));
+    assert_eq!((d.errors, d.warnings), (0, 1), "{:#?}", lines(&d));
+    assert_diag(
+        &d,
+        4,
+        Severity::Warning,
+        "notify_fifo already specified - ignoring /run/c.fifo",
+    );
+    let g = &cfg.global_defs;
+    let a = g.notify_fifo.as_ref().unwrap();
+    assert_eq!(
+        (a.path.as_str(), a.user.as_deref(), a.group.as_deref()),
+        ("/run/a.fifo", Some("nobody"), Some("nogroup"))
+    );
+    assert_eq!(g.vrrp_notify_fifo.as_ref().unwrap().path, "/run/b.fifo");
 }
 
 #[test]

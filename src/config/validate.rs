@@ -30,6 +30,16 @@
 //!   unicast peers, no VIPs, IPv6 over v2 and a non-link-local first IPv6
 //!   VIP are errors. (keepalived 2.2.7's strict address owner still
 //!   processes received adverts; so does keepvip's.)
+//!
+//! Tracker weights on sync group members and address owners
+//! ([`tracking_weights`], keepalived 2.2.7's `vrrp_complete_instance` and
+//! `sync_group_tracking_init`): on a member of a group without
+//! `sync_group_tracking_weight`, and on an instance with priority 255,
+//! weighted `track_script`s are dropped, a `track_file` with weight 1 (the
+//! default) gets weight 0 and one with another weight is dropped; a
+//! weighted `track_interface` is dropped on an address owner and kept on a
+//! group member; `track_process` is left alone. A group's own trackers
+//! keep their weights unless a member is an address owner (then weight 0).
 
 use core::net::IpAddr;
 
@@ -52,6 +62,8 @@ pub(crate) fn finish(p: &mut Parser<'_>) {
     trackers(p);
     track_refs(p);
     sync_groups(p);
+    tracking_weights(p);
+    fifos(p);
     interfaces(p);
     script_security(p);
 }
@@ -65,6 +77,22 @@ fn globals(p: &mut Parser<'_>) {
     }
     if p.global_set & GSET_GARP_L_REPEAT == 0 {
         g.vrrp_garp_lower_prio_repeat = g.vrrp_garp_master_repeat;
+    }
+}
+
+/// keepalived: the same FIFO as `notify_fifo` and `vrrp_notify_fifo`
+/// would get every line twice: the VRRP one is ignored.
+fn fifos(p: &mut Parser<'_>) {
+    let g = &p.cfg.global_defs;
+    if let (Some(a), Some(b)) = (&g.notify_fifo, &g.vrrp_notify_fifo)
+        && a.path == b.path
+    {
+        let (span, path) = (b.span, b.path.clone());
+        p.warn(
+            span,
+            format_args!("notify FIFO {path} is both notify_fifo and vrrp_notify_fifo: vrrp_notify_fifo ignored"),
+        );
+        p.cfg.global_defs.vrrp_notify_fifo = None;
     }
 }
 
@@ -772,6 +800,220 @@ fn interfaces(p: &mut Parser<'_>) {
             ),
         );
     }
+}
+
+/// Why keepalived takes the weights away from an instance's trackers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NoWeights {
+    SyncGroup,
+    Owner,
+}
+
+impl NoWeights {
+    fn why(self) -> &'static str {
+        match self {
+            NoWeights::SyncGroup => "in a sync group without sync_group_tracking_weight",
+            NoWeights::Owner => "on an address owner (priority 255)",
+        }
+    }
+}
+
+/// keepalived's rule for weighted trackers on sync group members and
+/// address owners (see the module comment), applied to the model with a
+/// warning (keepalived: a config error it corrects) for each change.
+fn tracking_weights(p: &mut Parser<'_>) {
+    for i in 0..p.cfg.instances.len() {
+        // The instance's own interface is tracked as such (FAULT while down
+        // unless dont_track_primary), never as a track_interface entry.
+        let own = p.cfg.instances[i].interface.clone();
+        if let Some(k) = p.cfg.instances[i]
+            .track_interface
+            .iter()
+            .position(|t| t.ifname == own)
+        {
+            let (span, name) = (
+                p.cfg.instances[i].track_interface[k].span,
+                p.cfg.instances[i].name.clone(),
+            );
+            p.warn(
+                span,
+                format_args!(
+                    "({name}) track_interface {own} ignored: it is the instance's own interface"
+                ),
+            );
+            p.cfg.instances[i].track_interface.remove(k);
+        }
+        let inst = &p.cfg.instances[i];
+        let group_rule = inst
+            .sync_group
+            .and_then(|g| p.cfg.sync_groups.get(usize::from(g)))
+            .is_some_and(|g| !g.sync_group_tracking_weight);
+        let rule = if group_rule {
+            NoWeights::SyncGroup
+        } else if inst.priority == 255 {
+            NoWeights::Owner
+        } else {
+            continue;
+        };
+        let name = inst.name.clone();
+        let why = rule.why();
+        // track_interface.
+        let mut k = 0;
+        while k < p.cfg.instances[i].track_interface.len() {
+            let t = p.cfg.instances[i].track_interface[k].clone();
+            k += 1;
+            if t.weight == 0 {
+                continue;
+            }
+            if rule == NoWeights::SyncGroup {
+                p.warn(
+                    t.span,
+                    format_args!(
+                        "({name}) track_interface {} weight {} kept in a sync group: keepalived 2.2.7 logs it as ignored but applies it (use weight 0 for FAULT)",
+                        t.ifname, t.weight
+                    ),
+                );
+            } else {
+                p.warn(
+                    t.span,
+                    format_args!(
+                        "({name}) track_interface {} ignored: weighted {why}",
+                        t.ifname
+                    ),
+                );
+                k -= 1;
+                p.cfg.instances[i].track_interface.remove(k);
+            }
+        }
+        // track_script: weighted references are dropped.
+        let mut k = 0;
+        while k < p.cfg.instances[i].track_script.len() {
+            let r = p.cfg.instances[i].track_script[k].clone();
+            let w = ref_weight(p.cfg, TrackKind::Script, &r);
+            if w == 0 {
+                k += 1;
+                continue;
+            }
+            p.warn(
+                r.span,
+                format_args!("({name}) track_script {} ignored: weight {w} {why}", r.name),
+            );
+            p.cfg.instances[i].track_script.remove(k);
+        }
+        // track_file: weight 1 (the default) becomes 0, others are dropped.
+        let mut k = 0;
+        while k < p.cfg.instances[i].track_file.len() {
+            let r = p.cfg.instances[i].track_file[k].clone();
+            let w = ref_weight(p.cfg, TrackKind::File, &r);
+            if w == 0 {
+                k += 1;
+                continue;
+            }
+            if w == 1 {
+                p.warn(
+                    r.span,
+                    format_args!(
+                        "({name}) track_file {}: weight 1 (default) set to 0 {why}: a non-zero value = FAULT",
+                        r.name
+                    ),
+                );
+                p.cfg.instances[i].track_file[k].weight = Some(0);
+                k += 1;
+            } else {
+                p.warn(
+                    r.span,
+                    format_args!("({name}) track_file {} ignored: weight {w} {why}", r.name),
+                );
+                p.cfg.instances[i].track_file.remove(k);
+            }
+        }
+    }
+    // A group's own trackers lose their weights when a member is an
+    // address owner.
+    for g in 0..p.cfg.sync_groups.len() {
+        let grp = &p.cfg.sync_groups[g];
+        let Some(owner) = grp
+            .members
+            .iter()
+            .filter_map(|&m| p.cfg.instances.get(usize::from(m)))
+            .find(|m| m.priority == 255)
+            .map(|m| m.name.clone())
+        else {
+            continue;
+        };
+        let gname = grp.name.clone();
+        for k in 0..p.cfg.sync_groups[g].track_interface.len() {
+            let t = p.cfg.sync_groups[g].track_interface[k].clone();
+            if t.weight != 0 {
+                p.warn(
+                    t.span,
+                    format_args!(
+                        "({gname}) track_interface {}: weight {} set to 0 (FAULT while down): member {owner} is an address owner (priority 255)",
+                        t.ifname, t.weight
+                    ),
+                );
+                p.cfg.sync_groups[g].track_interface[k].weight = 0;
+            }
+        }
+        for kind in [TrackKind::Script, TrackKind::Process, TrackKind::File] {
+            let n = group_refs(&p.cfg.sync_groups[g], kind).len();
+            for k in 0..n {
+                let r = group_refs(&p.cfg.sync_groups[g], kind)[k].clone();
+                let w = ref_weight(p.cfg, kind, &r);
+                if w == 0 {
+                    continue;
+                }
+                p.warn(
+                    r.span,
+                    format_args!(
+                        "({gname}) {} {}: weight {w} set to 0 (FAULT when failed): member {owner} is an address owner (priority 255)",
+                        kind.keyword(),
+                        r.name
+                    ),
+                );
+                let list = match kind {
+                    TrackKind::Script => &mut p.cfg.sync_groups[g].track_script,
+                    TrackKind::Process => &mut p.cfg.sync_groups[g].track_process,
+                    TrackKind::File => &mut p.cfg.sync_groups[g].track_file,
+                };
+                list[k].weight = Some(0);
+            }
+        }
+    }
+}
+
+fn group_refs(g: &SyncGroup, kind: TrackKind) -> &[TrackRef] {
+    match kind {
+        TrackKind::Script => &g.track_script,
+        TrackKind::Process => &g.track_process,
+        TrackKind::File => &g.track_file,
+    }
+}
+
+/// The weight a reference applies: its own, else its tracker's (0 for an
+/// undefined tracker, which is an error of its own).
+fn ref_weight(cfg: &Config, kind: TrackKind, r: &TrackRef) -> i16 {
+    if let Some(w) = r.weight {
+        return w;
+    }
+    match kind {
+        TrackKind::Script => cfg
+            .scripts
+            .iter()
+            .find(|s| s.name == r.name)
+            .map(|s| s.weight),
+        TrackKind::Process => cfg
+            .track_processes
+            .iter()
+            .find(|s| s.name == r.name)
+            .map(|s| s.weight),
+        TrackKind::File => cfg
+            .track_files
+            .iter()
+            .find(|s| s.name == r.name)
+            .map(|s| s.weight),
+    }
+    .unwrap_or(0)
 }
 
 fn script_security(p: &mut Parser<'_>) {

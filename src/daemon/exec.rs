@@ -138,7 +138,9 @@ pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions
             Action::SendGarp { inst, vip } => send_garp(io, cfg, inst, vip),
             // Run by `hooks::Hooks::notify` once the batch's other actions
             // are done (notify_master sees the VIPs set).
-            Action::Notify { .. } | Action::NotifyGroup { .. } => {}
+            Action::Notify { .. }
+            | Action::NotifyGroup { .. }
+            | Action::MasterRxLowerPri { .. } => {}
         }
     }
     if io.stats.vip_requests != requests {

@@ -71,15 +71,25 @@ pub struct NotifyFifo {
     fd: OwnedFd,
     /// We made it (and remove it on drop).
     created: bool,
+    chown_error: Option<io::Error>,
     pub stats: FifoStats,
 }
 
 impl NotifyFifo {
     /// Creates the FIFO at `path` if it does not exist and opens it
     /// (start-up). Fails if `path` exists and is not a FIFO, or is a FIFO
-    /// owned by another non-root user (keepalived refuses "a fifo we do not
-    /// own" too).
+    /// owned by another non-root user than `owner` (keepalived refuses "a
+    /// fifo we do not own" too).
     pub fn create(path: &str) -> Result<NotifyFifo, FifoError> {
+        Self::create_owned(path, None)
+    }
+
+    /// [`NotifyFifo::create`]; a FIFO it creates is then given to
+    /// `owner` (uid, gid) when that differs from the daemon's, as
+    /// keepalived's `notify_fifo PATH USER [GROUP]` does. A failed `chown`
+    /// is returned as `Ok` with [`NotifyFifo::chown_error`] set (keepalived
+    /// logs it and uses the FIFO).
+    pub fn create_owned(path: &str, owner: Option<(u32, u32)>) -> Result<NotifyFifo, FifoError> {
         let mut p: Vec<u8, { MAX_PATH_LEN + 1 }> = Vec::new();
         if path.as_bytes().contains(&0)
             || p.extend_from_slice(path.as_bytes()).is_err()
@@ -132,17 +142,37 @@ impl NotifyFifo {
         let r = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
         let ours = r == 0
             && st.st_mode & libc::S_IFMT == libc::S_IFIFO
-            && (st.st_uid == 0 || st.st_uid == geteuid());
+            && (st.st_uid == 0
+                || st.st_uid == geteuid()
+                || owner.is_some_and(|o| o.0 == st.st_uid));
         if !ours {
             unlink(created);
             return Err(FifoError::NotOurs);
+        }
+        let mut chown_error = None;
+        if let Some((uid, gid)) = owner
+            && created
+            && (uid != geteuid() || gid != getegid())
+        {
+            // SAFETY: `fd` is open; plain integer arguments.
+            let r = unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) };
+            if r != 0 {
+                chown_error = Some(io::Error::last_os_error());
+            }
         }
         Ok(NotifyFifo {
             path: p,
             fd,
             created,
+            chown_error,
             stats: FifoStats::default(),
         })
+    }
+
+    /// Why the FIFO could not be given to its user (see
+    /// [`NotifyFifo::create_owned`]).
+    pub fn chown_error(&self) -> Option<&io::Error> {
+        self.chown_error.as_ref()
     }
 
     /// The path (NUL-terminated).
@@ -177,6 +207,11 @@ impl NotifyFifo {
             }
         }
     }
+}
+
+fn getegid() -> u32 {
+    // SAFETY: getegid has no preconditions and cannot fail.
+    unsafe { libc::getegid() }
 }
 
 fn geteuid() -> u32 {

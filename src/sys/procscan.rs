@@ -6,11 +6,15 @@
 //! - by default the process name (`/proc/PID/comm`, the same as `Name:` in
 //!   `status`; the kernel keeps 15 bytes, so a longer configured name is
 //!   compared on its first 15 bytes);
-//! - with `full_command`, `argv[0]` from `/proc/PID/cmdline`;
-//! - configured parameters (the words after the name) are compared with
-//!   the process's `argv[1..]`: `exact` (the default when parameters are
-//!   given), `initial` (a prefix) or `partial` (anywhere), word boundaries
-//!   respected.
+//! - with `full_command`, and whenever parameters or `param_match` are
+//!   configured (keepalived 2.2.7 sets `full_command` then), `argv[0]` from
+//!   `/proc/PID/cmdline`, compared whole;
+//! - configured parameters `C1..Cn` (the words after the name) against the
+//!   process's `argv[1..]` = `P1..Pm`, as keepalived's `check_params`:
+//!   `exact` (the default when parameters are given; also with
+//!   `param_match` and no parameters: then the process must have none):
+//!   the same words; `partial`: `P1..Pn` = `C1..Cn` (more words may
+//!   follow); `initial`: `P1..Pn-1` = `C1..Cn-1` and `Pn` starts with `Cn`.
 //!
 //! Everything goes through fixed buffers: `getdents64` on a `/proc`
 //! descriptor opened once, `openat` + `read` of small files. No allocation
@@ -50,16 +54,18 @@ impl ProcMatcher {
     pub fn new(id: ProcessId, t: &VrrpTrackProcess) -> ProcMatcher {
         let mut argv = Argv::new();
         let _ = split_into(&t.process, &mut argv);
+        let has_params = argv.len() > 1;
         let mut m = ProcMatcher {
             id,
             name: Vec::new(),
             params: Vec::new(),
-            has_params: argv.len() > 1,
+            has_params,
             param_match: t.param_match,
-            full_command: t.full_command,
+            // keepalived: parameters or `param_match` imply full_command.
+            full_command: t.full_command || has_params || t.param_match != ParamMatch::None,
         };
         let name = argv.get(0).unwrap_or(b"");
-        let name = if t.full_command {
+        let name = if m.full_command {
             name
         } else {
             name.get(..COMM_LEN).unwrap_or(name)
@@ -78,7 +84,7 @@ impl ProcMatcher {
     }
 
     fn needs_cmdline(&self) -> bool {
-        self.full_command || self.has_params
+        self.full_command
     }
 
     /// Does a process with `comm` (no newline) and `cmdline` (NUL-separated
@@ -95,33 +101,26 @@ impl ProcMatcher {
             None => (&[][..], None),
         };
         let name_ok = if self.full_command {
-            argv0 == self.name.as_slice()
+            cmdline.is_some() && argv0 == self.name.as_slice()
         } else {
             comm == self.name.as_slice()
         };
         if !name_ok {
             return false;
         }
-        if !self.has_params {
-            return true;
-        }
+        // keepalived's check_params, on words: `args` and `p` are the
+        // process's and the configured parameters, NUL-separated.
         let args = rest.unwrap_or(&[]);
         let p = self.params.as_slice();
         match self.param_match {
-            ParamMatch::None | ParamMatch::Exact => args == p,
-            ParamMatch::Initial => {
+            ParamMatch::None => true,
+            ParamMatch::Exact => args == p && (self.has_params || rest.is_none()),
+            _ if !self.has_params => true,
+            ParamMatch::Partial => {
                 args.starts_with(p) && (args.len() == p.len() || args.get(p.len()) == Some(&0))
             }
-            ParamMatch::Partial => {
-                if p.is_empty() {
-                    return true;
-                }
-                args.windows(p.len()).enumerate().any(|(i, w)| {
-                    w == p
-                        && (i == 0 || args.get(i - 1) == Some(&0))
-                        && (i + p.len() == args.len() || args.get(i + p.len()) == Some(&0))
-                })
-            }
+            // The last configured word may be the start of the process's.
+            ParamMatch::Initial => args.starts_with(p),
         }
     }
 }
@@ -431,24 +430,44 @@ mod tests {
         assert!(l.matches(b"averyveryverylo", None));
     }
 
+    /// keepalived 2.2.7's check_params (track_process.c), on the cases a
+    /// real 2.2.7 run confirmed (tests/exec_procscan.rs runs them against
+    /// real processes).
     #[test]
     fn full_command_and_params() {
         let f = m("/usr/sbin/sshd", ParamMatch::None, true);
         assert!(f.matches(b"sshd", Some(b"/usr/sbin/sshd\0-D\0")));
         assert!(!f.matches(b"sshd", Some(b"sshd\0-D\0")));
+        // Parameters imply full_command: argv[0] must be the name, whole.
         let e = m("sleep 100", ParamMatch::None, false);
         assert!(e.needs_cmdline());
         assert!(e.matches(b"sleep", Some(b"sleep\x00100\0")));
+        assert!(!e.matches(b"sleep", Some(b"/bin/sleep\x00100\0")));
         assert!(!e.matches(b"sleep", Some(b"sleep\x00100\0x\0")));
         assert!(!e.matches(b"sleep", Some(b"sleep\x001000\0")));
+        assert!(!e.matches(b"sleep", None));
+        // param_match without parameters: full_command, and `exact` wants
+        // a process without parameters.
+        let n = m("sleep", ParamMatch::Exact, false);
+        assert!(n.matches(b"x", Some(b"sleep\0")));
+        assert!(!n.matches(b"sleep", Some(b"sleep\x00100\0")));
+        let n = m("sleep", ParamMatch::Partial, false);
+        assert!(n.matches(b"x", Some(b"sleep\x00100\0")));
+        // partial: the first words equal, whole; more may follow.
+        let p = m("app -a b", ParamMatch::Partial, false);
+        assert!(p.matches(b"app", Some(b"app\0-a\0b\0")));
+        assert!(p.matches(b"app", Some(b"app\0-a\0b\0-c\0")));
+        assert!(!p.matches(b"app", Some(b"app\0-a\0bc\0")));
+        assert!(!p.matches(b"app", Some(b"app\0-x\0-a\0b\0")));
+        assert!(!p.matches(b"app", Some(b"app\0-a\0")));
+        // initial: the last configured word may be the start of the
+        // process's word.
         let i = m("app -a b", ParamMatch::Initial, false);
-        assert!(i.matches(b"app", Some(b"app\0-a\0b\0-c\0")));
         assert!(i.matches(b"app", Some(b"app\0-a\0b\0")));
-        assert!(!i.matches(b"app", Some(b"app\0-a\0bc\0")));
-        let p = m("app b -c", ParamMatch::Partial, false);
-        assert!(p.matches(b"app", Some(b"app\0-a\0b\0-c\0-d\0")));
-        assert!(!p.matches(b"app", Some(b"app\0-a\0xb\0-c\0")));
-        assert!(!p.matches(b"app", None));
+        assert!(i.matches(b"app", Some(b"app\0-a\0bc\0-d\0")));
+        assert!(!i.matches(b"app", Some(b"app\0-ab\0b\0")));
+        assert!(!i.matches(b"app", Some(b"app\0-a\0\0")));
+        assert!(!i.matches(b"app", None));
     }
 
     #[test]

@@ -14,9 +14,11 @@
 //! - a script that has not returned yet (no `init_fail`) counts neither way;
 //! - a file contributes `value * weight` (see [`file`]), `-254` = FAULT.
 //!
-//! Trackers of a `vrrp_sync_group` apply to every member. On a member of a
-//! sync group, trackers with a non-zero weight are ignored (logged at
-//! start-up) unless the group sets `sync_group_tracking_weight`.
+//! Trackers of a `vrrp_sync_group` apply to every member; a tracker that
+//! both the instance and its group reference uses the group's weight unless
+//! the instance's is 0. keepalived's rule for weighted trackers on sync
+//! group members and address owners is applied by the configuration
+//! (`config::validate`), which drops or re-weights those references.
 //!
 //! Shell loop, each turn with one `now`:
 //! 1. spawn every id of [`Trackers::script_due`] (on spawn error:
@@ -199,12 +201,12 @@ impl Trackers {
             let group = inst
                 .sync_group
                 .and_then(|g| config.sync_groups.get(usize::from(g)));
-            let weights_ignored = group.is_some_and(|g| !g.sync_group_tracking_weight);
             let mut e = InstanceEntry {
                 refs: Vec::new(),
                 reported: None,
             };
-            let mut add = |kind: u8, r: &TrackRef| {
+            // `from_group`: a reference of the instance's sync group.
+            let mut add = |kind: u8, r: &TrackRef, from_group: bool| {
                 let found = match kind {
                     0 => config
                         .scripts
@@ -236,17 +238,24 @@ impl Trackers {
                 };
                 let weight = r.weight.unwrap_or(tw);
                 let reverse = r.reverse || trev;
-                if weight != 0 && weights_ignored {
-                    warn!(
-                        "({}) ignoring {} {} with weights due to SYNC group",
-                        inst.name,
-                        kind_word(tracker),
-                        r.name
-                    );
-                    return;
-                }
-                // Duplicate references count once (keepalived ignores them).
-                if e.refs.iter().any(|x| x.tracker == tracker) {
+                if let Some(x) = e.refs.iter_mut().find(|x| x.tracker == tracker) {
+                    // Tracked by the instance and by its group: the group's
+                    // weight applies unless the instance's is 0 (keepalived
+                    // keeps the instance's reverse for a process). A
+                    // duplicate within one list counts once.
+                    if from_group && x.weight != 0 {
+                        info!(
+                            "({}) {} {} is configured on the instance and on its sync group: the group's weight {} applies",
+                            inst.name,
+                            kind_word(tracker),
+                            r.name,
+                            weight
+                        );
+                        x.weight = weight;
+                        if !matches!(tracker, TrackerId::Process(_)) {
+                            x.reverse = reverse;
+                        }
+                    }
                     return;
                 }
                 let _ = e.refs.push(InstanceRef {
@@ -256,23 +265,23 @@ impl Trackers {
                 });
             };
             for r in &inst.track_script {
-                add(0, r);
+                add(0, r, false);
             }
             for r in &inst.track_process {
-                add(1, r);
+                add(1, r, false);
             }
             for r in &inst.track_file {
-                add(2, r);
+                add(2, r, false);
             }
             if let Some(g) = group {
                 for r in &g.track_script {
-                    add(0, r);
+                    add(0, r, true);
                 }
                 for r in &g.track_process {
-                    add(1, r);
+                    add(1, r, true);
                 }
                 for r in &g.track_file {
-                    add(2, r);
+                    add(2, r, true);
                 }
             }
             for r in &e.refs {

@@ -218,50 +218,132 @@ fn file_weights_and_fault() {
     });
 }
 
+/// keepalived 2.2.7 (`vrrp_complete_instance`): on a member of a sync group
+/// without `sync_group_tracking_weight`, a weighted track_script is
+/// dropped, a track_file with the default weight 1 becomes weight 0
+/// (non-zero value = FAULT) and one with another weight is dropped; a
+/// weighted track_process keeps its weight; the group's own trackers keep
+/// theirs.
 #[test]
-fn sync_group_ignores_weighted_trackers_unless_enabled() {
-    let body = "track_script { w\n z }\n track_file { f }";
+fn sync_group_members_lose_weighted_trackers_as_keepalived() {
+    let body = "track_script { w\n z }\n track_file { f\n f5 }\n track_process { p }";
     let base = |extra: &str| {
         format!(
             "vrrp_script w {{ script /bin/true\n weight -30 }}\n\
              vrrp_script z {{ script /bin/true }}\n\
              vrrp_script g {{ script /bin/true\n weight 7 }}\n\
              vrrp_track_file f {{ file /run/f }}\n\
+             vrrp_track_file f5 {{ file /run/f5\n weight 5 }}\n\
+             vrrp_track_process p {{ process sleep\n weight -9 }}\n\
              vrrp_sync_group G {{ group {{ VI_1\n VI_2 }}\n track_script {{ g }}\n{extra} }}\n{}{}",
             inst("VI_1", 1, body),
             inst("VI_2", 2, "")
         )
     };
+    let r = |tracker, weight| InstanceRef {
+        tracker,
+        weight,
+        reverse: false,
+    };
     with(&base(""), |_, t| {
-        // Only the weight-0 script survives on both members.
-        let refs: std::vec::Vec<_> = t.instance_refs(I0).iter().map(|r| r.tracker).collect();
-        assert_eq!(refs, [TrackerId::Script(ScriptId(1))]);
-        assert!(t.instance_refs(I1).is_empty());
+        assert_eq!(
+            t.instance_refs(I0),
+            [
+                r(TrackerId::Script(ScriptId(1)), 0),
+                r(TrackerId::Process(ProcessId(0)), -9),
+                r(TrackerId::File(FileId(0)), 0),
+                r(TrackerId::Script(ScriptId(2)), 7),
+            ]
+        );
+        assert_eq!(t.instance_refs(I1), [r(TrackerId::Script(ScriptId(2)), 7)]);
         assert!(!t.script_used(ScriptId(0)));
-        assert!(!t.script_used(ScriptId(2)));
         // Unused scripts never run.
         let due: std::vec::Vec<_> = t.script_due(Instant::ZERO).collect();
-        assert_eq!(due, [ScriptId(1)]);
+        assert_eq!(due, [ScriptId(1), ScriptId(2)]);
+        t.script_result(ScriptId(1), Instant::ZERO, OK);
+        t.script_result(ScriptId(2), Instant::ZERO, OK);
+        t.file_value(FileId(0), Instant::ZERO, 0);
+        t.file_value(FileId(1), Instant::ZERO, -40);
+        t.process_count(ProcessId(0), Instant::ZERO, 0);
+        assert_eq!(t.instance_state(I0), ts(false, 7 - 9));
+        assert_eq!(t.instance_state(I1), ts(false, 7));
+        // The default-weight file now means FAULT when non-zero.
+        t.file_value(FileId(0), Instant::ZERO, 3);
+        assert_eq!(t.instance_state(I0), ts(true, 7 - 9));
         t.script_result(ScriptId(1), Instant::ZERO, KO);
-        assert_eq!(t.instance_state(I0), ts(true, 0));
-        assert_eq!(t.instance_state(I1), ts(false, 0));
+        assert_eq!(t.instance_state(I1), ts(false, 7));
     });
     with(&base("sync_group_tracking_weight"), |_, t| {
-        assert_eq!(t.instance_refs(I0).len(), 4);
-        // The group's script applies to both members.
-        assert_eq!(
-            t.instance_refs(I1),
-            [InstanceRef {
-                tracker: TrackerId::Script(ScriptId(2)),
-                weight: 7,
-                reverse: false
-            }]
-        );
+        assert_eq!(t.instance_refs(I0).len(), 6);
+        assert_eq!(t.instance_refs(I1), [r(TrackerId::Script(ScriptId(2)), 7)]);
         t.script_result(ScriptId(2), Instant::ZERO, OK);
         t.script_result(ScriptId(0), Instant::ZERO, KO);
         t.file_value(FileId(0), Instant::ZERO, 4);
+        t.file_value(FileId(1), Instant::ZERO, 0);
+        t.process_count(ProcessId(0), Instant::ZERO, 1);
         assert_eq!(t.instance_state(I0), ts(false, 7 - 30 + 4));
         assert_eq!(t.instance_state(I1), ts(false, 7));
+    });
+}
+
+/// An address owner (priority 255) loses its weighted scripts and files the
+/// same way, and a member being an owner takes the weights of the group's
+/// own trackers (weight 0: FAULT when failed).
+#[test]
+fn owner_loses_weighted_trackers_and_the_groups_weights() {
+    let owner = "vrrp_script w { script /bin/true\n weight -30 }\n\
+        vrrp_track_file f { file /run/f }\n";
+    let text = format!(
+        "{owner}{}",
+        inst(
+            "VI_1",
+            1,
+            "priority 255\n track_script { w }\n track_file { f }"
+        )
+    );
+    with(&text, |_, t| {
+        assert_eq!(
+            t.instance_refs(I0),
+            [InstanceRef {
+                tracker: TrackerId::File(FileId(0)),
+                weight: 0,
+                reverse: false
+            }]
+        );
+    });
+    let text = format!(
+        "vrrp_script g {{ script /bin/true\n weight 7 }}\n\
+         vrrp_sync_group G {{ group {{ VI_1\n VI_2 }}\n track_script {{ g }}\n sync_group_tracking_weight }}\n{}{}",
+        inst("VI_1", 1, "priority 255"),
+        inst("VI_2", 2, "")
+    );
+    with(&text, |_, t| {
+        for i in [I0, I1] {
+            assert_eq!(t.instance_refs(i)[0].weight, 0);
+        }
+        t.script_result(ScriptId(0), Instant::ZERO, KO);
+        assert_eq!(t.instance_state(I1), ts(true, 0));
+    });
+}
+
+/// A tracker referenced by the instance and by its group: the group's
+/// weight applies unless the instance's is 0.
+#[test]
+fn group_weight_overrides_the_instances_unless_zero() {
+    let text = |inst_w: &str| {
+        format!(
+            "vrrp_script s {{ script /bin/true }}\n\
+             vrrp_sync_group G {{ group {{ VI_1\n VI_2 }}\n track_script {{ s weight 12 }}\n sync_group_tracking_weight }}\n{}{}",
+            inst("VI_1", 1, &format!("track_script {{ s {inst_w} }}")),
+            inst("VI_2", 2, "")
+        )
+    };
+    with(&text("weight -5"), |_, t| {
+        assert_eq!(t.instance_refs(I0).len(), 1);
+        assert_eq!(t.instance_refs(I0)[0].weight, 12);
+    });
+    with(&text(""), |_, t| {
+        assert_eq!(t.instance_refs(I0)[0].weight, 0);
     });
 }
 

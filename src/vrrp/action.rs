@@ -77,6 +77,11 @@ pub enum Action {
     /// Run the sync group's notify scripts / write the FIFO: the group
     /// entered `state` (keepalived reports priority 0 for groups).
     NotifyGroup { group: GroupId, state: NotifyState },
+    /// keepalived's `MASTER_RX_LOWER_PRI` event: the master received an
+    /// advert with a lower priority (a lower router became master, e.g.
+    /// after a split brain). Run `notify_master_rx_lower_pri`, write the
+    /// FIFO line `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 200`.
+    MasterRxLowerPri { inst: InstanceId, priority: u8 },
 }
 
 impl Action {
@@ -87,7 +92,8 @@ impl Action {
             | Action::AddVips { inst }
             | Action::DelVips { inst }
             | Action::SendGarp { inst, .. }
-            | Action::Notify { inst, .. } => Some(inst),
+            | Action::Notify { inst, .. }
+            | Action::MasterRxLowerPri { inst, .. } => Some(inst),
             Action::NotifyGroup { .. } => None,
         }
     }
@@ -99,7 +105,8 @@ pub const GARP_BATCH_MAX: usize = 5;
 
 /// Worst case of actions one instance emits in one call: becoming master
 /// (SendAdvert, AddVips, Notify) plus a GARP batch. Every other path emits
-/// fewer (leaving master: SendAdvert(0), DelVips, Notify).
+/// fewer (leaving master: SendAdvert(0), DelVips, Notify; a lower-priority
+/// advert: SendAdvert, MasterRxLowerPri, a GARP batch).
 pub const ACTIONS_PER_INSTANCE_MAX: usize = 3 + GARP_BATCH_MAX;
 
 /// Capacity of [`Actions`]: every instance at its worst case in one call
@@ -154,6 +161,14 @@ impl Actions {
 
     pub fn clear(&mut self) {
         self.list.clear();
+    }
+
+    /// Moves the action at index `from` to index `to` (`to <= from`); the
+    /// actions in between move up by one, in order.
+    pub(crate) fn move_to(&mut self, from: usize, to: usize) {
+        if to < from && from < self.list.len() {
+            self.list[to..=from].rotate_right(1);
+        }
     }
 
     /// Actions lost to overflow since creation (always 0 unless there is a bug).

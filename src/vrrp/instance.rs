@@ -202,6 +202,14 @@ pub(crate) struct Instance {
     pub(crate) sync_group: Option<u16>,
 
     // Run time.
+    /// The sync group's state as the router last set it (`None`: no
+    /// group, or the group has not started): keepalived's
+    /// `send_instance_notifies` skips a member's notifications for a state
+    /// the group is already in, once the member has notified once.
+    pub(crate) group_state: Option<StateKind>,
+    /// This instance has emitted a notification (keepalived's
+    /// `notifies_sent`; a reload starts afresh).
+    pub(crate) notifies_sent: bool,
     src_addr: Option<IpAddr>,
     pub(crate) state: State,
     effective_priority: u8,
@@ -306,6 +314,8 @@ impl Instance {
             track_primary: !c.dont_track_primary,
             track_if,
             sync_group: c.sync_group,
+            group_state: None,
+            notifies_sent: false,
             src_addr: c.unicast_src_ip.or(c.mcast_src_ip),
             state: State::Initialize,
             effective_priority: base,
@@ -457,7 +467,23 @@ impl Instance {
         });
     }
 
-    fn notify(&self, state: NotifyState, out: &mut Actions) {
+    fn notify(&mut self, state: NotifyState, out: &mut Actions) {
+        let as_group = match state {
+            NotifyState::Master => Some(StateKind::Master),
+            NotifyState::Backup => Some(StateKind::Backup),
+            NotifyState::Fault => Some(StateKind::Fault),
+            // The group is never in STOP when its members stop.
+            NotifyState::Stop => None,
+        };
+        if self.notifies_sent && as_group.is_some() && self.group_state == as_group {
+            debug!(
+                "({}) {} not notified: the sync group is already in that state",
+                self.name,
+                state.as_str()
+            );
+            return;
+        }
+        self.notifies_sent = true;
         out.push(Action::Notify {
             inst: self.id,
             state,
@@ -1208,8 +1234,15 @@ impl Instance {
                     ));
                 }
             }
+            let was_master = matches!(self.state, State::Master { .. });
             self.state = State::Master { adver_at, garp };
             self.run_garps(now, out);
+            if was_master {
+                out.push(Action::MasterRxLowerPri {
+                    inst: self.id,
+                    priority: eff,
+                });
+            }
             return;
         }
         // Higher priority, or equal priority and higher address: step down.

@@ -67,7 +67,10 @@ struct Link {
 ///   send priority 0); the group leaves FAULT when no member is faulty;
 /// - the group's own `track_interface` applies to every member;
 /// - `Action::NotifyGroup` whenever the group's state changes (STOP at
-///   shutdown), after the members' own notifications.
+///   shutdown), after the members' own notifications (at start-up
+///   before them, as keepalived's `vrrp_init_state`);
+/// - a member does not notify a state the group is already in, once it has
+///   notified (keepalived's `send_instance_notifies`).
 #[derive(Clone, Debug)]
 struct Group {
     name: Name,
@@ -85,32 +88,36 @@ pub struct Router {
     global: Stats,
 }
 
-/// Adds `t` to `track_if` (once per link). A weighted entry of a sync
-/// group member is ignored (logged) unless the group sets
-/// `sync_group_tracking_weight` (keepalived).
+/// Adds `t` to `track_if` (once per link). `from_group`: an entry of the
+/// instance's sync group, whose weight replaces the instance's own entry
+/// for the same interface unless that one has weight 0 (keepalived's
+/// `add_vrrp_to_interface`). keepalived's rule for weighted entries on
+/// sync group members and owners was applied by the configuration.
 fn add_track_if(
     links: &mut Vec<Link, MAX_INTERFACES>,
     track_if: &mut Vec<TrackIf, TRACK_IF_MAX>,
     t: &TrackInterface,
-    weights_ignored: Option<&str>,
+    from_group: Option<&str>,
 ) -> Result<(), RouterError> {
-    if t.weight != 0
-        && let Some(inst) = weights_ignored
-    {
-        warn!(
-            "({}) ignoring tracked interface {} with weights due to SYNC group",
-            inst, t.ifname
-        );
+    let link = link_index(links, &t.ifname)?;
+    if let Some(x) = track_if.iter_mut().find(|x| x.link == link) {
+        if let Some(inst) = from_group {
+            warn!(
+                "({}) track_interface {} is configured on the instance and on its sync group: the group's entry applies unless the instance's has weight 0",
+                inst, t.ifname
+            );
+            if x.weight != 0 {
+                x.weight = t.weight;
+                x.reverse = t.reverse;
+            }
+        }
         return Ok(());
     }
-    let link = link_index(links, &t.ifname)?;
-    if track_if.iter().all(|x| x.link != link) {
-        let _ = track_if.push(TrackIf {
-            link,
-            weight: t.weight,
-            reverse: t.reverse,
-        });
-    }
+    let _ = track_if.push(TrackIf {
+        link,
+        weight: t.weight,
+        reverse: t.reverse,
+    });
     Ok(())
 }
 
@@ -184,15 +191,18 @@ impl Router {
             let group = c
                 .sync_group
                 .and_then(|g| config.sync_groups.get(usize::from(g)));
-            let weights_ignored = group
-                .filter(|g| !g.sync_group_tracking_weight)
-                .map(|_| c.name.as_str());
             for t in &c.track_interface {
-                add_track_if(&mut self.links, &mut track_if, t, weights_ignored)?;
+                add_track_if(&mut self.links, &mut track_if, t, None)?;
             }
             if let Some(g) = group {
                 for t in &g.track_interface {
-                    add_track_if(&mut self.links, &mut track_if, t, weights_ignored)?;
+                    // The group naming a member's own interface: the own
+                    // interface's weight-0 tracking stays (keepalived); with
+                    // dont_track_primary the group's entry applies.
+                    if t.ifname == c.interface && !c.dont_track_primary {
+                        continue;
+                    }
+                    add_track_if(&mut self.links, &mut track_if, t, Some(c.name.as_str()))?;
                 }
             }
             // Same capacity as config.instances: cannot fail.
@@ -362,11 +372,15 @@ impl Router {
         let mut fault = track.fault || (inst.track_primary && !up(inst.own_link));
         let mut weight = track.weight;
         for t in &inst.track_if {
-            let ok = up(t.link) != t.reverse;
+            // keepalived: weight 0 = FAULT while down (`reverse`: while up);
+            // weight > 0 adds weight x (reverse ? -1 : 1) while up, weight
+            // < 0 while down: `reverse` flips the sign, not the condition.
+            let link_up = up(t.link);
             if t.weight == 0 {
-                fault |= !ok;
-            } else if (t.weight > 0 && ok) || (t.weight < 0 && !ok) {
-                weight = weight.saturating_add(i32::from(t.weight));
+                fault |= link_up == t.reverse;
+            } else if (t.weight > 0) == link_up {
+                let w = i32::from(t.weight);
+                weight = weight.saturating_add(if t.reverse { -w } else { w });
             }
         }
         (fault, weight)
@@ -494,6 +508,7 @@ impl Router {
             return;
         }
         grp.state = new;
+        self.mirror_group_state(g);
         let state = match new {
             StateKind::Initialize => NotifyState::Stop,
             StateKind::Backup => NotifyState::Backup,
@@ -504,6 +519,20 @@ impl Router {
             group: GroupId(g as u16),
             state,
         });
+    }
+
+    /// Tells group `g`'s members its state (for keepalived's rule that a
+    /// member does not notify a state the group is already in).
+    fn mirror_group_state(&mut self, g: usize) {
+        let Some(st) = self.groups.get(g).map(|g| g.state) else {
+            return;
+        };
+        let st = (st != StateKind::Initialize).then_some(st);
+        for m in self.members(g) {
+            if let Some(i) = self.instances.get_mut(usize::from(m)) {
+                i.group_state = st;
+            }
+        }
     }
 
     /// Groups in which a member wants master: when every started member
@@ -544,6 +573,7 @@ impl Router {
     /// faulty -> FAULT (init), else BACKUP (init), each with `DelVips` first
     /// to clean up after a crash). Call after the initial `handle_link`s.
     pub fn handle_start(&mut self, now: Instant, out: &mut Actions) {
+        let first = out.len();
         for idx in 0..self.instances.len() {
             let (own_fault, weight) = self.own_fault_and_weight(idx);
             // A sync group member starts in FAULT when any member is faulty.
@@ -557,8 +587,25 @@ impl Router {
                 inst.start(now, fault, out);
             }
         }
+        let groups = out.len();
         for g in 0..self.groups.len() {
             self.update_group_state(g, out);
+        }
+        // keepalived (vrrp_init_state) notifies a group that starts in
+        // BACKUP before its members' "Entering BACKUP STATE (init)"; a
+        // group in FAULT after its members' FAULT (vrrp_complete_init).
+        let mut to = first;
+        for i in groups..out.len() {
+            if matches!(
+                out.as_slice().get(i),
+                Some(Action::NotifyGroup {
+                    state: NotifyState::Backup,
+                    ..
+                })
+            ) {
+                out.move_to(i, to);
+                to += 1;
+            }
         }
     }
 
@@ -739,6 +786,9 @@ impl Router {
             inst.own_link = dst.own_link;
             inst.track_if = dst.track_if.clone();
             inst.sync_group = dst.sync_group;
+            // keepalived builds new instances on reload: they have not
+            // notified yet.
+            inst.notifies_sent = false;
             if let Some(slot) = self.instances.get_mut(idx) {
                 *slot = inst;
             }
@@ -753,6 +803,7 @@ impl Router {
             if let Some(grp) = self.groups.get_mut(g) {
                 grp.state = st;
             }
+            self.mirror_group_state(g);
         }
         n
     }

@@ -19,13 +19,17 @@ wait_entered() {
     [ "$(state_count "$1" "$2" "$3")" -ge "$4" ] || die "$1 ($3) did not enter $2 a ${4}th time"
     say "$1 ($3) entered $2 (${4}x)"
 }
-# Group notifications: the group's generic `notify` and `notify_master` append their arguments
-# to notify-rN.log (compared below with keepalived's sequence for the same run).
+# Notifications: the group's generic `notify` and `notify_master` append their arguments to
+# notify-rN.log, the members' generic `notify` to inotify-rN.log, and every line goes to the
+# notify_fifo fifo-rN (read at the end, still open by the daemon: no reader process needed).
+# All three are compared below with keepalived's sequence for the same run.
 for r in r1 r2; do
     printf '#!/bin/sh\necho "$*" >> %s/notify-%s.log\n' "$LAB_DIR" "$r" > "$LAB_DIR/hook-$r.sh"
-    chmod 0755 "$LAB_DIR/hook-$r.sh"
+    printf '#!/bin/sh\necho "$*" >> %s/inotify-%s.log\n' "$LAB_DIR" "$r" > "$LAB_DIR/ihook-$r.sh"
+    chmod 0755 "$LAB_DIR/hook-$r.sh" "$LAB_DIR/ihook-$r.sh"
     sed -e "/^vrrp_sync_group G {/a\\    notify $LAB_DIR/hook-$r.sh\n    notify_master \"$LAB_DIR/hook-$r.sh specific master\"" \
-        -e "/^global_defs {/a\\    enable_script_security\n    script_user root" \
+        -e "/^global_defs {/a\\    enable_script_security\n    script_user root\n    notify_fifo $LAB_DIR/fifo-$r" \
+        -e "/^vrrp_instance VI_[12] {/a\\    notify $LAB_DIR/ihook-$r.sh" \
         "$LAB_CONF/sync.$r.conf" > "$LAB_DIR/sync.$r.conf"
 done
 capture_start
@@ -81,6 +85,30 @@ want='GROUP G BACKUP 0|GROUP G MASTER 0|specific master|GROUP G FAULT 0|GROUP G 
 norm() { printf '%s\n' "$1" | sed -e 's/specific master|GROUP G MASTER 0/GROUP G MASTER 0|specific master/g'; }
 [ "$(norm "$got")" = "$want" ] || die "r1's group notifications: '$got', expected '$want'"
 say "r1's group notifications match keepalived's: $got"
+
+# The members' own notifications (keepalived's send_instance_notifies: INSTANCE NAME STATE
+# PRIORITY, none for a state the group already has), each member's in order (the commands of
+# one transition run in parallel), and the FIFO, whose lines are written in order.
+for i in VI_1 VI_2; do
+    got=$(grep -F "INSTANCE $i " "$LAB_DIR/inotify-r1.log" | paste -sd'|')
+    want="INSTANCE $i BACKUP 200|INSTANCE $i MASTER 200|INSTANCE $i FAULT 200|INSTANCE $i BACKUP 200|INSTANCE $i MASTER 200"
+    [ "$got" = "$want" ] || die "r1's $i notifications: '$got', expected '$want'"
+done
+say "r1's member notifications match keepalived's"
+got=$(dd if="$LAB_DIR/fifo-r1" iflag=nonblock bs=65536 count=1 status=none 2>/dev/null | paste -sd'|')
+say "r1's FIFO: $got"
+# both members MASTER, the one whose timer expired last first
+m='(INSTANCE "VI_1" MASTER 200\|INSTANCE "VI_2" MASTER 200|INSTANCE "VI_2" MASTER 200\|INSTANCE "VI_1" MASTER 200)'
+want='GROUP "G" BACKUP 0\|INSTANCE "VI_1" BACKUP 200\|INSTANCE "VI_2" BACKUP 200'
+want+="\\|$m"'\|GROUP "G" MASTER 0'
+want+='\|INSTANCE "VI_2" FAULT 200\|INSTANCE "VI_1" FAULT 200\|GROUP "G" FAULT 0'
+want+='\|INSTANCE "VI_2" BACKUP 200\|INSTANCE "VI_1" BACKUP 200\|GROUP "G" BACKUP 0'
+want+="\\|$m"'\|GROUP "G" MASTER 0'
+# then MASTER_RX_LOWER_PRI for each advert r1 heard from r2 while r1 was master again (r2's
+# last adverts before it stepped down: timing, and higher_prio_send_advert on the other side)
+want+='(\|INSTANCE "VI_[12]" MASTER_RX_LOWER_PRI 200){0,6}'
+printf '%s\n' "$got" | grep -qxE "$want" || die "r1's FIFO lines differ from keepalived's: $got"
+say "r1's FIFO lines match keepalived's"
 
 stop_router r1 KILL
 t_kill=$STOP_T

@@ -810,6 +810,10 @@ impl World {
                 }
                 self.transmit(n, None, frame);
             }
+            Action::MasterRxLowerPri { priority, .. } => {
+                let vrid = self.vrids[k].vrid;
+                self.log(|| format!("node {n} VRID {vrid} MASTER_RX_LOWER_PRI (prio {priority})"));
+            }
             Action::Notify {
                 inst,
                 state,

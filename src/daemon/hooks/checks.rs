@@ -21,21 +21,32 @@
 //! Start-up / `-t` / reload only: resolving users goes through NSS and the
 //! path checks allocate.
 
-use crate::config::model::{Command, Config, Notify, Span};
+use crate::config::model::{Config, NOTIFY_SLOTS, Notify, NotifyCmd, Span};
 use crate::config::{DiagKind, Diagnostics, Severity};
-use crate::limits::MAX_SCRIPTS;
+use crate::limits::{MAX_INSTANCES, MAX_SCRIPTS, MAX_SYNC_GROUPS};
+use crate::notify::NotifyKind;
 use crate::sys::exec::{
     Creds, ScriptSecurityError, check_script_security, default_script_creds, resolve_creds,
 };
 use crate::track::cmdline::{Argv, build_argv};
+use heapless::Vec;
 
 /// Who each script runs as (`None`: the daemon's own user).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptCreds {
     /// Notify scripts and `vrrp_script`s without `user`.
     pub default: Option<Creds>,
     /// Per `vrrp_script` (index into `Config::scripts`).
     pub scripts: [Option<Creds>; MAX_SCRIPTS],
+    /// Notify commands written with their own `USER [GROUP]`: (instance or
+    /// group, its index, slot of [`Notify::commands`], who). Only those are
+    /// stored (the others use `default`), so the unused capacity is never
+    /// touched.
+    pub notify_users: Vec<(NotifyKind, u16, u8, Creds), NOTIFY_USERS_MAX>,
+    /// Owner of a `notify_fifo` / `vrrp_notify_fifo` that keepvip creates:
+    /// its `USER [GROUP]`, else the default script user.
+    pub notify_fifo: Option<Creds>,
+    pub vrrp_notify_fifo: Option<Creds>,
 }
 
 impl ScriptCreds {
@@ -43,24 +54,37 @@ impl ScriptCreds {
         ScriptCreds {
             default: None,
             scripts: [None; MAX_SCRIPTS],
+            notify_users: Vec::new(),
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
+        }
+    }
+
+    /// Who notify command `slot` of instance or group `index` runs as: its
+    /// own user if it names one, else the default.
+    pub fn notify(&self, kind: NotifyKind, index: usize, slot: usize) -> Option<Creds> {
+        self.notify_users
+            .iter()
+            .find(|(k, i, s, _)| *k == kind && usize::from(*i) == index && usize::from(*s) == slot)
+            .map(|x| x.3)
+            .or(self.default)
+    }
+
+    fn set_notify(&mut self, kind: NotifyKind, index: usize, slot: usize, c: Creds) {
+        if let (Ok(i), Ok(s)) = (u16::try_from(index), u8::try_from(slot)) {
+            // Capacity: every notify command of every instance and group.
+            let _ = self.notify_users.push((kind, i, s, c));
         }
     }
 }
+
+/// Most notify commands of a configuration.
+const NOTIFY_USERS_MAX: usize = (MAX_INSTANCES + MAX_SYNC_GROUPS) * NOTIFY_SLOTS;
 
 /// True when a script with these credentials runs with root privileges
 /// (the daemon runs as root, so `None` is root).
 fn runs_as_root(c: Option<Creds>) -> bool {
     c.is_none_or(|c| c.uid == 0 || c.gid == 0)
-}
-
-fn notify_commands(n: &Notify) -> [(&'static str, Option<&Command>); 5] {
-    [
-        ("notify_master", n.notify_master.as_ref()),
-        ("notify_backup", n.notify_backup.as_ref()),
-        ("notify_fault", n.notify_fault.as_ref()),
-        ("notify_stop", n.notify_stop.as_ref()),
-        ("notify", n.notify.as_ref()),
-    ]
 }
 
 /// Where a command is configured: block keyword and name, the command's
@@ -71,8 +95,10 @@ struct Place<'a> {
     kw: &'static str,
     span: Span,
     script: Option<usize>,
-    /// A `MISC_CHECK`'s own `user [group]`.
+    /// A `MISC_CHECK`'s or a notify command's own `user [group]`.
     user: Option<(&'a str, Option<&'a str>)>,
+    /// A notify command: instance or group, its index and the slot.
+    notify: Option<(NotifyKind, usize, usize)>,
 }
 
 impl core::fmt::Display for Place<'_> {
@@ -85,8 +111,37 @@ impl core::fmt::Display for Place<'_> {
     }
 }
 
+/// The notify commands of `n` (instance or group `index` named `name`).
+fn notify_places<'a>(
+    n: &'a Notify,
+    kind: NotifyKind,
+    index: usize,
+    name: &'a str,
+    f: &mut impl FnMut(&str, &Place<'_>),
+) {
+    let block = match kind {
+        NotifyKind::Instance => "vrrp_instance",
+        NotifyKind::Group => "vrrp_sync_group",
+    };
+    for (slot, (kw, c)) in n.commands().into_iter().enumerate() {
+        let Some(c): Option<&NotifyCmd> = c else {
+            continue;
+        };
+        let p = Place {
+            block,
+            name,
+            kw,
+            span: c.span,
+            script: None,
+            user: c.user.as_deref().map(|u| (u, c.group.as_deref())),
+            notify: Some((kind, index, slot)),
+        };
+        f(&c.cmd, &p);
+    }
+}
+
 /// Every command of the configuration with its [`Place`].
-fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
+fn for_each_command(cfg: &Config, mut f: impl FnMut(&str, &Place<'_>)) {
     for (i, s) in cfg.scripts.iter().enumerate() {
         let p = Place {
             block: "vrrp_script",
@@ -95,38 +150,15 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
             span: s.span,
             script: Some(i),
             user: None,
+            notify: None,
         };
         f(&s.script, &p);
     }
-    for inst in &cfg.instances {
-        for (kw, c) in notify_commands(&inst.notify) {
-            if let Some(c) = c {
-                let p = Place {
-                    block: "vrrp_instance",
-                    name: &inst.name,
-                    kw,
-                    span: inst.span,
-                    script: None,
-                    user: None,
-                };
-                f(c, &p);
-            }
-        }
+    for (i, inst) in cfg.instances.iter().enumerate() {
+        notify_places(&inst.notify, NotifyKind::Instance, i, &inst.name, &mut f);
     }
-    for g in &cfg.sync_groups {
-        for (kw, c) in notify_commands(&g.notify) {
-            if let Some(c) = c {
-                let p = Place {
-                    block: "vrrp_sync_group",
-                    name: &g.name,
-                    kw,
-                    span: g.span,
-                    script: None,
-                    user: None,
-                };
-                f(c, &p);
-            }
-        }
+    for (i, g) in cfg.sync_groups.iter().enumerate() {
+        notify_places(&g.notify, NotifyKind::Group, i, &g.name, &mut f);
     }
     // The load-balancing side's scripts (none without the `lvs` feature).
     if !cfg!(feature = "lvs") {
@@ -140,6 +172,7 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&Command, &Place<'_>)) {
         span,
         script: None,
         user,
+        notify: None,
     };
     for vs in &l.virtual_servers {
         for (kw, c) in [
@@ -179,7 +212,8 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
     let g = &cfg.global_defs;
     let mut any = !cfg.scripts.is_empty();
     for_each_command(cfg, |_, _| any = true);
-    if !any {
+    let fifos = [g.notify_fifo.as_ref(), g.vrrp_notify_fifo.as_ref()];
+    if !any && fifos.iter().all(|f| f.is_none()) {
         return creds;
     }
     let mut default_ok = true;
@@ -204,6 +238,41 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
         },
         None => default_script_creds(),
     };
+    // keepalived: a FIFO it creates belongs to the FIFO's user and group
+    // (default: the default script user).
+    for (k, f) in fifos.into_iter().enumerate() {
+        let Some(f) = f else { continue };
+        let c = match &f.user {
+            Some(u) => match resolve_creds(u, f.group.as_deref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    diags.push(
+                        Severity::Error,
+                        DiagKind::General,
+                        f.span,
+                        format_args!(
+                            "global_defs: {} {}: user {u}{}{}: {e}",
+                            if k == 0 {
+                                "notify_fifo"
+                            } else {
+                                "vrrp_notify_fifo"
+                            },
+                            f.path,
+                            if f.group.is_some() { " group " } else { "" },
+                            f.group.as_deref().unwrap_or("")
+                        ),
+                    );
+                    None
+                }
+            },
+            None => creds.default,
+        };
+        if k == 0 {
+            creds.notify_fifo = c;
+        } else {
+            creds.vrrp_notify_fifo = c;
+        }
+    }
     for (i, s) in cfg.scripts.iter().enumerate() {
         let c = match &s.user {
             Some(u) => match resolve_creds(u, s.group.as_deref()) {
@@ -245,13 +314,22 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
         let who = match (p.script, p.user) {
             (Some(i), _) => creds.scripts.get(i).copied().flatten(),
             (None, Some((u, g))) => match resolve_creds(u, g) {
-                Ok(c) => Some(c),
+                Ok(c) => {
+                    if let Some((kind, index, slot)) = p.notify {
+                        creds.set_notify(kind, index, slot, c);
+                    }
+                    Some(c)
+                }
                 Err(e) => {
                     diags.push(
                         Severity::Error,
                         DiagKind::General,
                         p.span,
-                        format_args!("{p}: user {u}: {e}"),
+                        format_args!(
+                            "{p}: user {u}{}{}: {e}",
+                            if g.is_some() { " group " } else { "" },
+                            g.unwrap_or("")
+                        ),
                     );
                     return;
                 }

@@ -61,11 +61,11 @@ use heapless::Vec;
 
 use super::Daemon;
 use super::errno::IoErr;
-use crate::config::model::{Config, Name, Notify, PathStr};
+use crate::config::model::{Config, NOTIFY_RX_LOWER_PRI, Name, Notify, PathStr};
 use crate::limits::{MAX_INSTANCES, MAX_SCRIPTS};
 use crate::notify::{Event, FifoLine, NotifyKind, for_each_command};
 use crate::sys::clock::monotonic_now;
-use crate::sys::exec::{ChildKind, Exec, TERM_GRACE};
+use crate::sys::exec::{ChildKind, Creds, Exec, TERM_GRACE};
 use crate::sys::fifo::{FifoError, NotifyFifo};
 use crate::sys::poll::{PollTable, Slot};
 use crate::sys::procscan::ProcScanner;
@@ -152,16 +152,29 @@ fn open_procs(cfg: &Config, trackers: &Trackers) -> Option<Box<ProcScanner>> {
     }
 }
 
-/// The FIFO paths of a configuration (global first), without duplicates.
-fn fifo_paths(cfg: &Config) -> Vec<PathStr, MAX_FIFOS> {
-    let mut v: Vec<PathStr, MAX_FIFOS> = Vec::new();
-    let all = cfg
-        .global_defs
+/// The FIFO paths of a configuration (`notify_fifo`, `vrrp_notify_fifo`,
+/// then the instances' own), without duplicates, each with the owner a
+/// FIFO keepvip creates gets (the global ones' `USER [GROUP]`).
+fn fifo_paths(cfg: &Config, creds: &ScriptCreds) -> Vec<(PathStr, Option<Creds>), MAX_FIFOS> {
+    let mut v: Vec<(PathStr, Option<Creds>), MAX_FIFOS> = Vec::new();
+    let g = &cfg.global_defs;
+    let all = g
         .notify_fifo
-        .iter()
-        .chain(cfg.instances.iter().filter_map(|i| i.notify_fifo.as_ref()));
-    for p in all {
-        if !v.contains(p) && v.push(p.clone()).is_err() {
+        .as_ref()
+        .map(|f| (&f.path, creds.notify_fifo))
+        .into_iter()
+        .chain(
+            g.vrrp_notify_fifo
+                .as_ref()
+                .map(|f| (&f.path, creds.vrrp_notify_fifo)),
+        )
+        .chain(
+            cfg.instances
+                .iter()
+                .filter_map(|i| i.notify_fifo.as_ref().map(|p| (p, None))),
+        );
+    for (p, owner) in all {
+        if !v.iter().any(|(q, _)| q == p) && v.push((p.clone(), owner)).is_err() {
             error!("more than {MAX_FIFOS} notify FIFOs: {p} not used");
         }
     }
@@ -216,22 +229,31 @@ impl Hooks {
     }
 
     fn open_fifos(&mut self, cfg: &Config) {
-        let want = fifo_paths(cfg);
+        let want = fifo_paths(cfg, &self.creds);
         // Keep the ones still wanted (no reopen, lines in flight stay).
         let mut i = 0;
         while i < self.fifos.len() {
-            if want.contains(&self.fifos[i].path) {
+            if want.iter().any(|(p, _)| *p == self.fifos[i].path) {
                 i += 1;
             } else {
                 self.fifos.swap_remove(i);
             }
         }
-        for p in want {
+        for (p, owner) in want {
             if self.fifos.iter().any(|f| f.path == p) {
                 continue;
             }
-            match NotifyFifo::create(&p) {
+            match NotifyFifo::create_owned(&p, owner.map(|c| (c.uid, c.gid))) {
                 Ok(fifo) => {
+                    if let (Some(e), Some(c)) = (fifo.chown_error(), owner) {
+                        warn!(
+                            "Failed to set uid:gid {}:{} for fifo {}: {}",
+                            c.uid,
+                            c.gid,
+                            p,
+                            IoErr(e)
+                        );
+                    }
                     let _ = self.fifos.push(Fifo { path: p, fifo });
                 }
                 Err(FifoError::Io(e)) => {
@@ -440,14 +462,61 @@ impl Hooks {
                         state.as_str(),
                         priority
                     );
-                    self.run_commands(now, &c.notify, &ev);
-                    let global = cfg.global_defs.notify_fifo.as_ref();
+                    self.run_commands(now, &c.notify, &ev, inst.index());
+                    // keepalived writes every line to notify_fifo and to
+                    // vrrp_notify_fifo; keepvip's per-instance FIFO gets it
+                    // unless it is one of those.
+                    let g = &cfg.global_defs;
+                    let globals = g.notify_fifo.iter().chain(&g.vrrp_notify_fifo);
                     let own = c
                         .notify_fifo
                         .as_ref()
-                        .filter(|p| global.is_none_or(|g| g != *p));
-                    self.fifo_line(&ev, global.into_iter().chain(own));
+                        .filter(|p| !globals.clone().any(|g| g.path == **p));
+                    self.fifo_line(&ev, globals.map(|f| &f.path).chain(own));
                     self.mail.alert_instance(c, state);
+                }
+                Action::MasterRxLowerPri { inst, priority } => {
+                    let Some(c) = cfg.instances.get(inst.index()) else {
+                        continue;
+                    };
+                    let now = *now.get_or_insert_with(monotonic_now);
+                    debug!(
+                        "({}) notify MASTER_RX_LOWER_PRI (priority {})",
+                        c.name, priority
+                    );
+                    // keepalived's send_event_notify: the command as
+                    // configured, then the FIFO line; no mail.
+                    if let Some(cmd) = &c.notify.notify_master_rx_lower_pri {
+                        let Hooks {
+                            exec, creds, argv, ..
+                        } = &mut *self;
+                        let who =
+                            creds.notify(NotifyKind::Instance, inst.index(), NOTIFY_RX_LOWER_PRI);
+                        match build_argv(cmd, &[], argv) {
+                            Ok(()) => {
+                                if let Err(e) = exec.spawn(now, ChildKind::Notify, argv, who, None)
+                                {
+                                    error!(
+                                        "INSTANCE {}: cannot run notify_master_rx_lower_pri: {}",
+                                        c.name,
+                                        IoErr(&e)
+                                    );
+                                }
+                            }
+                            Err(e) => error!(
+                                "INSTANCE {}: notify_master_rx_lower_pri cannot be built: {}",
+                                c.name, e
+                            ),
+                        }
+                    }
+                    let line = FifoLine::master_rx_lower_pri(&c.name, priority);
+                    let g = &cfg.global_defs;
+                    let globals = g.notify_fifo.iter().chain(&g.vrrp_notify_fifo);
+                    let own = c
+                        .notify_fifo
+                        .as_ref()
+                        .filter(|p| !globals.clone().any(|g| g.path == **p));
+                    self.fifo_write(&line, globals.map(|f| &f.path).chain(own));
                 }
                 Action::NotifyGroup { group, state } => {
                     let Some(g) = cfg.sync_groups.get(group.index()) else {
@@ -461,8 +530,10 @@ impl Hooks {
                         priority: 0,
                     };
                     debug!("VRRP_Group({}) notify {}", g.name, state.as_str());
-                    self.run_commands(now, &g.notify, &ev);
-                    self.fifo_line(&ev, cfg.global_defs.notify_fifo.iter());
+                    self.run_commands(now, &g.notify, &ev, group.index());
+                    let gd = &cfg.global_defs;
+                    let globals = gd.notify_fifo.iter().chain(&gd.vrrp_notify_fifo);
+                    self.fifo_line(&ev, globals.map(|f| &f.path));
                     self.mail.alert_group(g, state);
                 }
                 _ => {}
@@ -470,14 +541,17 @@ impl Hooks {
         }
     }
 
-    fn run_commands(&mut self, now: Instant, n: &Notify, ev: &Event<'_>) {
+    /// Runs `n`'s commands for `ev`; `index`: the instance's or group's
+    /// (whose notify commands may name their own user).
+    fn run_commands(&mut self, now: Instant, n: &Notify, ev: &Event<'_>, index: usize) {
         let timeout = (ev.state == NotifyState::Stop).then_some(NOTIFY_STOP_TIMEOUT);
         let Hooks {
             exec, creds, argv, ..
         } = self;
-        for_each_command(n, ev, argv, |a| match a {
+        for_each_command(n, ev, argv, |slot, a| match a {
             Ok(a) => {
-                if let Err(e) = exec.spawn(now, ChildKind::Notify, a, creds.default, timeout) {
+                let who = creds.notify(ev.kind, index, slot);
+                if let Err(e) = exec.spawn(now, ChildKind::Notify, a, who, timeout) {
                     error!(
                         "{} {}: cannot run notify command for {}: {}",
                         ev.kind.as_str(),
@@ -498,7 +572,10 @@ impl Hooks {
     }
 
     fn fifo_line<'a>(&mut self, ev: &Event<'_>, paths: impl Iterator<Item = &'a PathStr>) {
-        let line = FifoLine::format(ev);
+        self.fifo_write(&FifoLine::format(ev), paths);
+    }
+
+    fn fifo_write<'a>(&mut self, line: &FifoLine, paths: impl Iterator<Item = &'a PathStr>) {
         for p in paths {
             let Some(f) = self.fifos.iter_mut().find(|f| &f.path == p) else {
                 continue;
