@@ -50,6 +50,11 @@ EOF
     EXIT_MS=${out#* }
     [ "$EXIT_MS" != timeout ] || die "$n did not exit within 10 s of SIGTERM"
     wait_pid_gone "$pid" 5 || die "$n still alive after SIGTERM"
+    # keepalived: its VRRP child goes with the parent (bounded)
+    if [ -n "${R_CHILD[$n]:-}" ] && ! wait_pid_gone "${R_CHILD[$n]}" 5; then
+        kill -KILL "${R_CHILD[$n]}" 2>/dev/null
+        die "$n: keepalived's VRRP child ${R_CHILD[$n]} still alive 5 s after SIGTERM"
+    fi
     say "SIGTERM $n (${R_IMPL[$n]}): exited $EXIT_MS ms after the signal (pidfd)"
 }
 
