@@ -566,7 +566,7 @@ impl Daemon {
         });
         for (id, st) in changed {
             self.cur.router.handle_track(now, id, st, &mut self.actions);
-            self.execute();
+            self.execute(now);
         }
     }
 
