@@ -320,7 +320,7 @@ impl Daemon {
             &self.actions,
             now,
         );
-        self.hooks.notify(&self.cur.cfg, &self.actions);
+        self.hooks.notify(&self.cur.cfg, &self.actions, now);
         self.actions.clear();
     }
 

@@ -92,7 +92,7 @@ pub fn read_iface(
             Some(Rx::Advert { id, src, ttl, repr }) => {
                 router.handle_advert(now, id, src, ttl, &repr, actions);
                 exec::run_actions(io, cfg, router, actions, now);
-                hooks.notify(cfg, actions);
+                hooks.notify(cfg, actions, now);
                 actions.clear();
             }
             Some(Rx::AhDatagram { .. }) => {}
