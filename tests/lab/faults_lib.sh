@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables are used by the scenario scripts that source this file
 # tests/lab/faults_lib.sh: helpers of the fault scenarios (t_kill_restart, t_link_flap,
-# t_partition, t_flood). Source it after lib.sh. Every wait is bounded; background helpers are
-# registered in LAB_BG so that lab_cleanup stops them (by PID).
+# t_partition, t_flood) and of t_sigterm (term_timed). Source it after lib.sh. Every wait is
+# bounded; background helpers are registered in LAB_BG so that lab_cleanup stops them (by PID).
 
 # vrrp_pid NAME: the process of router NAME that speaks VRRP (keepalived: its VRRP child)
 vrrp_pid() {
