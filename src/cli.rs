@@ -69,7 +69,9 @@ pub struct Options {
     pub config_file: Option<String>,
     /// `-n/--dont-fork`: stay in the foreground.
     pub dont_fork: bool,
-    /// `-l/--log-console`: log to the console (stderr) as well.
+    /// `-l/--log-console`: accepted for keepalived compatibility and
+    /// otherwise ignored: keepvip always logs to stderr (procd and systemd
+    /// collect it), with or without `-l`, and never to syslog.
     pub log_console: bool,
     /// `-D/--log-detail`: detailed (debug) logging.
     pub log_detail: bool,
@@ -314,7 +316,8 @@ pub fn help_text() -> String {
          \x20 -t, --config-test[=FILE] check the configuration and exit\n\
          \x20                          (0 ok, 3 errors, 4 warnings, 5 script security)\n\
          \x20 -n, --dont-fork          stay in the foreground\n\
-         \x20 -l, --log-console        log to the console\n\
+         \x20 -l, --log-console        accepted for keepalived compatibility: keepvip\n\
+         \x20                          always logs to stderr (no syslog)\n\
          \x20 -D, --log-detail         detailed logging\n\
          \x20 -p, --pid=FILE           pid file (default {DEFAULT_PID_FILE}); the status\n\
          \x20                          socket is next to it (X.pid -> X.sock)\n\

@@ -285,7 +285,7 @@ impl Daemon {
     fn start_instances(&mut self, now: Instant) {
         let t0 = monotonic_now();
         self.cur.router.handle_start(now, &mut self.actions);
-        self.execute();
+        self.execute(now);
         let requests = self.io.stats.vip_requests;
         self.wait_acks();
         let took = monotonic_now().saturating_duration_since(t0);
@@ -304,12 +304,13 @@ impl Daemon {
             return Err(());
         }
         // The dump's DumpDone is observed through dump_in_progress().
+        let mut now = monotonic_now();
         loop {
-            exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router);
+            exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             if !self.io.nl.dump_in_progress() {
                 return Ok(());
             }
-            let now = monotonic_now();
+            now = monotonic_now();
             if now >= deadline {
                 error!("netlink dump did not complete in time");
                 return Err(());
@@ -321,22 +322,30 @@ impl Daemon {
         }
     }
 
-    /// Executes and clears the pending actions (current runtime).
-    fn execute(&mut self) {
-        exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
-        self.hooks.notify(&self.cur.cfg, &self.actions);
+    /// Executes and clears the pending actions (current runtime); `now` is
+    /// the turn's clock reading.
+    fn execute(&mut self, now: Instant) {
+        exec::run_actions(
+            &mut self.io,
+            &self.cur.cfg,
+            &self.cur.router,
+            &self.actions,
+            now,
+        );
+        self.hooks.notify(&self.cur.cfg, &self.actions, now);
         self.actions.clear();
     }
 
     /// Waits (bounded) until the kernel answered every VIP request.
     fn wait_acks(&mut self) {
-        let deadline = monotonic_now() + ACK_WAIT;
+        let mut now = monotonic_now();
+        let deadline = now + ACK_WAIT;
         loop {
-            exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router);
+            exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             if self.io.outstanding() == 0 {
                 return;
             }
-            let now = monotonic_now();
+            now = monotonic_now();
             if now >= deadline {
                 warn!(
                     "{} VIP request(s) still unanswered by the kernel",
@@ -367,7 +376,7 @@ impl Daemon {
             self.cur
                 .router
                 .handle_link(now, &name, up, &mut self.actions);
-            self.execute();
+            self.execute(now);
         }
     }
 
@@ -375,7 +384,7 @@ impl Daemon {
     fn pump_timers(&mut self, now: Instant) {
         for _ in 0..TIMER_ROUNDS_MAX {
             self.cur.router.handle_timeout(now, &mut self.actions);
-            self.execute();
+            self.execute(now);
             match self.cur.router.poll_timeout() {
                 Some(t) if t <= now => continue,
                 _ => break,
@@ -452,7 +461,7 @@ impl Daemon {
             }
 
             if self.poll.is_ready(self.nl_req_slot) || self.poll.is_ready(self.nl_mon_slot) {
-                exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router);
+                exec::drain_netlink(&mut self.io, &self.cur.cfg, &self.cur.router, now);
             }
 
             for i in 0..self.io.ifaces.len() {
@@ -544,11 +553,11 @@ impl Daemon {
                 self.cur
                     .router
                     .handle_link(now, &name, up, &mut self.actions);
-                self.execute();
+                self.execute(now);
             }
         }
         if self.io.resync || self.io.readd.iter().any(|f| *f) {
-            exec::readd_vips(&mut self.io, &self.cur.cfg, &self.cur.router);
+            exec::readd_vips(&mut self.io, &self.cur.cfg, &self.cur.router, now);
         }
     }
 
@@ -558,7 +567,13 @@ impl Daemon {
         let t0 = monotonic_now();
         self.cur.router.handle_shutdown(now, &mut self.actions);
         // Priority-0 adverts and VIP removal first, then notify_stop & co.
-        exec::run_actions(&mut self.io, &self.cur.cfg, &self.cur.router, &self.actions);
+        exec::run_actions(
+            &mut self.io,
+            &self.cur.cfg,
+            &self.cur.router,
+            &self.actions,
+            now,
+        );
         self.wait_acks();
         self.hooks_shutdown();
         self.actions.clear();
@@ -637,7 +652,7 @@ impl Daemon {
                 stopped += 1;
             }
         }
-        self.execute();
+        self.execute(now);
         let kept = self.spare.router.adopt_from(&self.cur.router, &self.map);
         core::mem::swap(&mut self.cur, &mut self.spare);
         self.hooks_reload(now, creds);
@@ -662,11 +677,11 @@ impl Daemon {
             self.cur
                 .router
                 .handle_link(now, &name, up, &mut self.actions);
-            self.execute();
+            self.execute(now);
         }
         if !self.hooks.start_deferred() {
             self.cur.router.handle_start(now, &mut self.actions);
-            self.execute();
+            self.execute(now);
         }
         let started = self.cur.cfg.instances.len().saturating_sub(kept);
         info!(

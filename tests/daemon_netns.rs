@@ -117,9 +117,11 @@ fn v2_election_stale_vip_kill9_preemption_and_sigterm_handover() {
         "handover {wire} ms is not Skew_Time"
     );
     assert_eq!(code, Some(0));
+    // Issue 3: exit < 100 ms (procd kills after 5 s). `exit_after` also
+    // counts spawning kill(1) and the 5 ms polling of the exit status.
     assert!(
-        exit_after < Duration::from_secs(1),
-        "SIGTERM exit took {exit_after:?}"
+        exit_after < Duration::from_millis(100),
+        "SIGTERM exit took {exit_after:?} (bound: 100 ms)"
     );
     assert!(
         handover < Duration::from_millis(2500),
@@ -164,20 +166,26 @@ fn v3_ipv6_election_and_failover() {
     lab.kill9(1);
     lab.wait_has(2, VIP6, Duration::from_secs(5));
     let seen = t0.elapsed();
-    match cap.takeover_ms(150, 100, false) {
-        Some(wire) => {
-            println!(
-                "v3 IPv6 kill -9 failover: r2's first advert {wire:.1} ms after r1's last advert (Master_Down_Interval 1805 ms); VIP seen {} ms after the kill",
-                seen.as_millis()
-            );
-            assert!((1500.0..2600.0).contains(&wire), "failover {wire} ms");
-        }
-        None => println!(
-            "v3 IPv6 kill -9 failover: VIP on r2 {} ms after the kill (tcpdump did not decode the adverts: {:?})",
-            seen.as_millis(),
-            cap.adverts().len()
-        ),
-    }
+    // tcpdump must have decoded the adverts of both routers (a capture
+    // that saw none proves nothing).
+    let wire = cap.takeover_ms(150, 100, false).unwrap_or_else(|| {
+        panic!(
+            "tcpdump decoded no takeover from r1's (prio 150) to r2's (prio 100) adverts: {:?}\n{}",
+            cap.adverts(),
+            fs::read_to_string(&cap.out).unwrap_or_default()
+        )
+    });
+    println!(
+        "v3 IPv6 kill -9 failover: r2's first advert {wire:.1} ms after r1's last advert (Master_Down_Interval 1805 ms); VIP seen {} ms after the kill",
+        seen.as_millis()
+    );
+    assert!((1500.0..2600.0).contains(&wire), "failover {wire} ms");
+    let a = cap.adverts();
+    assert!(
+        a.iter()
+            .all(|x| x.src.starts_with("fe80::") && (x.prio == 150 || x.prio == 100)),
+        "{a:?}"
+    );
 }
 
 #[test]
@@ -234,10 +242,194 @@ fn v3_unicast_election_and_sigterm_handover() {
     );
     assert_eq!(code, Some(0));
     assert!(
+        exit_after < Duration::from_millis(100),
+        "SIGTERM exit took {exit_after:?} (bound: 100 ms)"
+    );
+    assert!(
         lab.log(2)
             .contains("Backup received priority 0 advertisement")
     );
     assert!(d < Duration::from_millis(1500), "handover took {d:?}");
+}
+
+/// (source, destination) of every VRRP advert tcpdump decoded, and its
+/// priority: `TIME IP SRC > DST: VRRPv3, Advertisement, vrid N, prio P, ...`.
+fn advert_dsts(cap: &Capture) -> Vec<(String, String, u8)> {
+    let text = fs::read_to_string(&cap.out).unwrap_or_default();
+    let mut v = Vec::new();
+    for l in text.lines().filter(|l| l.contains("VRRP")) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let (Some(src), Some(dst)) = (w.get(2), w.get(4)) else {
+            continue;
+        };
+        let Some(p) = w.iter().position(|x| *x == "prio") else {
+            continue;
+        };
+        let Some(prio) = w
+            .get(p + 1)
+            .and_then(|x| x.trim_end_matches(',').parse().ok())
+        else {
+            continue;
+        };
+        v.push((src.to_string(), dst.trim_end_matches(':').to_string(), prio));
+    }
+    v
+}
+
+#[test]
+fn vrrp_mcast_group4_and_group6_on_real_sockets() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("mcg", 2);
+    // keepalived's global_defs keywords: both families move off the IANA
+    // groups (224.0.0.18, ff02::12) to 224.0.0.19 and ff02::13.
+    let conf = |p4: u8, p6: u8| {
+        format!(
+            "global_defs {{\n    vrrp_mcast_group4 224.0.0.19\n    vrrp_mcast_group6 ff02::13\n}}\n{}{}",
+            instance("VI_4", 51, p4, 3, "0.5", &["192.0.2.100/24"], ""),
+            instance("VI_6", 61, p6, 3, "0.5", &["2001:db8::100/64"], "")
+        )
+    };
+    lab.write_conf(1, &conf(200, 150));
+    lab.write_conf(2, &conf(100, 100));
+    let cap = Capture::start(&lab, 1);
+    lab.start(1);
+    lab.start(2);
+    // Election: r1 holds both VIPs, and r2 hears it (it stays BACKUP for
+    // many Master_Down_Intervals: its sockets joined the configured groups).
+    lab.wait_master(1, VIP4, Duration::from_secs(6));
+    lab.wait_master(1, VIP6, Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(2500));
+    let l2 = lab.log(2);
+    assert!(!l2.contains("Entering MASTER STATE"), "{}", lab.dump());
+    assert!(l2.contains("(VI_4) Entering BACKUP STATE"), "{l2}");
+    assert!(l2.contains("(VI_6) Entering BACKUP STATE"), "{l2}");
+    assert!(lab.has(1, VIP4) && lab.has(1, VIP6) && !lab.has(2, VIP4) && !lab.has(2, VIP6));
+
+    // kill -9 r1: r2 takes both over after Master_Down_Interval.
+    let t0 = Instant::now();
+    lab.kill9(1);
+    lab.wait_has(2, VIP4, Duration::from_secs(5));
+    lab.wait_has(2, VIP6, Duration::from_secs(5));
+    let seen = t0.elapsed();
+    std::thread::sleep(Duration::from_millis(600));
+    let l2 = lab.log(2);
+    assert!(l2.contains("(VI_4) Entering MASTER STATE"), "{l2}");
+    assert!(l2.contains("(VI_6) Entering MASTER STATE"), "{l2}");
+
+    // On the wire: every advert of both routers went to the configured
+    // groups, IPv4 from the routers' addresses, IPv6 from link-locals.
+    let a = advert_dsts(&cap);
+    let count = |src: &str, dst: &str, prio: u8| {
+        a.iter()
+            .filter(|(s, d, p)| s.starts_with(src) && d == dst && *p == prio)
+            .count()
+    };
+    let r1_4 = count("192.0.2.1", "224.0.0.19", 200);
+    let r1_6 = count("fe80::", "ff02::13", 150);
+    let r2_4 = count("192.0.2.2", "224.0.0.19", 100);
+    let r2_6 = count("fe80::", "ff02::13", 100);
+    println!(
+        "vrrp_mcast_group4/6: {} adverts captured: r1 {r1_4} to 224.0.0.19 and {r1_6} to ff02::13, then r2 {r2_4} and {r2_6}; r2 held both VIPs {} ms after the kill",
+        a.len(),
+        seen.as_millis()
+    );
+    assert!(r1_4 >= 4 && r1_6 >= 4, "{a:?}");
+    assert!(r2_4 >= 1 && r2_6 >= 1, "{a:?}");
+    let elsewhere: Vec<_> = a
+        .iter()
+        .filter(|(_, d, _)| d != "224.0.0.19" && d != "ff02::13")
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "adverts to other groups: {elsewhere:?}"
+    );
+    let text = fs::read_to_string(&cap.out).unwrap_or_default();
+    assert!(
+        !text.contains("224.0.0.18") && !text.contains("ff02::12"),
+        "{text}"
+    );
+    let (_, code) = lab.term(2);
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn debug_log_of_a_flood_is_budgeted_per_interface() {
+    if skip() {
+        return;
+    }
+    // r1 runs with -D (as every router of this bench, and as the README
+    // recommends); r2's namespace only sends a flood of malformed and
+    // spoofed packets at it (tests/lab/flood.py: bad TTL, checksum,
+    // password, VRID, length, auth type; AH kinds, which r1's kernel drops:
+    // no AH socket).
+    let mut lab = Lab::new("dbg", 2);
+    lab.write_conf(
+        1,
+        &instance("VI_1", 51, 200, 2, "1", &["192.0.2.100/24"], PASS),
+    );
+    lab.start(1);
+    lab.wait_master(1, VIP4, Duration::from_secs(8));
+    let flood_s = 4;
+    let rate = 10_000;
+    let before = lab.log(1).lines().count();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/flood.py");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.node(2).ns, "python3"])
+        .arg(&script)
+        .args(["192.0.2.1", &flood_s.to_string(), &rate.to_string()])
+        .output()
+        .expect("run tests/lab/flood.py (python3)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "flood.py failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: u64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no packet count in flood.py's output: {text}"));
+    std::thread::sleep(Duration::from_millis(300));
+    let log = lab.log(1);
+    let new: Vec<&str> = log.lines().skip(before).collect();
+    let dropped = new
+        .iter()
+        .filter(|l| l.contains("dropped") || l.contains("invalid") || l.contains("wrong"))
+        .count();
+    let rx_lines = new
+        .iter()
+        .filter(|l| l.contains("dropped VRRP packet from") || l.contains("dropped packet on"))
+        .count();
+    let summaries = count(&log, "more dropped packets");
+    println!(
+        "-D under a flood: {sent} packets in {flood_s} s ({}), r1 wrote {} log lines ({dropped} about drops, {rx_lines} from the receive path, {summaries} 'not logged' summaries)",
+        text.lines().next().unwrap_or(""),
+        new.len(),
+    );
+    assert!(
+        sent >= 10_000,
+        "the flood was too small to prove anything: {text}"
+    );
+    // Budget: 10 lines a second for the receive path of eth0 and 10 for
+    // the instance (each with one summary line a second), for the flood's
+    // seconds plus one: about 100 here, against one line per packet
+    // without the budget.
+    assert!(
+        rx_lines <= 11 * (flood_s + 2),
+        "{rx_lines} receive-path debug lines for a {flood_s} s flood"
+    );
+    assert!(
+        new.len() <= 50 * (flood_s + 2),
+        "{} log lines for a {flood_s} s flood of {sent} packets",
+        new.len()
+    );
+    assert!(rx_lines >= 1 && summaries >= 1, "{}", new.join("\n"));
+    // Nothing moved: r1 is still the only master.
+    assert_eq!(count(&log, "Entering MASTER STATE"), 1, "{log}");
+    assert!(lab.has(1, VIP4));
 }
 
 #[test]
@@ -413,6 +605,10 @@ fn sighup_keeps_unchanged_master_and_survives_a_broken_config() {
     assert!(!lab.has(1, VIP4) && !lab.has(1, "192.0.2.101"));
 }
 
+/// No heap growth (brk/mmap/munmap/mremap) of the daemon between its
+/// start-up marker and SIGTERM, over failovers, preemptions, every kind of
+/// hook, and two SIGHUP reloads. A reload still allocates a transient buffer
+/// for the config file (see the note at the end): strace cannot see it.
 #[test]
 fn no_heap_growth_after_startup_under_strace() {
     if skip() {
@@ -456,16 +652,19 @@ fn no_heap_growth_after_startup_under_strace() {
     let hooks = format!(
         "    track_script {{\n        chk\n    }}\n    track_file {{\n        tf\n    }}\n    track_process {{\n        tp\n    }}\n    notify_master \"/usr/bin/touch {d}/master\"\n    notify_backup \"/usr/bin/touch {d}/backup\"\n    notify \"/usr/bin/touch {d}/generic\"\n"
     );
-    lab.write_conf(
-        1,
-        &format!(
+    // r1 also runs VI_2 (VRID 52, no peer: master on its own), which the
+    // reloads in the traced window change while VI_1 stays unchanged.
+    let r1_conf = |vi2_prio: u8| {
+        format!(
             "global_defs {{\n    notify_fifo {d}/notify.fifo\n}}\n\
              vrrp_script chk {{\n    script \"/usr/bin/test -d {d}\"\n    interval 1\n    weight 2\n}}\n\
              vrrp_track_file tf {{\n    file {d}/tf\n    weight 1\n    init_file 0\n}}\n\
-             vrrp_track_process tp {{\n    process {proc_name}\n    weight 1\n}}\n{}",
-            instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], &hooks)
-        ),
-    );
+             vrrp_track_process tp {{\n    process {proc_name}\n    weight 1\n}}\n{}{}",
+            instance("VI_1", 51, 100, 3, "0.5", &["192.0.2.100/24"], &hooks),
+            instance("VI_2", 52, vi2_prio, 3, "0.5", &["192.0.2.101/24"], "")
+        )
+    };
+    lab.write_conf(1, &r1_conf(200));
     lab.write_conf(
         2,
         &instance("VI_1", 51, 200, 3, "0.5", &["192.0.2.100/24"], ""),
@@ -529,6 +728,31 @@ fn no_heap_growth_after_startup_under_strace() {
     for f in ["master", "backup", "generic"] {
         assert!(lab.dir.join(f).exists(), "notify script {f} did not run");
     }
+    // SIGHUP inside the traced window, twice: VI_1 unchanged (only moved by
+    // a comment line: it keeps its state, VIP and trackers), VI_2 changed
+    // (its priority: stopped with priority 0, started again).
+    for (k, prio) in [(1, 180u8), (2, 170)] {
+        lab.write_conf(1, &format!("! reload {k}\n{}", r1_conf(prio)));
+        let before = lab.log(1).len();
+        lab.signal(1, "HUP");
+        assert!(
+            wait_until(Duration::from_secs(4), || lab.log(1)[before..]
+                .contains("Configuration reloaded")),
+            "reload {k}\n{}",
+            lab.log(1)
+        );
+        let new = lab.log(1)[before..].to_string();
+        assert!(
+            new.contains("Configuration reloaded: 1 instance(s) unchanged, 1 stopped, 1 started"),
+            "{new}"
+        );
+        assert!(!new.contains("(VI_1) Entering"), "VI_1 flapped:\n{new}");
+        assert!(
+            wait_until(Duration::from_secs(4), || lab.has(1, "192.0.2.101")),
+            "VI_2 did not come back after reload {k}\n{}",
+            lab.log(1)
+        );
+    }
     drop(tracked);
     lab.signal(1, "USR2");
     std::thread::sleep(Duration::from_millis(300));
@@ -573,10 +797,21 @@ fn no_heap_growth_after_startup_under_strace() {
         .filter(|l| l.contains("write("))
         .count();
     println!(
-        "strace: {} log writes and {} brk/mmap/munmap/mremap calls of the daemon between the start-up marker and SIGTERM, over 3 failovers and 3 preemptions with a vrrp_script, a track_file, a track_process, notify scripts and a FIFO ({} traced lines of its children)",
+        "strace: {} log writes and {} brk/mmap/munmap/mremap calls of the daemon between the start-up marker and SIGTERM, over 3 failovers and 3 preemptions with a vrrp_script, a track_file, a track_process, notify scripts and a FIFO, and 2 SIGHUP reloads (1 instance unchanged, 1 changed) ({} traced lines of its children)",
         writes,
         growth.len(),
         children
+    );
+    // What this proves, honestly: the heap never grows (no brk/mmap) and
+    // nothing is unmapped. It cannot see a malloc that the allocator serves
+    // from memory it already has, and a reload does one: the config file is
+    // read into a transient Vec (std::fs::read in src/config/fs.rs; the
+    // parser itself is allocation-free, tests/config_noalloc.rs). glibc
+    // recycles that block, so no syscall shows it here. Until the file is
+    // read into a reusable buffer, a reload is "no heap growth", not "no
+    // allocation".
+    println!(
+        "strace: note: a SIGHUP reload still mallocs (and frees) one buffer per config file read (src/config/fs.rs); invisible to strace while the heap does not grow"
     );
     assert!(writes > 20, "too little activity traced");
     assert!(

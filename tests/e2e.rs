@@ -20,9 +20,9 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Router implementation pairs run by default. keepalived vs keepalived validates the bench
-/// itself; once the keepvip daemon exists this becomes
-/// `"keepvip:keepvip,keepvip:keepalived,keepalived:keepvip"`.
+/// Router implementation pairs run by default: keepvip against itself and against Debian's
+/// keepalived in both directions (`KEEPVIP_E2E_PAIRS=keepalived:keepalived` checks the bench
+/// itself).
 const DEFAULT_PAIRS: &str = "keepvip:keepvip,keepvip:keepalived,keepalived:keepvip";
 
 /// Outer bound per scenario run: the scripts bound themselves (up to 240 s waiting for another

@@ -39,6 +39,7 @@ enum Seen {
         flags: u32,
     },
     DumpDone,
+    DumpAborted(i32),
     Overrun,
     Malformed(String),
 }
@@ -65,6 +66,7 @@ fn record(out: &mut Vec<Seen>) -> impl FnMut(Event<'_>) + '_ {
                 flags: a.flags,
             },
             Event::DumpDone => Seen::DumpDone,
+            Event::DumpAborted { errno } => Seen::DumpAborted(errno),
             Event::Overrun => Seen::Overrun,
             Event::Malformed(e) => Seen::Malformed(format!("{e:?}")),
         })

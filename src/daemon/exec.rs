@@ -11,7 +11,6 @@ use super::iface::{self, Ifaces};
 use super::retry::Retry;
 use crate::config::model::{AddressFamily, Config, InstanceConfig, Name, VirtualIp, VrrpVersion};
 use crate::limits::{MAX_INSTANCES, VRRP_PACKET_MAX};
-use crate::sys::clock::monotonic_now;
 use crate::sys::netlink::{Event, NL_PENDING_MAX, Netlink};
 use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::PollTable;
@@ -60,6 +59,8 @@ pub struct ShellStats {
     pub vips_readded: u64,
     pub netlink_malformed: u64,
     pub netlink_overruns: u64,
+    /// Link/address dumps the kernel ended with an errno (each is redone).
+    pub netlink_dump_aborts: u64,
     /// Received packets dropped before parsing (socket-level reasons).
     pub rx_socket_drops: u64,
     /// Unicast instance: the sender is not a configured `unicast_peer`.
@@ -85,6 +86,8 @@ pub struct Io {
     retry: Vec<(Name, Retry), MAX_INSTANCES>,
     /// An overrun happened: resync when the re-dump is done.
     overrun_seen: bool,
+    /// Dumps aborted in a row (the first is logged, the streak's end too).
+    dump_abort_streak: u32,
     ident: u16,
     pub rx: [u8; RX_BUF_LEN],
     tx: [u8; TX_BUF_LEN],
@@ -104,6 +107,7 @@ impl Io {
             resync: false,
             retry: Vec::new(),
             overrun_seen: false,
+            dump_abort_streak: 0,
             ident: 0,
             rx: [0; RX_BUF_LEN],
             tx: [0; TX_BUF_LEN],
@@ -128,13 +132,14 @@ fn inst_cfg(cfg: &Config, id: InstanceId) -> Option<&InstanceConfig> {
 }
 
 /// Executes `actions` in order against the router/config they came from.
-pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions) {
+/// `now` is the loop turn's clock reading (the clock is read once per turn).
+pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions, now: Instant) {
     let requests = io.stats.vip_requests;
     for a in actions {
         match *a {
             Action::SendAdvert { inst, priority } => send_advert(io, cfg, router, inst, priority),
-            Action::AddVips { inst } => vips(io, cfg, router, inst, true),
-            Action::DelVips { inst } => vips(io, cfg, router, inst, false),
+            Action::AddVips { inst } => vips(io, cfg, router, inst, true, now),
+            Action::DelVips { inst } => vips(io, cfg, router, inst, false, now),
             Action::SendGarp { inst, vip } => send_garp(io, cfg, inst, vip),
             // Run by `hooks::Hooks::notify` once the batch's other actions
             // are done (notify_master sees the VIPs set).
@@ -147,7 +152,7 @@ pub fn run_actions(io: &mut Io, cfg: &Config, router: &Router, actions: &Actions
         // rtnetlink answers at once and `Netlink` has already read the
         // replies: hand them out now (a refusal produces no monitor event
         // that would wake the loop for it).
-        drain_netlink(io, cfg, router);
+        drain_netlink(io, cfg, router, now);
     }
 }
 
@@ -378,14 +383,14 @@ fn vip_at(c: &InstanceConfig, v: VipRef) -> Option<&VirtualIp> {
     }
 }
 
-fn vips(io: &mut Io, cfg: &Config, router: &Router, id: InstanceId, add: bool) {
+fn vips(io: &mut Io, cfg: &Config, router: &Router, id: InstanceId, add: bool, now: Instant) {
     let Some(c) = inst_cfg(cfg, id) else { return };
     for v in c
         .virtual_ipaddress
         .iter()
         .chain(c.virtual_ipaddress_excluded.iter())
     {
-        vip_request(io, cfg, router, c, v, add);
+        vip_request(io, cfg, router, c, v, add, now);
     }
 }
 
@@ -398,6 +403,7 @@ pub fn vip_request(
     c: &InstanceConfig,
     v: &VirtualIp,
     add: bool,
+    now: Instant,
 ) {
     let verb = if add { "add" } else { "remove" };
     let dev = v.dev.as_ref().unwrap_or(&c.interface);
@@ -422,7 +428,7 @@ pub fn vip_request(
         label: v.label.as_deref(),
     };
     if io.ops.is_full() || io.nl.pending() + 1 >= NL_PENDING_MAX {
-        drain_netlink(io, cfg, router);
+        drain_netlink(io, cfg, router, now);
     }
     let mut sent = if add {
         io.nl.add_address(&req)
@@ -430,7 +436,7 @@ pub fn vip_request(
         io.nl.del_address(&req)
     };
     if matches!(&sent, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
-        drain_netlink(io, cfg, router);
+        drain_netlink(io, cfg, router, now);
         sent = if add {
             io.nl.add_address(&req)
         } else {
@@ -461,8 +467,9 @@ pub fn vip_request(
 /// Reads netlink replies and events. Events only update the interface
 /// table and set flags (`link_dirty`, `readd`, `resync`); the caller acts
 /// on them at the top of the loop, so this is safe to call while actions
-/// are being executed.
-pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
+/// are being executed. `now` is the turn's clock reading (a refused
+/// request schedules its retry from it).
+pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router, now: Instant) {
     let Io {
         nl,
         ifaces,
@@ -471,6 +478,7 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
         resync,
         retry,
         overrun_seen,
+        dump_abort_streak,
         stats,
         ..
     } = io;
@@ -478,12 +486,16 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
         Event::Ack { seq, errno, .. } => {
             let Some(i) = ops.iter().position(|o| o.seq == seq) else {
                 if errno != 0 {
-                    debug!("netlink: reply {} to a dump: {}", seq, Errno(-errno.abs()));
+                    debug!(
+                        "netlink: reply {} to no request we remember: {}",
+                        seq,
+                        Errno(errno.abs())
+                    );
                 }
                 return;
             };
             let op = ops.swap_remove(i);
-            ack(stats, retry, &op, errno);
+            ack(stats, retry, &op, errno, now);
         }
         Event::AckLost { seq } => {
             stats.vip_replies_lost = stats.vip_replies_lost.saturating_add(1);
@@ -509,7 +521,24 @@ pub fn drain_netlink(io: &mut Io, cfg: &Config, router: &Router) {
                 vip_vanished(ifaces, cfg, router, readd, a.ifindex, addr);
             }
         }
+        Event::DumpAborted { errno } => {
+            stats.netlink_dump_aborts = stats.netlink_dump_aborts.saturating_add(1);
+            if *dump_abort_streak == 0 {
+                warn!(
+                    "Netlink: the kernel aborted the interface/address dump: {}; dumping again (further aborts in a row are only counted)",
+                    Errno(errno.abs())
+                );
+            }
+            *dump_abort_streak = dump_abort_streak.saturating_add(1);
+        }
         Event::DumpDone => {
+            let aborts = core::mem::take(dump_abort_streak);
+            if aborts > 0 {
+                info!(
+                    "Netlink: interface/address dump complete after {} aborted attempt(s)",
+                    aborts
+                );
+            }
             if *overrun_seen {
                 *overrun_seen = false;
                 *resync = true;
@@ -566,9 +595,9 @@ pub fn retry_vips(io: &mut Io, cfg: &Config, router: &Router, now: Instant) {
             name,
             if add { "add" } else { "remove" }
         );
-        vips(io, cfg, router, id, add);
+        vips(io, cfg, router, id, add, now);
         // The replies are already read (see run_actions).
-        drain_netlink(io, cfg, router);
+        drain_netlink(io, cfg, router, now);
     }
 }
 
@@ -577,6 +606,7 @@ fn ack(
     retry: &mut Vec<(Name, Retry), MAX_INSTANCES>,
     op: &VipOp,
     errno: i32,
+    now: Instant,
 ) {
     // The kernel reports -errno in nlmsgerr; accept either sign.
     let e = errno.abs();
@@ -593,7 +623,6 @@ fn ack(
         return;
     }
     stats.vip_errors = stats.vip_errors.saturating_add(1);
-    let now = monotonic_now();
     let k = match retry.iter().position(|(n, _)| n == &op.inst) {
         Some(k) => k,
         None => {
@@ -677,14 +706,14 @@ fn vip_vanished(
 }
 
 /// Re-adds the VIPs of flagged masters (or of every master on `resync`).
-pub fn readd_vips(io: &mut Io, cfg: &Config, router: &Router) {
+pub fn readd_vips(io: &mut Io, cfg: &Config, router: &Router, now: Instant) {
     let all = core::mem::take(&mut io.resync);
     for idx in 0..cfg.instances.len() {
         let flagged = io.readd.get_mut(idx).map(core::mem::take).unwrap_or(false);
         let id = InstanceId(idx as u16);
         if (flagged || all) && router.state(id) == Some(StateKind::Master) {
             io.stats.vips_readded = io.stats.vips_readded.saturating_add(1);
-            vips(io, cfg, router, id, true);
+            vips(io, cfg, router, id, true, now);
         }
     }
 }
@@ -750,13 +779,7 @@ pub fn sync_sockets(io: &mut Io, poll: &mut PollTable, cfg: &Config) {
         let stale = f.reopen || f.sock_ifindex != f.ifindex;
         f.reopen = false;
         if stale {
-            if let Some((_, slot)) = f.sock4.take() {
-                poll.remove(slot);
-            }
-            if let Some((_, slot)) = f.sock6.take() {
-                poll.remove(slot);
-            }
-            if let Some((_, slot)) = f.sock_ah.take() {
+            for slot in f.take_sockets().into_iter().flatten() {
                 poll.remove(slot);
             }
             f.joined4 = None;

@@ -10,8 +10,9 @@ use heapless::Vec;
 
 use crate::config::model::{AddressFamily, AuthType, Config, IfName, VrrpVersion};
 use crate::limits::MAX_INTERFACES;
-use crate::sys::poll::Slot;
+use crate::sys::poll::{Slot, VRRP_SOCKETS_PER_INTERFACE};
 use crate::sys::vrrp_sock::{Vrrp4Socket, Vrrp6Socket};
+use crate::vrrp::DropLog;
 use crate::wire::netlink::{AF_INET, AF_INET6, AddrInfo, IFA_F_SECONDARY, LinkInfo};
 
 /// One interface.
@@ -54,6 +55,8 @@ pub struct Iface {
     pub reopen: bool,
     /// VRIDs of unknown adverts already logged (one bit each).
     pub vrid_logged: [u64; 4],
+    /// The receive path's budget for per-packet debug lines (`-D`).
+    pub rx_log: DropLog,
 }
 
 impl Iface {
@@ -83,7 +86,19 @@ impl Iface {
             addr_dirty: false,
             reopen: false,
             vrid_logged: [0; 4],
+            rx_log: DropLog::default(),
         }
+    }
+
+    /// Closes the VRRP sockets (IPv4, IPv6, AH) and returns their poll
+    /// slots, to be removed from the poll table. The array has one entry per
+    /// socket kind: the poll table reserves as many slots per interface.
+    pub fn take_sockets(&mut self) -> [Option<Slot>; VRRP_SOCKETS_PER_INTERFACE] {
+        [
+            self.sock4.take().map(|(_, s)| s),
+            self.sock6.take().map(|(_, s)| s),
+            self.sock_ah.take().map(|(_, s)| s),
+        ]
     }
 
     /// True the first time VRID `vrid` is seen here (for log-once).

@@ -9,14 +9,40 @@
 use core::net::IpAddr;
 
 use super::exec::{self, Io};
+use super::iface::Iface;
 use crate::config::model::{AddressFamily, Config, VrrpVersion};
 use crate::sys::vrrp_sock::{RX_BURST_MAX, RecvError};
 use crate::time::Instant;
-use crate::vrrp::{Actions, DropReason, InstanceId, Router};
+use crate::vrrp::{Actions, DropLog, DropReason, InstanceId, Router};
 use crate::wire::Error as WireError;
 use crate::wire::ah;
 use crate::wire::ipv4::parse_ipv4_vrrp;
 use crate::wire::vrrp::{self as wvrrp, ChecksumMode};
+
+/// Whether a per-packet debug line about interface `f` may be written at
+/// `now`: like the core's drop log, at most
+/// [`DROP_LOG_PER_SEC`](crate::vrrp::instance::DROP_LOG_PER_SEC) lines per
+/// second per interface; the others are only counted (the drop counters
+/// have them all) and their number is logged when the next second opens.
+/// With `-D` off nothing is logged and no budget is spent.
+fn rx_debug(f: &mut Iface, now: Instant) -> bool {
+    if !log::log_enabled!(log::Level::Debug) {
+        return false;
+    }
+    rx_budget(&mut f.rx_log, &f.name, now)
+}
+
+fn rx_budget(budget: &mut DropLog, ifname: &str, now: Instant) -> bool {
+    let (loud, missed) = budget.begin(now);
+    if missed > 0 {
+        debug!(
+            "{} more dropped packets on {} not logged in the last second (see the drop counters)",
+            missed, ifname
+        );
+    }
+    budget.record(loud);
+    loud
+}
 
 /// The core's name for a wire parse error.
 pub fn drop_reason(e: WireError) -> DropReason {
@@ -56,17 +82,17 @@ pub fn read_iface(
 ) {
     for _ in 0..RX_BURST_MAX {
         let rx = if v6 {
-            recv6(io, ifi, cfg, router)
+            recv6(io, ifi, now, cfg, router)
         } else {
-            recv4(io, ifi, cfg, router)
+            recv4(io, ifi, now, cfg, router)
         };
         match rx {
             None => break,
             Some(Rx::Dropped) => {}
             Some(Rx::Advert { id, src, ttl, repr }) => {
                 router.handle_advert(now, id, src, ttl, &repr, actions);
-                exec::run_actions(io, cfg, router, actions);
-                hooks.notify(cfg, actions);
+                exec::run_actions(io, cfg, router, actions, now);
+                hooks.notify(cfg, actions, now);
                 actions.clear();
             }
             Some(Rx::AhDatagram { .. }) => {}
@@ -85,13 +111,13 @@ pub fn read_iface_ah(
     actions: &mut Actions,
 ) {
     for _ in 0..RX_BURST_MAX {
-        match recv_ah(io, ifi, cfg, router) {
+        match recv_ah(io, ifi, now, cfg, router) {
             None => break,
             Some(Rx::Dropped) => {}
             Some(Rx::AhDatagram { id, len }) => {
                 let datagram = io.rx.get(..len).unwrap_or(&[]);
                 router.handle_ah_advert(now, id, datagram, actions);
-                exec::run_actions(io, cfg, router, actions);
+                exec::run_actions(io, cfg, router, actions, now);
                 actions.clear();
             }
             Some(Rx::Advert { .. }) => {}
@@ -99,22 +125,21 @@ pub fn read_iface_ah(
     }
 }
 
-fn recv_ah(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<Rx> {
+fn recv_ah(io: &mut Io, ifi: usize, now: Instant, cfg: &Config, router: &mut Router) -> Option<Rx> {
     let Io { ifaces, rx, .. } = io;
     let f = ifaces.get(ifi)?;
     let (sock, _) = f.sock_ah.as_ref()?;
     let r = match sock.recv(&mut rx[..]) {
         Ok(r) => r,
-        Err(e) => {
-            let name = f.name.clone();
-            return sock_drop(io, e, &name);
-        }
+        Err(e) => return sock_drop(io, ifi, e, now),
     };
     let pkt = io.rx.get(..r.len).unwrap_or(&[]);
     let f = io.ifaces.get_mut(ifi)?;
     let src = IpAddr::V4(r.src);
     let Some(vrid) = ah::peek_vrid(pkt) else {
-        debug!("dropped AH packet from {} on {}: truncated", src, f.name);
+        if rx_debug(f, now) {
+            debug!("dropped AH packet from {} on {}: truncated", src, f.name);
+        }
         router.record_drop(None, DropReason::PacketLen);
         return Some(Rx::Dropped);
     };
@@ -132,42 +157,47 @@ fn recv_ah(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option
     let c = cfg.instances.get(id.index())?;
     if c.is_unicast() && !c.unicast_peer.contains(&src) {
         io.stats.rx_not_peer = io.stats.rx_not_peer.saturating_add(1);
-        debug!(
-            "({}) dropped AH advert from {}: not a unicast_peer",
-            c.name, src
-        );
+        if rx_debug(f, now) {
+            debug!(
+                "({}) dropped AH advert from {}: not a unicast_peer",
+                c.name, src
+            );
+        }
         return Some(Rx::Dropped);
     }
     Some(Rx::AhDatagram { id, len: r.len })
 }
 
-fn sock_drop(io: &mut Io, e: RecvError, ifname: &str) -> Option<Rx> {
+fn sock_drop(io: &mut Io, ifi: usize, e: RecvError, now: Instant) -> Option<Rx> {
     match e {
         RecvError::WouldBlock => None,
         RecvError::Drop(d) => {
             io.stats.rx_socket_drops = io.stats.rx_socket_drops.saturating_add(1);
-            debug!("dropped packet on {}: {}", ifname, d);
+            let f = io.ifaces.get_mut(ifi)?;
+            if rx_debug(f, now) {
+                debug!("dropped packet on {}: {}", f.name, d);
+            }
             Some(Rx::Dropped)
         }
         RecvError::Io(err) => {
             io.stats.socket_errors = io.stats.socket_errors.saturating_add(1);
-            debug!("receive error on {}: {}", ifname, super::errno::IoErr(&err));
+            let f = io.ifaces.get_mut(ifi)?;
+            if rx_debug(f, now) {
+                debug!("receive error on {}: {}", f.name, super::errno::IoErr(&err));
+            }
             None
         }
     }
 }
 
-fn recv4(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<Rx> {
+fn recv4(io: &mut Io, ifi: usize, now: Instant, cfg: &Config, router: &mut Router) -> Option<Rx> {
     let Io { ifaces, rx, .. } = io;
     let f = ifaces.get(ifi)?;
     let (sock, _) = f.sock4.as_ref()?;
     let got = sock.recv(&mut rx[..]);
     let r = match got {
         Ok(r) => r,
-        Err(e) => {
-            let name = f.name.clone();
-            return sock_drop(io, e, &name);
-        }
+        Err(e) => return sock_drop(io, ifi, e, now),
     };
     let pkt = io.rx.get(..r.len).unwrap_or(&[]);
     let vrid = pkt.get(r.header_len + 1).copied();
@@ -176,6 +206,7 @@ fn recv4(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<R
     finish(
         io,
         ifi,
+        now,
         cfg,
         router,
         AddressFamily::Ipv4,
@@ -186,17 +217,14 @@ fn recv4(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<R
     )
 }
 
-fn recv6(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<Rx> {
+fn recv6(io: &mut Io, ifi: usize, now: Instant, cfg: &Config, router: &mut Router) -> Option<Rx> {
     let Io { ifaces, rx, .. } = io;
     let f = ifaces.get(ifi)?;
     let (sock, _) = f.sock6.as_ref()?;
     let got = sock.recv(&mut rx[..]);
     let r = match got {
         Ok(r) => r,
-        Err(e) => {
-            let name = f.name.clone();
-            return sock_drop(io, e, &name);
-        }
+        Err(e) => return sock_drop(io, ifi, e, now),
     };
     let pkt = io.rx.get(..r.len).unwrap_or(&[]);
     let vrid = pkt.get(1).copied();
@@ -216,6 +244,7 @@ fn recv6(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<R
     finish(
         io,
         ifi,
+        now,
         cfg,
         router,
         AddressFamily::Ipv6,
@@ -230,6 +259,7 @@ fn recv6(io: &mut Io, ifi: usize, cfg: &Config, router: &mut Router) -> Option<R
 fn finish(
     io: &mut Io,
     ifi: usize,
+    now: Instant,
     cfg: &Config,
     router: &mut Router,
     family: AddressFamily,
@@ -243,7 +273,9 @@ fn finish(
     let (repr, mode) = match parsed {
         Ok(p) => p,
         Err(e) => {
-            debug!("dropped VRRP packet from {} on {}: {}", src, f.name, e);
+            if rx_debug(f, now) {
+                debug!("dropped VRRP packet from {} on {}: {}", src, f.name, e);
+            }
             router.record_drop(id, drop_reason(e));
             return Some(Rx::Dropped);
         }
@@ -262,10 +294,12 @@ fn finish(
     let c = cfg.instances.get(id.index())?;
     if c.is_unicast() && !c.unicast_peer.contains(&src) {
         io.stats.rx_not_peer = io.stats.rx_not_peer.saturating_add(1);
-        debug!(
-            "({}) dropped advert from {}: not a unicast_peer",
-            c.name, src
-        );
+        if rx_debug(f, now) {
+            debug!(
+                "({}) dropped advert from {}: not a unicast_peer",
+                c.name, src
+            );
+        }
         return Some(Rx::Dropped);
     }
     // VRRPv3 over IPv4: the checksum form must be the configured one.
@@ -273,13 +307,15 @@ fn finish(
         let want_pseudo = !c.checksum_as_v2;
         let is_pseudo = matches!(mode, ChecksumMode::PseudoHeader { .. });
         if want_pseudo != is_pseudo {
-            debug!(
-                "({}) dropped advert from {}: checksum {} the IPv4 pseudo-header (v3_checksum_as_v2 {})",
-                c.name,
-                src,
-                if is_pseudo { "with" } else { "without" },
-                if want_pseudo { "off" } else { "on" }
-            );
+            if rx_debug(f, now) {
+                debug!(
+                    "({}) dropped advert from {}: checksum {} the IPv4 pseudo-header (v3_checksum_as_v2 {})",
+                    c.name,
+                    src,
+                    if is_pseudo { "with" } else { "without" },
+                    if want_pseudo { "off" } else { "on" }
+                );
+            }
             router.record_drop(Some(id), DropReason::Checksum);
             return Some(Rx::Dropped);
         }
@@ -327,5 +363,31 @@ pub fn log_drop_summary(cfg: &Config, router: &Router, io: &Io) {
             st.rx_socket_drops,
             st.rx_not_peer
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Duration;
+    use crate::vrrp::instance::DROP_LOG_PER_SEC;
+
+    #[test]
+    fn per_packet_debug_lines_are_budgeted_per_second() {
+        let mut b = DropLog::default();
+        let t0 = Instant::ZERO + Duration::from_secs(7);
+        // A flood: 10,000 drops within one second, 10 of them logged.
+        let logged = (0..10_000u64)
+            .filter(|k| rx_budget(&mut b, "eth0", t0 + Duration::from_micros(k * 90)))
+            .count();
+        assert_eq!(logged, DROP_LOG_PER_SEC as usize);
+        // The next second opens a new window (the 9,990 others are
+        // reported as a number in one line).
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(rx_budget(&mut b, "eth0", t1));
+        let logged = (0..100u64)
+            .filter(|k| rx_budget(&mut b, "eth0", t1 + Duration::from_millis(k + 1)))
+            .count();
+        assert_eq!(logged, DROP_LOG_PER_SEC as usize - 1);
     }
 }

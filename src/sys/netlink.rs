@@ -12,8 +12,10 @@
 //!   picture is complete again.
 //!
 //! Every reply becomes an [`Event::Ack`] with the request's sequence number
-//! and errno (0 = success); a reply the kernel had to drop becomes
-//! [`Event::AckLost`]. Nothing is silently lost.
+//! and errno (0 = success); a reply the kernel had to drop, or one that
+//! arrived malformed, becomes [`Event::AckLost`] (so no request stays
+//! pending forever). A dump the kernel ends with an errno becomes
+//! [`Event::DumpAborted`] and is redone. Nothing is silently lost.
 //!
 //! Buffers are fixed arrays inside [`Netlink`] (about 33 KiB, boxed once by
 //! [`Netlink::open`]); nothing after `open` allocates.
@@ -66,6 +68,12 @@ pub enum Event<'a> {
     /// or after an [`Event::Overrun`]). Anything the caller did not see
     /// since the dump began is gone.
     DumpDone,
+    /// The kernel ended the link/address dump with an error (`errno`, as
+    /// in `NLMSG_DONE` or `NLMSG_ERROR`): its picture is incomplete; a new
+    /// dump is under way.
+    DumpAborted {
+        errno: i32,
+    },
     /// The monitor socket lost events; a new dump is under way.
     Overrun,
     /// A message that failed the length checks (the rest of its datagram is
@@ -87,6 +95,8 @@ pub struct NetlinkStats {
     pub truncated: u64,
     /// Replies with a sequence number we were not waiting for.
     pub unexpected_acks: u64,
+    /// Dumps the kernel ended with an errno (each one is dumped again).
+    pub dumps_aborted: u64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -96,11 +106,14 @@ enum DumpState {
     Addrs { seq: u32 },
 }
 
-#[derive(Copy, Clone, Debug)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct Reply {
     seq: u32,
     errno: i32,
     request_type: u16,
+    /// The reply came but could not be read (malformed): its outcome is
+    /// unknown ([`Event::AckLost`]).
+    lost: bool,
 }
 
 struct State {
@@ -146,6 +159,33 @@ impl State {
             self.stats.acks_ok += 1;
         } else {
             self.stats.acks_errno += 1;
+        }
+    }
+    /// The dump ended with `errno`: counted, reported, dumped again.
+    fn dump_aborted<F: FnMut(Event<'_>)>(&mut self, errno: i32, f: &mut F) {
+        self.stats.dumps_aborted += 1;
+        self.dump = DumpState::Idle;
+        self.redump = true;
+        f(Event::DumpAborted { errno });
+    }
+    /// A reply to request `seq` arrived but cannot be read: if `seq` is
+    /// pending, it is settled as lost (so that neither `pending` nor the
+    /// caller's table keeps it forever).
+    fn reply_unreadable(&mut self, seq: u32) {
+        if !self.take_pending(seq) {
+            return;
+        }
+        let r = Reply {
+            seq,
+            errno: 0,
+            request_type: 0,
+            lost: true,
+        };
+        if self.done.push_back(r).is_err() {
+            // Cannot happen (`done` holds as many as `pending`); the drain
+            // still settles it: every pending request is lost once the
+            // socket is read empty.
+            self.replies_lost = true;
         }
     }
 }
@@ -294,19 +334,14 @@ fn handle_message<F: FnMut(Event<'_>)>(st: &mut State, msg: Message<'_>, f: &mut
         Message::Ack(a) if Some(a.seq) == dump_seq => {
             // A dump request failed (e.g. EBUSY): report, then retry later.
             st.stats.acks_errno += 1;
-            st.dump = DumpState::Idle;
-            st.redump = true;
-            f(Event::Ack {
-                seq: a.seq,
-                errno: a.errno,
-                request_type: a.request_type,
-            });
+            st.dump_aborted(a.errno, f);
         }
         Message::Ack(a) => {
             let r = Reply {
                 seq: a.seq,
                 errno: a.errno,
                 request_type: a.request_type,
+                lost: false,
             };
             st.count_reply(&r);
             f(Event::Ack {
@@ -316,16 +351,8 @@ fn handle_message<F: FnMut(Event<'_>)>(st: &mut State, msg: Message<'_>, f: &mut
             });
         }
         Message::Done { seq, errno } if Some(seq) == dump_seq => match st.dump {
-            _ if errno != 0 => {
-                // The kernel aborted the dump: report it and dump again.
-                st.dump = DumpState::Idle;
-                st.redump = true;
-                f(Event::Ack {
-                    seq,
-                    errno,
-                    request_type: 0,
-                });
-            }
+            // The kernel aborted the dump: report it and dump again.
+            _ if errno != 0 => st.dump_aborted(errno, f),
             DumpState::Links { .. } => {
                 let s = st.next_seq();
                 st.dump = DumpState::Addrs { seq: s };
@@ -357,14 +384,28 @@ fn handle_message<F: FnMut(Event<'_>)>(st: &mut State, msg: Message<'_>, f: &mut
 }
 
 /// Extracts the replies from a request-socket datagram into `st.done`.
+/// The request socket is in no multicast group: everything on it answers a
+/// request. A message that is not a readable ACK/error settles its request
+/// as lost; a datagram whose message lengths are broken (the sequence
+/// numbers cannot be trusted) marks the replies lost, so that every request
+/// still pending once the socket is read empty is settled as lost.
 fn collect_datagram(st: &mut State, data: &[u8]) {
     for m in MsgIter::new(data) {
-        match m.map(|m| Message::parse(&m)) {
-            Ok(Ok(Message::Ack(a))) => {
+        let m = match m {
+            Ok(m) => m,
+            Err(_) => {
+                st.stats.malformed += 1;
+                st.replies_lost = true;
+                break;
+            }
+        };
+        match Message::parse(&m) {
+            Ok(Message::Ack(a)) => {
                 let r = Reply {
                     seq: a.seq,
                     errno: a.errno,
                     request_type: a.request_type,
+                    lost: false,
                 };
                 st.count_reply(&r);
                 if st.done.push_back(r).is_err() {
@@ -373,12 +414,32 @@ fn collect_datagram(st: &mut State, data: &[u8]) {
                     st.stats.acks_lost += 1;
                 }
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => st.stats.malformed += 1,
+            Ok(Message::Noop) => {}
+            Ok(_) => {
+                st.stats.unexpected_acks += 1;
+                st.reply_unreadable(m.seq());
+            }
             Err(_) => {
                 st.stats.malformed += 1;
-                break;
+                st.reply_unreadable(m.seq());
             }
+        }
+    }
+}
+
+/// Hands the collected replies to `f`: an [`Event::Ack`] each, or an
+/// [`Event::AckLost`] for one that could not be read.
+fn deliver_done<F: FnMut(Event<'_>)>(st: &mut State, f: &mut F) {
+    while let Some(r) = st.done.pop_front() {
+        if r.lost {
+            st.stats.acks_lost += 1;
+            f(Event::AckLost { seq: r.seq });
+        } else {
+            f(Event::Ack {
+                seq: r.seq,
+                errno: r.errno,
+                request_type: r.request_type,
+            });
         }
     }
 }
@@ -531,25 +592,13 @@ impl Netlink {
         // Replies.
         let mut emptied = false;
         for _ in 0..NL_RX_BURST {
-            while let Some(r) = self.st.done.pop_front() {
-                f(Event::Ack {
-                    seq: r.seq,
-                    errno: r.errno,
-                    request_type: r.request_type,
-                });
-            }
+            deliver_done(&mut self.st, &mut f);
             if self.collect_replies()? {
                 emptied = true;
                 break;
             }
         }
-        while let Some(r) = self.st.done.pop_front() {
-            f(Event::Ack {
-                seq: r.seq,
-                errno: r.errno,
-                request_type: r.request_type,
-            });
-        }
+        deliver_done(&mut self.st, &mut f);
         if emptied && self.st.replies_lost {
             // Everything the kernel queued has been read: what is still
             // pending was dropped.
@@ -643,5 +692,200 @@ impl Netlink {
             Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            next_seq: 0,
+            pending: Deque::new(),
+            done: Deque::new(),
+            dump: DumpState::Idle,
+            redump: false,
+            send_dump: None,
+            replies_lost: false,
+            stats: NetlinkStats::default(),
+        }
+    }
+
+    /// One netlink message: header (native byte order) + payload.
+    fn msg(out: &mut std::vec::Vec<u8>, ty: u16, flags: u16, seq: u32, payload: &[u8]) {
+        let len = 16 + payload.len();
+        out.extend_from_slice(&(len as u32).to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        out.extend_from_slice(&flags.to_ne_bytes());
+        out.extend_from_slice(&seq.to_ne_bytes());
+        out.extend_from_slice(&0u32.to_ne_bytes());
+        out.extend_from_slice(payload);
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+    }
+
+    /// NLMSG_ERROR for `seq` with `errno` (positive), echoing an
+    /// RTM_NEWADDR header.
+    fn ack(out: &mut std::vec::Vec<u8>, seq: u32, errno: i32) {
+        let mut p = (-errno).to_ne_bytes().to_vec();
+        let mut echo = std::vec::Vec::new();
+        msg(&mut echo, wnl::RTM_NEWADDR, 0, seq, &[]);
+        p.extend_from_slice(&echo);
+        msg(out, wnl::NLMSG_ERROR, wnl::NLM_F_CAPPED, seq, &p);
+    }
+
+    /// The test's view of `drain`'s reply half: settled replies as events.
+    fn deliver(st: &mut State) -> std::vec::Vec<(u32, Option<i32>)> {
+        let mut out = std::vec::Vec::new();
+        deliver_done(st, &mut |ev| match ev {
+            Event::Ack { seq, errno, .. } => out.push((seq, Some(errno))),
+            Event::AckLost { seq } => out.push((seq, None)),
+            e => panic!("unexpected event {e:?}"),
+        });
+        out
+    }
+
+    fn send(st: &mut State) -> u32 {
+        assert!(!st.pending.is_full(), "every request would now fail");
+        let seq = st.next_seq();
+        st.pending.push_back(seq).unwrap();
+        seq
+    }
+
+    #[test]
+    fn good_replies_settle_their_requests() {
+        let mut st = state();
+        let a = send(&mut st);
+        let b = send(&mut st);
+        let mut d = std::vec::Vec::new();
+        ack(&mut d, a, 0);
+        ack(&mut d, b, libc::EEXIST);
+        collect_datagram(&mut st, &d);
+        assert!(st.pending.is_empty());
+        assert_eq!(deliver(&mut st), [(a, Some(0)), (b, Some(libc::EEXIST))]);
+        assert_eq!(st.stats.acks_ok, 1);
+        assert_eq!(st.stats.acks_errno, 1);
+        assert_eq!(st.stats.malformed, 0);
+    }
+
+    #[test]
+    fn a_malformed_reply_settles_its_request_as_lost() {
+        let mut st = state();
+        // Far more malformed replies than pending slots: none may leak.
+        for round in 0..(3 * NL_PENDING_MAX) {
+            let seq = send(&mut st);
+            let other = send(&mut st);
+            let mut d = std::vec::Vec::new();
+            // NLMSG_ERROR whose payload is too short for the errno.
+            msg(&mut d, wnl::NLMSG_ERROR, 0, seq, &[0, 0]);
+            // The next message of the datagram is still read.
+            ack(&mut d, other, 0);
+            collect_datagram(&mut st, &d);
+            assert!(st.pending.is_empty(), "round {round}: {:?}", st.pending);
+            assert_eq!(deliver(&mut st), [(seq, None), (other, Some(0))]);
+        }
+        assert_eq!(st.stats.malformed, 3 * NL_PENDING_MAX as u64);
+        assert_eq!(st.stats.acks_lost, 3 * NL_PENDING_MAX as u64);
+        assert!(!st.replies_lost);
+    }
+
+    #[test]
+    fn a_reply_of_another_type_settles_its_request_as_lost() {
+        let mut st = state();
+        let seq = send(&mut st);
+        let mut d = std::vec::Vec::new();
+        msg(&mut d, wnl::NLMSG_DONE, 0, seq, &0i32.to_ne_bytes());
+        collect_datagram(&mut st, &d);
+        assert!(st.pending.is_empty());
+        assert_eq!(deliver(&mut st), [(seq, None)]);
+        // A reply to nothing we sent changes nothing.
+        let mut d = std::vec::Vec::new();
+        msg(&mut d, wnl::NLMSG_ERROR, 0, 999, &[1]);
+        collect_datagram(&mut st, &d);
+        assert!(deliver(&mut st).is_empty());
+    }
+
+    #[test]
+    fn a_broken_length_marks_the_pending_replies_lost() {
+        let mut st = state();
+        let seq = send(&mut st);
+        let mut d = std::vec::Vec::new();
+        msg(&mut d, wnl::NLMSG_ERROR, 0, seq, &[0; 20]);
+        // Length 3: below the header; the sequence number is not trusted.
+        d[0..4].copy_from_slice(&3u32.to_ne_bytes());
+        collect_datagram(&mut st, &d);
+        assert_eq!(st.stats.malformed, 1);
+        // `drain` settles what is still pending once the socket is empty.
+        assert!(st.replies_lost);
+        assert_eq!(st.pending.len(), 1);
+    }
+
+    fn events(st: &mut State, d: &[u8]) -> std::vec::Vec<std::string::String> {
+        let mut out = std::vec::Vec::new();
+        process(st, d, &mut |ev| out.push(format!("{ev:?}")));
+        out
+    }
+
+    #[test]
+    fn an_aborted_dump_is_reported_counted_and_redone() {
+        // NLMSG_DONE with an errno ends the address dump.
+        let mut st = state();
+        st.dump = DumpState::Addrs { seq: 7 };
+        let mut d = std::vec::Vec::new();
+        msg(
+            &mut d,
+            wnl::NLMSG_DONE,
+            wnl::NLM_F_MULTI,
+            7,
+            &(-libc::EINTR).to_ne_bytes(),
+        );
+        let ev = events(&mut st, &d);
+        assert_eq!(
+            ev,
+            [format!("{:?}", Event::DumpAborted { errno: libc::EINTR })]
+        );
+        assert_eq!(st.stats.dumps_aborted, 1);
+        assert_eq!(st.dump, DumpState::Idle);
+        assert!(st.redump);
+
+        // NLMSG_ERROR for the dump request (it never started).
+        let mut st = state();
+        st.dump = DumpState::Links { seq: 9 };
+        let mut d = std::vec::Vec::new();
+        ack(&mut d, 9, libc::EBUSY);
+        let ev = events(&mut st, &d);
+        assert_eq!(
+            ev,
+            [format!("{:?}", Event::DumpAborted { errno: libc::EBUSY })]
+        );
+        assert_eq!(st.stats.dumps_aborted, 1);
+        assert!(st.redump && st.dump == DumpState::Idle);
+
+        // A dump that ends well: on to the addresses, then DumpDone.
+        let mut st = state();
+        st.dump = DumpState::Links { seq: 3 };
+        st.next_seq = 3;
+        let mut d = std::vec::Vec::new();
+        msg(
+            &mut d,
+            wnl::NLMSG_DONE,
+            wnl::NLM_F_MULTI,
+            3,
+            &0i32.to_ne_bytes(),
+        );
+        assert!(events(&mut st, &d).is_empty());
+        assert_eq!(st.dump, DumpState::Addrs { seq: 4 });
+        let mut d = std::vec::Vec::new();
+        msg(
+            &mut d,
+            wnl::NLMSG_DONE,
+            wnl::NLM_F_MULTI,
+            4,
+            &0i32.to_ne_bytes(),
+        );
+        assert_eq!(events(&mut st, &d), [format!("{:?}", Event::DumpDone)]);
+        assert_eq!(st.stats.dumps_aborted, 0);
     }
 }

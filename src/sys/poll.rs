@@ -6,10 +6,27 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use crate::limits::{MAX_CHECKERS, MAX_INTERFACES};
 use crate::time::Duration;
 
-/// Slots in the poll table: two VRRP sockets (v4 + v6) per interface, plus
-/// netlink (request + monitor), signalfd, AF_PACKET and a few spare, plus
-/// one socket per health checker.
-pub const POLL_CAPACITY: usize = MAX_INTERFACES * 2 + 8 + MAX_CHECKERS;
+/// VRRP sockets an interface can have in the poll table: IPv4 (protocol
+/// 112), IPv6 (protocol 112) and IPv4 AH (protocol 51, `auth_type AH`).
+/// The daemon's interface table closes them as an array of this length
+/// (`daemon::iface::Iface::take_sockets`).
+pub const VRRP_SOCKETS_PER_INTERFACE: usize = 3;
+
+/// The daemon's other descriptors in the poll table: signalfd, netlink
+/// request and monitor sockets, timerfd, the status socket, the inotify
+/// descriptor of `track_file`, and the SMTP client's socket (7), plus one
+/// spare. (The AF_PACKET socket only sends: it is not polled.)
+pub const POLL_FIXED_FDS: usize = 8;
+
+/// Slots in the poll table: every VRRP socket of every interface, the fixed
+/// descriptors, and one socket per health checker.
+pub const POLL_CAPACITY: usize =
+    MAX_INTERFACES * VRRP_SOCKETS_PER_INTERFACE + POLL_FIXED_FDS + MAX_CHECKERS;
+
+// Every interface with all three VRRP sockets (IPv4, IPv6, AH), the seven
+// fixed descriptors and every checker fit at once (the count once had two
+// sockets per interface: an AH interface's third did not).
+const _: () = assert!(POLL_CAPACITY >= MAX_INTERFACES * 3 + 7 + MAX_CHECKERS);
 
 /// Readable (or hung up / in error: a read will tell).
 pub const READABLE: i16 = libc::POLLIN;

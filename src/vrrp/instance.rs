@@ -31,8 +31,9 @@ macro_rules! drop_info {
 /// of bad packets cannot flood the log.
 pub const DROP_LOG_PER_SEC: u32 = 10;
 
-/// The drop-log budget of one instance: [`DROP_LOG_PER_SEC`] lines per
-/// one-second window.
+/// The drop-log budget of one instance (and, in the daemon, of one
+/// interface's receive path): [`DROP_LOG_PER_SEC`] lines per one-second
+/// window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DropLog {
     window_start: Option<Instant>,
@@ -44,7 +45,7 @@ impl DropLog {
     /// Whether a drop seen at `now` may be logged. Opens a new window when
     /// the last one is over and returns how many drops the old one did not
     /// log (for a summary line).
-    fn begin(&mut self, now: Instant) -> (bool, u64) {
+    pub(crate) fn begin(&mut self, now: Instant) -> (bool, u64) {
         let expired = self
             .window_start
             .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1));
@@ -57,7 +58,7 @@ impl DropLog {
         (self.logged < DROP_LOG_PER_SEC, missed)
     }
 
-    fn record(&mut self, logged: bool) {
+    pub(crate) fn record(&mut self, logged: bool) {
         if logged {
             self.logged = self.logged.saturating_add(1);
         } else {
@@ -1056,12 +1057,16 @@ impl Instance {
         let checked = self.check_advert(src, ttl, repr, ah_seq);
         self.log_drops = true;
         if let Err(reason) = checked {
-            debug!(
-                "({}) dropped advert from {}: {}",
-                self.name,
-                src,
-                reason.counter_name()
-            );
+            // Within the same budget as the info line (`-D` must not turn a
+            // flood into one log line per packet).
+            if loud {
+                debug!(
+                    "({}) dropped advert from {}: {}",
+                    self.name,
+                    src,
+                    reason.counter_name()
+                );
+            }
             self.drop_log.record(loud);
             self.stats.count_drop(reason);
             return;

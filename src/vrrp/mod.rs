@@ -23,6 +23,7 @@ pub use action::{
     ACTIONS_MAX, ACTIONS_PER_INSTANCE_MAX, Action, Actions, GARP_BATCH_MAX, GroupId, InstanceId,
     NotifyState, VipRef,
 };
+pub(crate) use instance::DropLog;
 pub use instance::{PRIORITY_OWNER, PRIORITY_STOP, StateKind};
 pub use reload::reload_map;
 pub use router::{Router, RouterError, TrackState};

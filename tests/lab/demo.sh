@@ -3,20 +3,28 @@
 # 50 ms; the master dies; the backup takes over. Prints who is master, when the VIP moved and
 # how long the client went without answers, then removes everything it created.
 #
-#   sudo ./tests/lab/demo.sh                 # build keepvip (cargo build --release) and run
+#   sudo ./tests/lab/demo.sh                 # install what is missing (tests/deps.sh), build
+#                                            # keepvip (cargo build --release) and run
 #   sudo IMPL=keepalived ./tests/lab/demo.sh # the same with Debian's keepalived on both routers
 #
 # DEMO_MODE: crash (default: kill -9 of the master daemon and its cable cut, like a power loss;
 #            without the cut the dead daemon's kernel keeps answering for the stale VIP)
 #            kill  (kill -9 of the daemon only)     stop (clean SIGTERM: priority-0 handover)
-# Needs root, iproute2, tcpdump, tshark, ping, arping (and keepalived for IMPL=keepalived).
+# Needs root. On a fresh Debian 12 it first runs tests/deps.sh (as tests/run.sh does): iproute2,
+# tcpdump, tshark, ping, arping, keepalived, and a Rust toolchain if cargo is missing or too old.
+# DEMO_SKIP_DEPS=1 skips that step.
 set -Eeuo pipefail
-# The default becomes keepvip as soon as its daemon lands (one-line change).
 IMPL=${IMPL:-keepvip}
 DEMO_MODE=${DEMO_MODE:-crash}
 export IMPL1=$IMPL IMPL2=$IMPL
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+
+[ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (network namespaces): sudo $0" >&2; exit 1; }
+if [ "${DEMO_SKIP_DEPS:-0}" != 1 ]; then
+    echo "checking the packages the demo needs (tests/deps.sh) ..."
+    bash "$REPO/tests/deps.sh" || { echo "tests/deps.sh failed" >&2; exit 1; }
+fi
 
 if [ "$IMPL" = keepvip ] && [ -z "${KEEPVIP_BIN:-}" ]; then
     echo "building keepvip (cargo build --release) ..."

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables are used by the scenario scripts that source this file
 # tests/lab/faults_lib.sh: helpers of the fault scenarios (t_kill_restart, t_link_flap,
-# t_partition, t_flood). Source it after lib.sh. Every wait is bounded; background helpers are
-# registered in LAB_BG so that lab_cleanup stops them (by PID).
+# t_partition, t_flood) and of t_sigterm (term_timed). Source it after lib.sh. Every wait is
+# bounded; background helpers are registered in LAB_BG so that lab_cleanup stops them (by PID).
 
 # vrrp_pid NAME: the process of router NAME that speaks VRRP (keepalived: its VRRP child)
 vrrp_pid() {
@@ -50,6 +50,11 @@ EOF
     EXIT_MS=${out#* }
     [ "$EXIT_MS" != timeout ] || die "$n did not exit within 10 s of SIGTERM"
     wait_pid_gone "$pid" 5 || die "$n still alive after SIGTERM"
+    # keepalived: its VRRP child goes with the parent (bounded)
+    if [ -n "${R_CHILD[$n]:-}" ] && ! wait_pid_gone "${R_CHILD[$n]}" 5; then
+        kill -KILL "${R_CHILD[$n]}" 2>/dev/null
+        die "$n: keepalived's VRRP child ${R_CHILD[$n]} still alive 5 s after SIGTERM"
+    fi
     say "SIGTERM $n (${R_IMPL[$n]}): exited $EXIT_MS ms after the signal (pidfd)"
 }
 

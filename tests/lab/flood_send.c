@@ -126,15 +126,20 @@ int main(int argc, char **argv)
         }
         int r = sendmmsg(s, msgs, b, 0);
         if (r < 0) {
-            errors += b;
-            k = (k + b) % n;
+            /* the first packet of the batch failed (the others were not tried):
+             * one error, skip that packet */
+            if (errno == EINTR)
+                continue;
+            errors++;
+            k = (k + 1) % n;
             continue;
         }
+        /* a partial send (r < b) is not an error: the unsent packets are still due
+         * and go out with the next batch */
         for (int i = 0; i < r; i++)
             sent[kind[(k + i) % n]]++;
-        errors += b - r;
         total += r;
-        k = (k + b) % n;
+        k = (k + r) % n;
     }
     double took = now() - t0;
     printf("flood: %lu packets in %.2f s = %.0f pps to %s (target %ld pps), %lu send errors\n",

@@ -409,6 +409,41 @@ state_count() {
     grep -cF -- "($inst) Entering $st STATE" "${R_LOG[$n]}" 2>/dev/null || true
 }
 
+# wait_state_n NAME STATE N TIMEOUT_S [INSTANCE]: until NAME's current log has at least N
+# "Entering STATE" lines for INSTANCE (for a second MASTER/BACKUP in the same run)
+wait_state_n() {
+    local n=$1 st=$2 want=$3 limit=$4 inst=${5:-VI_1} i=0 k
+    k=$(awk -v t="$limit" 'BEGIN{printf "%d", t*20}')
+    until [ "$(state_count "$n" "$st" "$inst")" -ge "$want" ]; do
+        i=$((i + 1))
+        [ "$i" -le "$k" ] || die "$n ($inst) did not enter $st state for the ${want}th time within ${limit}s (log ${R_LOG[$n]})"
+        sleep 0.05
+    done
+    say "$n ($inst) is $st (time $want)"
+}
+
+# clean_stop_handover NAME_OLD NAME_NEW INSTANCE VIP: the master OLD is stopped with SIGTERM (it
+# must send priority 0 and remove VIP); NEW takes over and the client reaches VIP at NEW. Then
+# OLD is started again with the same config and preempts back (NEW returns to BACKUP, the client
+# reaches VIP at OLD). Sets HANDOVER_T (epoch of the SIGTERM) for report_handover.
+clean_stop_handover() {
+    local old=$1 new=$2 inst=$3 vip=$4 m b
+    m=$(state_count "$new" MASTER "$inst")
+    b=$(state_count "$new" BACKUP "$inst")
+    stop_router "$old" TERM
+    HANDOVER_T=$STOP_T
+    say "$old (${R_IMPL[$old]}) exited $STOP_MS ms after SIGTERM"
+    wait_state_n "$new" MASTER $((m + 1)) 5 "$inst"
+    # a clean stop removes the VIP from the old master
+    wait_vip "$vip" "$new" 5
+    client_reach "$vip" "$new"
+    start_router "$old" "${R_IMPL[$old]}" "${R_CONF[$old]}"
+    wait_master "$old" 10 "$inst"
+    wait_state_n "$new" BACKUP $((b + 1)) 5 "$inst"
+    wait_vip "$vip" "$old" 5
+    client_reach "$vip" "$old"
+}
+
 # who_has_vip [ADDR]: names of the routers whose eth0 holds ADDR (space separated, may be empty)
 who_has_vip() {
     local addr=${1:-$VIP4} i out=

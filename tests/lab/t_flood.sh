@@ -9,6 +9,10 @@
 #   - SIGTERM under the flood: priority 0 sent for both instances, VIPs gone, the exit time
 #     (pidfd, microseconds) printed; r2 takes over;
 #   - the drop counters r1 logs at shutdown name every reason of the flood.
+#   - keepvip runs with -D (as the README recommends): its per-packet debug lines are budgeted
+#     (at most 10 a second per interface and per instance), the log stays small;
+#   - the flood itself reached at least 95,000 packets/s (else the test proves less than it
+#     claims and fails).
 # The flood and the routers' rates depend on the machine: the numbers are printed, and only
 # protocol bounds are checked (with wide margins).
 set -Eeuo pipefail
@@ -16,6 +20,10 @@ set -Eeuo pipefail
 . "$(dirname "$0")/faults_lib.sh"
 FLOOD_PPS=${KVL_FLOOD_PPS:-100000}
 FLOOD_S=${KVL_FLOOD_S:-20}
+# the rate the flood must reach (95% of 100,000 packets/s)
+FLOOD_MIN_PPS=${KVL_FLOOD_MIN_PPS:-95000}
+# keepvip with detailed logging: the flood must not turn into one log line per packet
+KEEPVIP_ARGS="${KEEPVIP_ARGS:-} -D"
 lab_init flood 150
 lab_up 2
 start_router r1 "$IMPL1" "$LAB_CONF/flood.r1.conf"
@@ -32,17 +40,17 @@ sleep 2.5
 rss0=$(rss_kb r1)
 map0=$(mem_map r1)
 
-# The sender: tests/lab/flood_send.c (sendmmsg batches; the packets come from flood.py --write)
-# where a C compiler is there, else flood.py itself (which tops out below 100,000 packets/s on a
-# small VM: the rate reached is printed either way).
-if command -v gcc >/dev/null 2>&1 &&
-    gcc -O2 -Wall -o "$LAB_DIR/flood_send" "$LAB_SRC/flood_send.c" 2>"$LAB_DIR/flood_send.cc.log"; then
-    python3 "$LAB_SRC/flood.py" --write "$LAB_DIR/flood.pkts" "$(ip4_of r1)"
-    bg_start "$LAB_DIR/flood.out" c "$LAB_DIR/flood_send" "$(ip4_of r1)" "$FLOOD_S" "$FLOOD_PPS" "$LAB_DIR/flood.pkts"
-else
-    warn "no C compiler for flood_send.c ($(cat "$LAB_DIR/flood_send.cc.log" 2>/dev/null)): flood.py sends"
-    bg_start "$LAB_DIR/flood.out" c python3 "$LAB_SRC/flood.py" "$(ip4_of r1)" "$FLOOD_S" "$FLOOD_PPS"
-fi
+# The sender: tests/lab/flood_send.c (sendmmsg batches; the packets come from flood.py --write).
+# gcc is one of tests/deps.sh's packages; without it the test fails (flood.py alone tops out at
+# 40,000-90,000 packets/s on a small VM: the flood would not be the one the test claims). The
+# sender runs at nice -10: on a 2-core machine shared with other builds it otherwise gets too
+# little CPU to reach the rate (38,000 packets/s at load 7, 73,000 with nice -10); the daemon
+# under test keeps its normal priority, so this only makes the test harsher for it.
+command -v gcc >/dev/null 2>&1 || die "gcc not found (tests/deps.sh installs it): cannot build flood_send.c"
+gcc -O2 -Wall -o "$LAB_DIR/flood_send" "$LAB_SRC/flood_send.c" 2>"$LAB_DIR/flood_send.cc.log" ||
+    die "gcc could not build flood_send.c: $(cat "$LAB_DIR/flood_send.cc.log")"
+python3 "$LAB_SRC/flood.py" --write "$LAB_DIR/flood.pkts" "$(ip4_of r1)"
+bg_start "$LAB_DIR/flood.out" c nice -n -10 "$LAB_DIR/flood_send" "$(ip4_of r1)" "$FLOOD_S" "$FLOOD_PPS" "$LAB_DIR/flood.pkts"
 flood_pid=$BG_PID
 t_flood=$EPOCHREALTIME
 say "flood started: $FLOOD_PPS packets/s for $FLOOD_S s at r1 ($(ip4_of r1)), pid $flood_pid"
@@ -80,6 +88,12 @@ wait_pid_gone "$flood_pid" "$((FLOOD_S + 10))" || die "the flood did not end"
 sleep 1
 capture_filtered_stop
 sed 's/^/    /' "$LAB_DIR/flood.out"
+# "flood: N packets in T s = R pps to ..." (flood_send.c)
+pps=$(awk '/^flood: [0-9]+ packets in/ { for (i = 1; i < NF; i++) if ($(i + 1) == "pps") print $i }' "$LAB_DIR/flood.out")
+[ -n "$pps" ] || die "no rate in flood_send's output: $(cat "$LAB_DIR/flood.out")"
+awk -v p="$pps" -v m="$FLOOD_MIN_PPS" 'BEGIN{exit !(p >= m)}' ||
+    die "the flood reached only $pps packets/s (bound: $FLOOD_MIN_PPS): not the flood this test claims"
+say "FLOOD: $pps packets/s reached (bound: >= $FLOOD_MIN_PPS)"
 
 p=$FCAP_PCAP
 for v in 51 52; do
@@ -87,8 +101,8 @@ for v in 51 52; do
     gap=$GAP_MS
     say "FLOOD: r1's adverts for VRID $v during the flood: $GAP_N, largest gap $gap ms (advert_int 1000 ms)"
     [ "$GAP_N" -ge "$((FLOOD_S - 8))" ] || die "only $GAP_N adverts from r1 (VRID $v) during the flood"
-    # the backup would take over after 3609 ms: a gap is a protocol failure long before that
-    awk -v g="$gap" 'BEGIN{exit !(g < 1500)}' || die "advert gap $gap ms for VRID $v"
+    # the backup would take over after 3609 ms; one advert interval (1000 ms) plus 10%
+    awk -v g="$gap" 'BEGIN{exit !(g < 1100)}' || die "advert gap $gap ms for VRID $v (bound: 1100 ms)"
     t0=$(prio0_sent "$p" r1 "$v" "$(awk -v t="$t_term" 'BEGIN{printf "%.6f", t - 0.001}')")
     [ -n "$t0" ] || die "no priority-0 advert from r1 for VRID $v after SIGTERM"
     say "SIGTERM: r1's priority-0 advert for VRID $v $(ms_between "$t_term" "$t0") ms after the signal"
@@ -99,9 +113,10 @@ say "MEMORY: r1 mapped before the flood: $map0; at its end: $map_end"
 [ "$map0" = "$map_end" ] || die "r1 mapped more memory during the flood: $map0 -> $map_end"
 [ "$growth" -le 256 ] || die "r1's RSS grew by $growth KiB during the flood"
 say "kernel: $raw_drops packets dropped at r1's raw sockets (receive buffer full: the flood exceeds what one wakeup reads)"
-# keepvip's own bound (procd kills after 5 s; keepalived 2.2.7 needs about 1 s: only printed)
+# keepvip's own bound (issue 3 and 6: exit < 100 ms; procd kills after 5 s; keepalived 2.2.7
+# needs about 1 s: only printed)
 if [ "${R_IMPL[r1]}" = keepvip ]; then
-    awk -v e="$EXIT_MS" 'BEGIN{exit !(e < 1000)}' || die "r1 needed $EXIT_MS ms to exit after SIGTERM"
+    awk -v e="$EXIT_MS" 'BEGIN{exit !(e < 100)}' || die "r1 needed $EXIT_MS ms to exit after SIGTERM under the flood (bound: 100 ms)"
 fi
 say "SIGTERM under load: exit $EXIT_MS ms after the signal ($(awk -v e="$EXIT_MS" 'BEGIN{print (e < 100) ? "< 100 ms" : "NOT < 100 ms"}'))"
 
@@ -118,7 +133,14 @@ if [ "${R_IMPL[r1]}" = keepvip ]; then
     grep -E "packets for no instance dropped: [1-9].*vrid_err [1-9]" "$log1" >/dev/null || die "no vrid_err counted"
     say "drop counters: every kind of the flood has its named reason"
     lines=$(wc -l <"$log1")
-    say "r1 log: $lines lines for the whole run (drop logging is budgeted: $(grep -c 'more dropped packets not logged' "$log1" || true) summary lines)"
+    rx_lines=$(grep -cE 'dropped (VRRP |AH )?packet (from|on)' "$log1" || true)
+    say "r1 log (-D): $lines lines for the whole run, $rx_lines per-packet lines of the receive path (drop logging is budgeted: $(grep -c 'more dropped packets' "$log1" || true) summary lines)"
+    # budget: 10 lines + 1 summary a second for the receive path of eth0, and 2 x 10 + 1 per
+    # instance (its info line and its -D line share one budget), about 53 lines a second
+    # for about FLOOD_S + 10 s of run; one per packet would be millions
+    [ "$rx_lines" -ge 1 ] || die "no receive-path debug line: is -D on?"
+    [ "$rx_lines" -le $((11 * (FLOOD_S + 10))) ] || die "$rx_lines receive-path debug lines: not budgeted"
+    [ "$lines" -le $((60 * (FLOOD_S + 10))) ] || die "r1 wrote $lines log lines during a ${FLOOD_S} s flood: not budgeted"
 else
     say "drop counters: keepalived logs each drop ($(grep -cE 'invalid|wrong|received a|Invalid' "$log1" || true) lines in its log)"
 fi

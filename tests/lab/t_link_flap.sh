@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault test: the master's link flaps (eth0 down 150 ms, up 150 ms, for 30 s). The backup takes
 # over once; the flapping router goes FAULT / BACKUP with every flap and never wins an election
-# while up for only 150 ms. Once the link stays up, exactly one master is left (the capture shows
+# while up for only 150 ms: it sends no advert (priority > 0) while flapping (asserted). Once the link stays up, exactly one master is left (the capture shows
 # only it advertising, the VIP is on it only, the last state lines agree), and it is r1 again
 # (priority 200 preempts). Transitions are counted and printed.
 set -Eeuo pipefail
@@ -58,4 +58,7 @@ done
 [ "$(state_count r1 MASTER)" -le 2 ] || die "r1 became master $(state_count r1 MASTER) times while flapping"
 adv=$(vrrp_table "$CAP_PCAP" | awk -v m="$(mac_of r1)" -v a="$t_flap" -v b="$t_steady" '$2 == m && $1 > a + 0.2 && $1 < b && $5 > 0' | wc -l)
 say "FLAP: adverts from r1 with priority > 0 during the flapping (after the first 0.2 s): $adv"
+# up for 150 ms at a time, r1 never reaches Master_Down_Interval: it must not advertise (an
+# advert would be a takeover attempt while r2 is master)
+[ "$adv" = 0 ] || die "r1 sent $adv adverts while its link was flapping"
 check_checksums "$CAP_PCAP" r1 r2

@@ -9,7 +9,8 @@
 #   - when exactly one master is left after the heal (the VIP on r1 only),
 #   - when the client reaches the VIP at r1 (first echo reply from r1's MAC after the heal), and
 #     the longest gap in the client's echo replies.
-# For keepvip both must be within one advert interval (1 s; checked with a 250 ms margin):
+# For keepvip both must be within one advert interval (1000 ms, asserted as such; measured
+# 253-432 ms):
 # the master that steps down sends one advert (higher_prio_send_advert), the winner hears a
 # lower priority and re-sends its GARPs. Other implementations are measured, not judged
 # (keepalived 2.2.7: nobody re-sends a GARP when r2 hears r1 first, and the client waits for
@@ -131,11 +132,11 @@ for cycle in 1 2; do
     say "RESULT $cycle ($IMPL1:$IMPL2, first advert after the heal from $(name_of_mac "$first")): one master after $one_ms ms, client path after ${path_ms} ms, longest reply gap $gap ms ($from2 replies from r2 during the partition)"
     [ "$from2" -ge 10 ] || die "cycle $cycle: the client was not served by r2 during the partition: the heal did not have to move it"
     if [ "$IMPL1" = keepvip ] && [ "$IMPL2" = keepvip ]; then
-        awk -v a="$one_ms" 'BEGIN{exit !(a <= 1250)}' || fail="$fail; cycle $cycle: one master only after $one_ms ms"
-        if [ "$path_ms" = none ] || ! awk -v a="$path_ms" 'BEGIN{exit !(a <= 1250)}'; then
+        awk -v a="$one_ms" 'BEGIN{exit !(a <= 1000)}' || fail="$fail; cycle $cycle: one master only after $one_ms ms"
+        if [ "$path_ms" = none ] || ! awk -v a="$path_ms" 'BEGIN{exit !(a <= 1000)}'; then
             fail="$fail; cycle $cycle: the client reached r1 only after $path_ms ms"
         fi
     fi
 done
 timeline "$p" noping
-[ -z "$fail" ] || die "not within one advert interval (1000 ms, checked with a 250 ms margin)${fail}"
+[ -z "$fail" ] || die "not within one advert interval (1000 ms)${fail}"

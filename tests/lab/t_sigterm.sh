@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Clean stop (SIGTERM) of the master: it sends a priority-0 advert and removes the VIP; the
-# backup takes over after Skew_Time; the client reaches the VIP at the new master.
+# backup takes over after Skew_Time; the client reaches the VIP at the new master. keepvip must
+# exit within 100 ms of the signal (pidfd timing).
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/faults_lib.sh"
 lab_init sigterm 90
 lab_up 2
 capture_start
@@ -14,9 +16,16 @@ wait_vip "$VIP4" r1 5
 client_reach "$VIP4" r1
 assert_stable 2 r1
 
-stop_router r1 TERM
+# timed with a pidfd (faults_lib.sh): keepvip's bound is 100 ms (issue 3: "target < 100 ms",
+# well inside procd's 5 s); keepalived's exit time is only printed
+term_timed r1
 t_stop=$STOP_T
-say "r1 (${R_IMPL[r1]}) exited $STOP_MS ms after SIGTERM"
+if [ "${R_IMPL[r1]}" = keepvip ]; then
+    awk -v e="$EXIT_MS" 'BEGIN{exit !(e < 100)}' || die "keepvip needed $EXIT_MS ms to exit after SIGTERM (bound: 100 ms)"
+    say "SIGTERM: keepvip exited $EXIT_MS ms after the signal (< 100 ms)"
+else
+    say "SIGTERM: ${R_IMPL[r1]} exited $EXIT_MS ms after the signal (not judged)"
+fi
 wait_master r2 5
 # a clean stop removes the VIP from the old master
 wait_vip "$VIP4" r2 5

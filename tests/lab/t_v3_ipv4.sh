@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# VRRPv3 over IPv4: election, kill -9 failover (Master_Down_Interval from RFC 5798).
+# VRRPv3 over IPv4: election, clean-stop (SIGTERM) handover after Skew_Time and preemption back,
+# then kill -9 failover (Master_Down_Interval from RFC 5798); the client reaches the VIP at each
+# master.
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_init v3_ipv4 90
@@ -12,15 +14,19 @@ wait_backup r2 10
 wait_vip "$VIP4" r1 5
 client_reach "$VIP4" r1
 assert_stable 2 r1
+clean_stop_handover r1 r2 VI_1 "$VIP4"
+t_stop=$HANDOVER_T
+assert_stable 2 r1
 stop_router r1 KILL
 t_kill=$STOP_T
-wait_master r2 10
+wait_state_n r2 MASTER 2 10
 client_reach "$VIP4" r2
 sleep 1
 capture_stop
 check_stable_windows "$CAP_PCAP"
 bad=$(vrrp_table "$CAP_PCAP" | awk '$3 != 3' | wc -l)
 [ "$bad" = 0 ] || die "$bad VRRP frames are not version 3"
+report_handover "$CAP_PCAP" r1 r2 "$t_stop"
 report_failover "$CAP_PCAP" r1 r2 "$t_kill"
 check_checksums "$CAP_PCAP" r1 r2
 timeline "$CAP_PCAP"

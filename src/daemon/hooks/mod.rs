@@ -437,8 +437,9 @@ impl Hooks {
 
     /// Runs the notifications among `actions` (instance and sync group), in
     /// order; the other actions are the shell's (`exec::run_actions`).
-    pub fn notify(&mut self, cfg: &Config, actions: &Actions) {
-        let mut now = None;
+    /// `now` is the loop turn's clock reading (the notify commands' timeouts
+    /// count from it).
+    pub fn notify(&mut self, cfg: &Config, actions: &Actions, now: Instant) {
         for a in actions {
             match *a {
                 Action::Notify {
@@ -449,7 +450,6 @@ impl Hooks {
                     let Some(c) = cfg.instances.get(inst.index()) else {
                         continue;
                     };
-                    let now = *now.get_or_insert_with(monotonic_now);
                     let ev = Event {
                         kind: NotifyKind::Instance,
                         name: &c.name,
@@ -522,7 +522,6 @@ impl Hooks {
                     let Some(g) = cfg.sync_groups.get(group.index()) else {
                         continue;
                     };
-                    let now = *now.get_or_insert_with(monotonic_now);
                     let ev = Event {
                         kind: NotifyKind::Group,
                         name: &g.name,
@@ -643,7 +642,7 @@ impl Daemon {
         });
         for (id, st) in changed {
             self.cur.router.handle_track(now, id, st, &mut self.actions);
-            self.execute();
+            self.execute(now);
         }
     }
 
@@ -675,7 +674,7 @@ impl Daemon {
             ChildKind::Script(_) | ChildKind::Detached => None,
             k => Some(k),
         });
-        h.notify(&self.cur.cfg, &self.actions);
+        h.notify(&self.cur.cfg, &self.actions, t0);
         let deadline = t0 + NOTIFY_STOP_TIMEOUT;
         let mut table = PollTable::new();
         let sig = table.add(self.signals.as_fd()).ok();

@@ -82,7 +82,7 @@ fn group_and_instance_notifications_run_in_keepalived_order() {
             group: GroupId(0),
             state: NotifyState::Fault,
         });
-        hooks.notify(&cfg, &actions);
+        hooks.notify(&cfg, &actions, crate::sys::clock::monotonic_now());
         // Group: notify_master + notify; VI_1: both; VI_2: none; group
         // FAULT: notify_fault + notify.
         assert_eq!(hooks.exec.running(), 6);
