@@ -479,7 +479,6 @@ impl Hooks {
                     let Some(c) = cfg.instances.get(inst.index()) else {
                         continue;
                     };
-                    let now = *now.get_or_insert_with(monotonic_now);
                     debug!(
                         "({}) notify MASTER_RX_LOWER_PRI (priority {})",
                         c.name, priority

@@ -205,7 +205,7 @@ fn notify_commands_run_as_script_user_or_their_own_user() {
                     priority: 100,
                 });
             }
-            hooks.notify(&cfg, &actions);
+            hooks.notify(&cfg, &actions, crate::sys::clock::monotonic_now());
             let t0 = std::time::Instant::now();
             while hooks.exec.running() > 0 {
                 assert!(t0.elapsed() < std::time::Duration::from_secs(10));
@@ -325,7 +325,7 @@ fn notify_fifo_and_vrrp_notify_fifo_both_get_the_lines() {
                 group: GroupId(0),
                 state: NotifyState::Backup,
             });
-            hooks.notify(&cfg, &actions);
+            hooks.notify(&cfg, &actions, crate::sys::clock::monotonic_now());
             let got: std::vec::Vec<String> = readers
                 .iter_mut()
                 .map(|r| {
@@ -405,7 +405,7 @@ fn master_rx_lower_pri_runs_its_command_and_writes_the_fifo() {
             inst: InstanceId(0),
             priority: 150,
         });
-        hooks.notify(&cfg, &actions);
+        hooks.notify(&cfg, &actions, crate::sys::clock::monotonic_now());
         assert_eq!(hooks.exec.running(), 1);
         let t0 = std::time::Instant::now();
         while hooks.exec.running() > 0 {
