@@ -157,3 +157,50 @@ fn link_state_carries_over_and_group_change_restarts() {
         assert_eq!(map.as_slice(), &[None]);
     });
 }
+
+/// A config file that only moved (a comment line added at the top, as the
+/// daemon_netns reload test does) maps every instance to itself: no field
+/// that carries a place in the file (VIPs, tracker references, notify
+/// commands with their user and group) may make an instance look changed.
+#[test]
+fn moved_lines_leave_every_instance_unchanged() {
+    let body = "global_defs {\n enable_script_security\n script_user nobody\n}\n\
+        vrrp_script chk {\n script \"/bin/true\"\n weight 2\n}\n\
+        vrrp_track_file tf {\n file /tmp/keepvip-reload-tf\n weight 1\n}\n\
+        vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n\
+         advert_int 1\n virtual_ipaddress {\n  192.0.2.100/24 dev eth0\n }\n\
+         virtual_ipaddress_excluded {\n  192.0.2.200/24\n }\n\
+         track_interface {\n  eth1 weight 5\n }\n track_script {\n  chk\n }\n\
+         track_file {\n  tf\n }\n\
+         notify_master \"/bin/true master\" nobody nogroup\n notify_backup /bin/true\n\
+         notify_fault /bin/true\n notify_stop /bin/true\n notify /bin/true\n\
+         notify_master_rx_lower_pri /bin/true\n}\n";
+    let parse = |text: String| {
+        cfg::on_big_stack(move || {
+            let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
+            let mut c = keepvip::config::Config::new_boxed();
+            let mut d = keepvip::config::Diagnostics::new();
+            keepvip::config::parse(
+                &keepvip::config::MemorySource::new(&files),
+                "k.conf",
+                &mut c,
+                &mut d,
+            );
+            assert_eq!(
+                d.errors,
+                0,
+                "{:?}",
+                d.iter()
+                    .map(|x| x.display(&c).to_string())
+                    .collect::<Vec<_>>()
+            );
+            c
+        })
+    };
+    let old_cfg = parse(body.to_string());
+    let new_cfg = parse(format!("! moved\n!\n{body}"));
+    assert_ne!(old_cfg.instances[0].span, new_cfg.instances[0].span);
+    let mut map = heapless::Vec::new();
+    reload_map(&old_cfg, &new_cfg, &mut map);
+    assert_eq!(map.as_slice(), &[Some(InstanceId(0))]);
+}

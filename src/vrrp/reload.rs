@@ -88,4 +88,18 @@ fn normalise(c: &mut InstanceConfig) {
     {
         t.span = Span::default();
     }
+    let n = &mut c.notify;
+    for cmd in [
+        &mut n.notify_master,
+        &mut n.notify_backup,
+        &mut n.notify_fault,
+        &mut n.notify_stop,
+        &mut n.notify,
+        &mut n.notify_master_rx_lower_pri,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        cmd.span = Span::default();
+    }
 }
