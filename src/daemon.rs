@@ -665,6 +665,12 @@ impl Daemon {
         for f in self.io.readd.iter_mut() {
             *f = false;
         }
+        // The old instances are stopped: forget the interfaces only they named.
+        let poll = &mut self.poll;
+        let dropped = iface::prune(&mut self.io.ifaces, &self.cur.cfg, |slot| poll.remove(slot));
+        if dropped > 0 {
+            debug!("reload: {dropped} interface(s) no longer watched");
+        }
         exec::sync_sockets(&mut self.io, &mut self.poll, &self.cur.cfg);
         for f in self.io.ifaces.iter_mut() {
             f.addr_dirty = true;

@@ -191,6 +191,46 @@ pub fn register(ifaces: &mut Ifaces, cfg: &Config) -> Result<usize, IfName> {
     Ok(added)
 }
 
+/// True when `cfg` names interface `name` (what [`register`] adds).
+pub fn named(cfg: &Config, name: &str) -> bool {
+    cfg.instances.iter().any(|c| {
+        c.interface.as_str() == name
+            || c.track_interface.iter().any(|t| t.ifname.as_str() == name)
+            || c.virtual_ipaddress
+                .iter()
+                .chain(c.virtual_ipaddress_excluded.iter())
+                .any(|v| v.dev.as_ref().is_some_and(|d| d.as_str() == name))
+    }) || cfg
+        .sync_groups
+        .iter()
+        .filter(|g| !g.members.is_empty())
+        .any(|g| g.track_interface.iter().any(|t| t.ifname.as_str() == name))
+}
+
+/// Drops the entries `cfg` no longer names (after a reload, once the old
+/// configuration's instances are stopped), so that a series of reloads
+/// naming different interfaces never fills the table. Returns the poll
+/// slots of the closed sockets, each to be removed from the poll table
+/// (`drop_slot`), and how many entries went.
+pub fn prune(ifaces: &mut Ifaces, cfg: &Config, mut drop_slot: impl FnMut(Slot)) -> usize {
+    let mut removed = 0;
+    let mut i = 0;
+    while i < ifaces.len() {
+        if named(cfg, ifaces[i].name.as_str()) {
+            i += 1;
+            continue;
+        }
+        // Entries are looked up by name or ifindex each turn, never kept
+        // by position: swap_remove is safe between turns.
+        let mut gone = ifaces.swap_remove(i);
+        for slot in gone.take_sockets().into_iter().flatten() {
+            drop_slot(slot);
+        }
+        removed += 1;
+    }
+    removed
+}
+
 /// True when `addr` is a VIP of some instance of `cfg`.
 pub fn is_vip(cfg: &Config, addr: IpAddr) -> bool {
     cfg.instances.iter().any(|c| {
@@ -355,6 +395,49 @@ mod tests {
                     assert_eq!(register(&mut t, &cfg), Ok(MAX_INTERFACES));
                     for name in ["e0", "e1", "t0", "d0", "g0"] {
                         assert!(find(&t, name).is_some(), "{name}");
+                    }
+                })
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+    }
+
+    /// Reloads that name other interfaces do not fill the table: what the
+    /// running configuration no longer names is dropped, sockets and all.
+    #[test]
+    fn prune_drops_what_the_new_configuration_does_not_name() {
+        use crate::config::{Diagnostics, MemorySource, parse};
+        std::thread::scope(|sc| {
+            std::thread::Builder::new()
+                .stack_size(32 << 20)
+                .spawn_scoped(sc, || {
+                    let conf = |ifname: &str| {
+                        std::format!(
+                            "vrrp_instance A {{\n interface {ifname}\n virtual_router_id 1\n track_interface {{\n  keep0\n }}\n virtual_ipaddress {{\n  192.0.2.1\n }}\n}}\n"
+                        )
+                    };
+                    let parsed = |text: std::string::String| {
+                        let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
+                        let mut cfg = Config::new_boxed();
+                        let mut d = Diagnostics::new();
+                        parse(&MemorySource::new(&files), "k.conf", &mut cfg, &mut d);
+                        assert_eq!(d.errors, 0);
+                        cfg
+                    };
+                    let mut t = Ifaces::new();
+                    // Far more reloads than the table has entries.
+                    for k in 0..(2 * MAX_INTERFACES + 3) {
+                        let cfg = parsed(conf(&std::format!("if{k}")));
+                        register(&mut t, &cfg).expect("the table never fills");
+                        let mut slots = 0;
+                        let dropped = prune(&mut t, &cfg, |_| slots += 1);
+                        assert_eq!(dropped, usize::from(k > 0), "reload {k}");
+                        assert_eq!(slots, 0, "no socket was open");
+                        assert_eq!(t.len(), 2);
+                        assert!(find(&t, &std::format!("if{k}")).is_some());
+                        assert!(find(&t, "keep0").is_some());
+                        assert!(named(&cfg, "keep0") && !named(&cfg, "if9999"));
                     }
                 })
                 .unwrap()
