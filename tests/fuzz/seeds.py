@@ -156,10 +156,10 @@ CORE_PROGRAMS = [
     # kept, the next advert marks it cycled), faults (eth0 down), comes
     # back and becomes Master again: the counter restarts at 0.
     synth_ah(0, 200, seq_sel=7, seq=0xFFFF_FFFE) + [3, 5, 4, 4, 8, 0x00, 0, 100, 8, 0x80, 3, 5, 4, 4],
-    # AH wrap: the Master hears a lower priority with seq 0xFFFFFFFF and
-    # resyncs past it (counter 0, then its advert carries 1); a replay of
-    # it and a fresh one after.
-    [3, 5, 4] + synth_ah(0, 50, seq_sel=4) + [15, 0, 15, 1] + synth_ah(0, 50) + [4, 4],
+    # AH wrap: the Master, having sent a few adverts, hears a lower
+    # priority with seq 0xFFFFFFFF and resyncs past it (counter 0, then its
+    # advert carries 1: the counter moved back); replays, and a fresh one.
+    [3, 5, 3, 3, 4] + synth_ah(0, 50, seq_sel=4) + [15, 0, 15, 1] + synth_ah(0, 50) + [4, 4],
     # AH refusals around an accepted advert: replay, wrong key, wrong ICV
     # mode, SPI != source under a valid ICV, a flipped octet (TOS: still
     # valid), a replay with a new IP identification, a stale seq.
