@@ -459,6 +459,9 @@ pub struct World {
     pub dup_ppm: u32,
     pub delay_min_us: u64,
     pub jitter_us: u64,
+    /// Extra latency of one link, `link_delay_us[from][to]` (a congested
+    /// path; 0 unless a test sets it: the random seeds never do).
+    pub link_delay_us: Vec<Vec<u64>>,
     pub reorder_ppm: u32,
     pub reorder_span_us: u64,
     /// Loss bursts: everything until `burst_all`, from / to node n until `burst[n]`.
@@ -555,6 +558,7 @@ impl World {
             dup_ppm: 0,
             delay_min_us: 100,
             jitter_us: 500,
+            link_delay_us: vec![vec![0; n]; n],
             reorder_ppm: 0,
             reorder_span_us: 0,
             burst_all: Instant::ZERO,
@@ -913,7 +917,9 @@ impl World {
                 1
             };
             for _ in 0..copies {
-                let delay = self.delay_min_us + self.rng.below(self.jitter_us + 1);
+                let delay = self.delay_min_us
+                    + self.link_delay_us[from][to]
+                    + self.rng.below(self.jitter_us + 1);
                 let mut at = self.now + Duration::from_micros(delay);
                 if self.reorder_ppm > 0 && self.rng.chance_ppm(self.reorder_ppm) {
                     // Held back outside the FIFO: later copies may overtake it.

@@ -1,9 +1,12 @@
 //! keepalived.conf lexer, parser and validation.
 //!
 //! The input is the main file `/etc/keepalived/keepalived.conf` of a
-//! [`MemorySource`] that also holds two fixed include files (so `include`
+//! [`MemorySource`] that also holds fixed include files (so `include`
 //! with a name or a glob reaches real content, nested includes and a
-//! self-include included). `Config` is about 1 MiB: it is allocated once per
+//! self-include included): `conf.d/extra.conf`, `conf.d/sub/nested.conf`
+//! and the two files of the `config/include.conf` example,
+//! `include.d/vi_1.inc` and `include.d/vi_2.inc` (so that seed, `include
+//! include.d/*.inc` relative to the main file, reads them). `Config` is about 1 MiB: it is allocated once per
 //! process and reused (`parse` resets it), which also checks that a reparse
 //! into a used `Config` is clean (what a SIGHUP reload does).
 //!
@@ -45,6 +48,10 @@ vrrp_script chk {
 include /etc/keepalived/keepalived.conf
 ";
 
+/// The include files of the `config/include.conf` example.
+const VI_1_INC: &[u8] = include_bytes!("../../../config/include.d/vi_1.inc");
+const VI_2_INC: &[u8] = include_bytes!("../../../config/include.d/vi_2.inc");
+
 struct State {
     cfg: Box<Config>,
     diags: Box<Diagnostics>,
@@ -85,10 +92,12 @@ fn digest(cfg: &Config, d: &Diagnostics, line: &mut String) -> u64 {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let files: [(&str, &[u8]); 3] = [
+    let files: [(&str, &[u8]); 5] = [
         (MAIN, data),
         ("/etc/keepalived/conf.d/extra.conf", EXTRA),
         ("/etc/keepalived/conf.d/sub/nested.conf", NESTED),
+        ("/etc/keepalived/include.d/vi_1.inc", VI_1_INC),
+        ("/etc/keepalived/include.d/vi_2.inc", VI_2_INC),
     ];
     let source = MemorySource::new(&files);
     STATE.with_borrow_mut(|st| {

@@ -7,6 +7,11 @@
 //!   (16 / 4 octets), and after an `Err` the iterator yields nothing more;
 //! * every yielded item lies inside the buffer and its length field is
 //!   at least the header length and at most what was left;
+//! * `Message::parse` gives the variant of the message type: NLMSG_ERROR
+//!   an `Ack` and NLMSG_DONE a `Done` with the header's sequence number,
+//!   RTM_NEWLINK/DELLINK a `NewLink`/`DelLink`,
+//!   RTM_NEWADDR/DELADDR a `NewAddr`/`DelAddr` (the seeds hold each of
+//!   them: tests/fuzz/seeds.py checks it);
 //! * an address request built by `emit_addr_request` from fuzzed fields
 //!   parses back (as RTM_NEWADDR / RTM_DELADDR) to the same fields.
 #![no_main]
@@ -14,8 +19,9 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use keepvip::wire::netlink::{
-    AddrInfo, AddrOp, AddrRequest, DumpKind, IFA_F_NODAD, LinkInfo, Message, MsgIter, NlMsg, Nla,
-    NlaIter, emit_addr_request, emit_dump_request,
+    AddrInfo, AddrOp, AddrRequest, DumpKind, IFA_F_NODAD, LinkInfo, Message, MsgIter, NLMSG_DONE,
+    NLMSG_ERROR, NlMsg, Nla, NlaIter, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK,
+    emit_addr_request, emit_dump_request,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -66,7 +72,24 @@ fn walk_messages(buf: &[u8]) {
         assert!(len >= NlMsg::<&[u8]>::HEADER_LEN && len <= buf.len());
         assert_eq!(m.payload().len(), len - NlMsg::<&[u8]>::HEADER_LEN);
         let _ = (m.message_type(), m.flags(), m.seq(), m.port_id());
-        match Message::parse(&m) {
+        let parsed = Message::parse(&m);
+        if let Ok(p) = &parsed {
+            let kind_ok = match m.message_type() {
+                NLMSG_ERROR => {
+                    matches!(p, Message::Ack(a) if a.seq == m.seq())
+                }
+                NLMSG_DONE => {
+                    matches!(p, Message::Done { seq, .. } if *seq == m.seq())
+                }
+                RTM_NEWLINK => matches!(p, Message::NewLink(_)),
+                RTM_DELLINK => matches!(p, Message::DelLink(_)),
+                RTM_NEWADDR => matches!(p, Message::NewAddr(_)),
+                RTM_DELADDR => matches!(p, Message::DelAddr(_)),
+                _ => true,
+            };
+            assert!(kind_ok, "type {} parsed as {p:?}", m.message_type());
+        }
+        match parsed {
             Ok(Message::NewLink(l) | Message::DelLink(l)) => {
                 assert!(l.name.len() < 16);
                 let _ = (l.is_up(), l.is_running(), l.mac());
