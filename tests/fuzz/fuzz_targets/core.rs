@@ -512,6 +512,12 @@ impl Harness {
                         _ => {}
                     }
                 }
+                Action::MasterRxLowerPri { inst, priority } => {
+                    // Only a master hears a lower priority, and it reports
+                    // its own effective priority (keepalived's event line).
+                    assert_eq!(self.r.state(inst), Some(StateKind::Master));
+                    assert_eq!(Some(priority), self.r.effective_priority(inst));
+                }
                 Action::Notify { .. } | Action::NotifyGroup { .. } => {}
             }
         }
