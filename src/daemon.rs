@@ -125,6 +125,22 @@ fn log_diags(cfg: &Config, d: &Diagnostics) {
     }
 }
 
+/// At stop: how late each instance's timed adverts went out (instances
+/// that never sent one are left out).
+fn log_lateness_summary(router: &Router) {
+    for id in router.instance_ids() {
+        if let (Some(name), Some(s)) = (router.name(id), router.stats(id))
+            && s.advert_late.count > 0
+        {
+            info!(
+                "({}) advert lateness: {}",
+                name,
+                crate::dump::LatenessText(&s.advert_late)
+            );
+        }
+    }
+}
+
 /// What `keepvip status` and the data dump show of the LVS side.
 fn lvs_view(l: &lvs::LvsDriver) -> crate::lvs::report::LvsView<'_> {
     crate::lvs::report::LvsView {
@@ -583,6 +599,7 @@ impl Daemon {
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
         rx::log_drop_summary(&self.cur.cfg, &self.cur.router, &self.io);
+        log_lateness_summary(&self.cur.router);
         info!("Stopped");
         0
     }
