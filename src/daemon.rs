@@ -51,6 +51,7 @@ use crate::sys::config_fs::FsSource;
 use crate::sys::netlink::{NL_MONITOR_RCVBUF, Netlink};
 use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::{PollTable, Slot};
+use crate::sys::sched::SchedConfig;
 use crate::sys::signal::{Signal, Signals};
 use crate::sys::timerfd::TimerFd;
 use crate::sys::{self, pidfile};
@@ -111,6 +112,9 @@ struct Daemon {
     /// servers (a SIGHUP that adds the first one allocates nothing); `None`
     /// in a build without the feature.
     lvs: Option<Box<lvs::LvsDriver>>,
+    /// The scheduling set by `vrrp_rt_priority` / `vrrp_priority`
+    /// (`sys::sched`); default: untouched.
+    sched: SchedConfig,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -178,6 +182,8 @@ pub fn run(opts: &Options) -> i32 {
         return 1;
     }
     let pid_path = opts.pid_path().to_owned();
+    // What children get back from vrrp_priority / vrrp_rt_priority.
+    sys::sched::capture_original();
     // Signals first: blocked before anything else can start a thread.
     let signals = match Signals::open() {
         Ok(s) => s,
@@ -266,6 +272,7 @@ impl Daemon {
             observe,
             lvs,
             hooks,
+            sched: SchedConfig::default(),
         };
 
         // Interfaces: index, MAC, state, addresses.
@@ -413,6 +420,9 @@ impl Daemon {
         // The clock is read once per turn, right after poll returns; the
         // next timeout is computed from that reading (the turn's work takes
         // microseconds).
+        // Start-up is over (it may take longer than vrrp_rlimit_rttime
+        // allows a real-time process): now the loop's scheduling.
+        self.apply_sched(SchedConfig::from_global(&self.cur.cfg.global_defs));
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
@@ -471,8 +481,20 @@ impl Daemon {
                     }
                 }
                 self.observe.request(set);
+                if set.contains(Signal::Xcpu) {
+                    warn!(
+                        "SIGXCPU: the loop ran more than {} us at real-time priority without blocking (RLIMIT_RTTIME soft limit; the kernel kills keepvip at vrrp_rlimit_rttime {} us)",
+                        self.sched.rlimit_rttime_us / 2,
+                        self.sched.rlimit_rttime_us
+                    );
+                }
                 if set.contains(Signal::Hup) {
+                    // A reload parses and rebuilds everything: more CPU
+                    // than vrrp_rlimit_rttime may allow, so it runs at
+                    // normal priority.
+                    self.apply_sched(self.sched.without_rt());
                     self.reload(now);
+                    self.apply_sched(SchedConfig::from_global(&self.cur.cfg.global_defs));
                 }
             }
 
@@ -544,6 +566,52 @@ impl Daemon {
                 Some(self.hooks.trackers()),
                 lvs_view,
             );
+        }
+    }
+
+    /// Moves the process to scheduling `new` (`sys::sched::apply`) and logs
+    /// the change; a failure is logged and the daemon runs on (keepalived).
+    fn apply_sched(&mut self, new: SchedConfig) {
+        let old = self.sched;
+        if new == old {
+            return;
+        }
+        match sys::sched::apply(new, old) {
+            Ok(()) => {
+                self.sched = new;
+                if new.rt_priority > 0 {
+                    info!(
+                        "Scheduling: SCHED_RR priority {} (vrrp_rt_priority; RLIMIT_RTTIME {} us, SIGXCPU at {} us; children run SCHED_OTHER)",
+                        new.rt_priority,
+                        new.rlimit_rttime_us,
+                        new.rlimit_rttime_us / 2
+                    );
+                } else if new.nice != 0 {
+                    info!("Scheduling: nice {} (vrrp_priority)", new.nice);
+                } else if old.rt_priority > 0 || old.nice != 0 {
+                    debug!("Scheduling: back to the start-up policy and nice value");
+                }
+            }
+            Err(e) => {
+                let (what, err) = match &e {
+                    sys::sched::SchedError::RealTime(e) => {
+                        ("cannot set real-time priority (vrrp_rt_priority)", e)
+                    }
+                    sys::sched::SchedError::RlimitRttime(e) => {
+                        ("cannot set RLIMIT_RTTIME (vrrp_rlimit_rttime)", e)
+                    }
+                    sys::sched::SchedError::Nice(e) => {
+                        ("cannot set the process priority (vrrp_priority)", e)
+                    }
+                };
+                warn!("{}: {}", what, errno::IoErr(err));
+                // Real-time failed: nothing of it is in place (a later
+                // reload tries again); the nice value was still applied.
+                self.sched = match e {
+                    sys::sched::SchedError::RealTime(_) => new.without_rt(),
+                    _ => new,
+                };
+            }
         }
     }
 

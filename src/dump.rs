@@ -469,6 +469,9 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
             " VRRP default protocol version = {}\n",
             " VRRP skip check advert addresses = {}\n",
             " VRRP strict mode = {}\n",
+            " VRRP process priority = {}\n",
+            " VRRP realtime priority = {}\n",
+            " VRRP realtime limit = {}\n",
             " Script security {}\n"
         ),
         g.vrrp_mcast_group4,
@@ -486,6 +489,9 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
         version_number(g.vrrp_version),
         g.vrrp_skip_check_adv_addr,
         g.vrrp_strict,
+        g.vrrp_priority,
+        g.vrrp_rt_priority,
+        g.vrrp_rlimit_rttime_us,
         yes_no(g.enable_script_security, "enabled", "disabled"),
     )?;
     if let Some(u) = &g.script_user {

@@ -144,6 +144,9 @@ const KEEPALIVED_GLOBAL: &str = "\
  VRRP default protocol version = 2
  VRRP skip check advert addresses = false
  VRRP strict mode = false
+ VRRP process priority = 0
+ VRRP realtime priority = 0
+ VRRP realtime limit = 10000
  Script security disabled
 ------< VRRP Topology >------
 ";
@@ -216,6 +219,9 @@ fn data_dump_follows_keepalived_2_4_3() {
             " VRRP default protocol version",
             " VRRP skip check advert addresses",
             " VRRP strict mode",
+            " VRRP process priority",
+            " VRRP realtime priority",
+            " VRRP realtime limit",
             " Script security disabled",
         ],
     );
