@@ -182,8 +182,11 @@ pub fn run(opts: &Options) -> i32 {
         return 1;
     }
     let pid_path = opts.pid_path().to_owned();
-    // What children get back from vrrp_priority / vrrp_rt_priority.
+    // What children get back from vrrp_priority / vrrp_rt_priority; and
+    // from the first child on, none inherits a real-time policy (the
+    // configured scheduling itself is applied once start-up is over).
     sys::sched::capture_original();
+    sys::sched::reset_children_on_fork();
     // Signals first: blocked before anything else can start a thread.
     let signals = match Signals::open() {
         Ok(s) => s,

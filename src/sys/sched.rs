@@ -162,6 +162,17 @@ pub fn current() -> io::Result<(libc::c_int, libc::c_int, bool)> {
     ))
 }
 
+/// Adds `SCHED_RESET_ON_FORK` to whatever policy the process was started
+/// with (an administrator's `chrt`, systemd's `CPUSchedulingPolicy=`):
+/// children never inherit a real-time policy or a negative nice value.
+/// Best effort (a `SCHED_DEADLINE` process, say, cannot be changed this
+/// way; then nothing changes). Call at start-up before the first child.
+pub fn reset_children_on_fork() {
+    if let Ok((policy, prio, false)) = current() {
+        let _ = set_scheduler(policy | libc::SCHED_RESET_ON_FORK, prio);
+    }
+}
+
 /// Which step of [`apply`] failed.
 #[derive(Debug)]
 pub enum SchedError {
@@ -217,12 +228,8 @@ pub fn apply(new: SchedConfig, old: SchedConfig) -> Result<(), SchedError> {
         if let Some(o) = orig {
             let _ = set_rlimit_rttime(&o.rlimit_rttime);
         }
-    } else if let Ok((policy, prio, false)) = current() {
-        // Whatever policy we were started with: children must not inherit
-        // it if it is real-time.
-        if let Err(e) = set_scheduler(policy | libc::SCHED_RESET_ON_FORK, prio) {
-            first.get_or_insert(SchedError::RealTime(e));
-        }
+    } else {
+        reset_children_on_fork();
     }
     let nice = match (new.nice, old.nice) {
         (0, 0) => None,
