@@ -458,11 +458,12 @@ impl Reference {
         let thread = std::thread::spawn(move || {
             let mut rt_ok = false;
             if rt {
-                // SAFETY: plain syscall on this thread with a valid param.
                 let p = libc::sched_param { sched_priority: 10 };
-                rt_ok = unsafe {
+                // SAFETY: plain syscall on this thread with a valid param.
+                let r = unsafe {
                     libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &p)
-                } == 0;
+                };
+                rt_ok = r == 0;
             }
             let period = Duration::from_millis(10);
             let mut late_us = Vec::new();
@@ -771,7 +772,7 @@ fn has_cap_sys_resource() -> bool {
 }
 
 /// `Max realtime timeout` (soft, hard) of a process, µs (`None`: unlimited).
-fn rttime_limits(pid: u32) -> (Option<u64>, Option<u64>) {
+fn rttime_limits(pid: u32) -> RtLimits {
     let l = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
     let line = l
         .lines()
@@ -785,7 +786,10 @@ fn rttime_limits(pid: u32) -> (Option<u64>, Option<u64>) {
 
 /// Policy, nice and `Max realtime timeout` of the check's last run (its
 /// `/proc/self/stat` and `limits`, copied by the check itself).
-fn child_view(lab: &Lab) -> Option<(u32, i32, (Option<u64>, Option<u64>))> {
+/// `Max realtime timeout` (soft, hard), µs; `None`: unlimited.
+type RtLimits = (Option<u64>, Option<u64>);
+
+fn child_view(lab: &Lab) -> Option<(u32, i32, RtLimits)> {
     let stat = fs::read_to_string(lab.dir.join("child.stat")).ok()?;
     let f: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
     let limits = fs::read_to_string(lab.dir.join("child.limits")).ok()?;
