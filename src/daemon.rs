@@ -76,6 +76,9 @@ const ACK_WAIT: Duration = Duration::from_millis(500);
 const TIMER_ROUNDS_MAX: usize = 64;
 /// The poll timeout trails the timerfd deadline by this much (safety net).
 const POLL_MARGIN_US: u64 = 100_000;
+/// How long the daemon runs at normal priority after a SIGXCPU
+/// (`vrrp_rlimit_rttime`) before it goes real-time again.
+const RT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A configuration and the router built from it.
 struct Runtime {
@@ -115,6 +118,8 @@ struct Daemon {
     /// The scheduling set by `vrrp_rt_priority` / `vrrp_priority`
     /// (`sys::sched`); default: untouched.
     sched: SchedConfig,
+    /// After a SIGXCPU: real-time again at this time.
+    rt_backoff_until: Option<Instant>,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -276,6 +281,7 @@ impl Daemon {
             lvs,
             hooks,
             sched: SchedConfig::default(),
+            rt_backoff_until: None,
         };
 
         // Interfaces: index, MAC, state, addresses.
@@ -430,11 +436,16 @@ impl Daemon {
         let mut timer_failed = false;
         loop {
             let lvs_deadline = self.lvs.as_ref().and_then(|l| l.deadline());
+            if self.rt_backoff_until.is_some_and(|t| t <= now) {
+                self.rt_backoff_until = None;
+                self.apply_sched(SchedConfig::from_global(&self.cur.cfg.global_defs));
+            }
             let deadline = [
                 self.cur.router.poll_timeout(),
                 self.io.retry_deadline(),
                 self.hooks.deadline(now),
                 lvs_deadline,
+                self.rt_backoff_until,
             ]
             .into_iter()
             .flatten()
@@ -485,11 +496,7 @@ impl Daemon {
                 }
                 self.observe.request(set);
                 if set.contains(Signal::Xcpu) {
-                    warn!(
-                        "SIGXCPU: the loop ran more than {} us at real-time priority without blocking (RLIMIT_RTTIME soft limit; the kernel kills keepvip at vrrp_rlimit_rttime {} us)",
-                        self.sched.rlimit_rttime_us / 2,
-                        self.sched.rlimit_rttime_us
-                    );
+                    self.on_sigxcpu(now);
                 }
                 if set.contains(Signal::Hup) {
                     // A reload parses and rebuilds everything: more CPU
@@ -497,6 +504,7 @@ impl Daemon {
                     // normal priority.
                     self.apply_sched(self.sched.without_rt());
                     self.reload(now);
+                    self.rt_backoff_until = None;
                     self.apply_sched(SchedConfig::from_global(&self.cur.cfg.global_defs));
                 }
             }
@@ -570,6 +578,27 @@ impl Daemon {
                 lvs_view,
             );
         }
+    }
+
+    /// SIGXCPU: the loop ran `vrrp_rlimit_rttime / 2` µs at real-time
+    /// priority without sleeping (a flood it cannot keep up with, say); at
+    /// `vrrp_rlimit_rttime` the kernel would kill it. keepvip steps down to
+    /// normal priority for [`RT_BACKOFF`] instead (keepalived only logs,
+    /// and its parent process restarts the killed VRRP child).
+    fn on_sigxcpu(&mut self, now: Instant) {
+        let c = self.sched;
+        if c.rt_priority == 0 {
+            warn!("SIGXCPU received while not running real-time: ignored");
+            return;
+        }
+        warn!(
+            "SIGXCPU: the loop ran more than {} us at real-time priority without sleeping (RLIMIT_RTTIME; the kernel kills keepvip at vrrp_rlimit_rttime {} us): normal priority for {} ms",
+            c.rlimit_rttime_us / 2,
+            c.rlimit_rttime_us,
+            RT_BACKOFF.as_millis()
+        );
+        self.apply_sched(c.without_rt());
+        self.rt_backoff_until = Some(now + RT_BACKOFF);
     }
 
     /// Moves the process to scheduling `new` (`sys::sched::apply`) and logs

@@ -939,6 +939,32 @@ fn scheduling_keywords_are_applied_on_start_and_reload_and_never_inherited() {
         lab.log(1)
     );
 
+    // SIGXCPU (what the kernel sends at half of vrrp_rlimit_rttime; here
+    // by hand): normal priority for a second instead of being killed at
+    // the limit, then real-time again.
+    lab.signal(1, "XCPU");
+    let t0 = Instant::now();
+    assert!(
+        wait_until(Duration::from_millis(800), || policy_and_nice(pid)
+            .is_some_and(|p| p.0 == 0)),
+        "{}",
+        lab.log(1)
+    );
+    assert!(
+        lab.log(1)
+            .contains("SIGXCPU: the loop ran more than 10000 us")
+    );
+    assert!(
+        wait_until(Duration::from_secs(3), || policy_and_nice(pid)
+            .is_some_and(|p| p.0 == 2)),
+        "{}",
+        lab.log(1)
+    );
+    let back = t0.elapsed();
+    println!("SIGXCPU: normal priority, real-time again after {back:?}");
+    assert!(back >= Duration::from_millis(900), "{back:?}");
+    assert_eq!(rttime_limits(pid), (Some(10_000), Some(20_000)));
+
     // Neither (reload): back to SCHED_OTHER, the original nice and limit.
     lab.write_conf(1, &conf(""));
     reload(&lab, 2);
