@@ -51,6 +51,7 @@ use crate::sys::config_fs::FsSource;
 use crate::sys::netlink::{NL_MONITOR_RCVBUF, Netlink};
 use crate::sys::packet_sock::PacketSocket;
 use crate::sys::poll::{PollTable, Slot};
+use crate::sys::sched::SchedConfig;
 use crate::sys::signal::{Signal, Signals};
 use crate::sys::timerfd::TimerFd;
 use crate::sys::{self, pidfile};
@@ -75,6 +76,9 @@ const ACK_WAIT: Duration = Duration::from_millis(500);
 const TIMER_ROUNDS_MAX: usize = 64;
 /// The poll timeout trails the timerfd deadline by this much (safety net).
 const POLL_MARGIN_US: u64 = 100_000;
+/// How long the daemon runs at normal priority after a SIGXCPU
+/// (`vrrp_rlimit_rttime`) before it goes real-time again.
+const RT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A configuration and the router built from it.
 struct Runtime {
@@ -111,6 +115,11 @@ struct Daemon {
     /// servers (a SIGHUP that adds the first one allocates nothing); `None`
     /// in a build without the feature.
     lvs: Option<Box<lvs::LvsDriver>>,
+    /// The scheduling set by `vrrp_rt_priority` / `vrrp_priority`
+    /// (`sys::sched`); default: untouched.
+    sched: SchedConfig,
+    /// After a SIGXCPU: real-time again at this time.
+    rt_backoff_until: Option<Instant>,
 }
 
 fn log_diags(cfg: &Config, d: &Diagnostics) {
@@ -122,6 +131,22 @@ fn log_diags(cfg: &Config, d: &Diagnostics) {
     }
     if d.dropped > 0 {
         error!("{} more diagnostics not shown", d.dropped);
+    }
+}
+
+/// At stop: how late each instance's timed adverts went out (instances
+/// that never sent one are left out).
+fn log_lateness_summary(router: &Router) {
+    for id in router.instance_ids() {
+        if let (Some(name), Some(s)) = (router.name(id), router.stats(id))
+            && s.advert_late.count > 0
+        {
+            info!(
+                "({}) advert lateness: {}",
+                name,
+                crate::dump::LatenessText(&s.advert_late)
+            );
+        }
     }
 }
 
@@ -162,6 +187,11 @@ pub fn run(opts: &Options) -> i32 {
         return 1;
     }
     let pid_path = opts.pid_path().to_owned();
+    // What children get back from vrrp_priority / vrrp_rt_priority; and
+    // from the first child on, none inherits a real-time policy (the
+    // configured scheduling itself is applied once start-up is over).
+    sys::sched::capture_original();
+    sys::sched::reset_children_on_fork();
     // Signals first: blocked before anything else can start a thread.
     let signals = match Signals::open() {
         Ok(s) => s,
@@ -250,6 +280,8 @@ impl Daemon {
             observe,
             lvs,
             hooks,
+            sched: SchedConfig::default(),
+            rt_backoff_until: None,
         };
 
         // Interfaces: index, MAC, state, addresses.
@@ -397,15 +429,23 @@ impl Daemon {
         // The clock is read once per turn, right after poll returns; the
         // next timeout is computed from that reading (the turn's work takes
         // microseconds).
+        // Start-up is over (it may take longer than vrrp_rlimit_rttime
+        // allows a real-time process): now the loop's scheduling.
+        self.apply_sched(SchedConfig::from_global(&self.cur.cfg.global_defs));
         let mut now = monotonic_now();
         let mut timer_failed = false;
         loop {
             let lvs_deadline = self.lvs.as_ref().and_then(|l| l.deadline());
+            if self.rt_backoff_until.is_some_and(|t| t <= now) {
+                self.rt_backoff_until = None;
+                self.apply_sched(SchedConfig::from_global(&self.cur.cfg.global_defs));
+            }
             let deadline = [
                 self.cur.router.poll_timeout(),
                 self.io.retry_deadline(),
                 self.hooks.deadline(now),
                 lvs_deadline,
+                self.rt_backoff_until,
             ]
             .into_iter()
             .flatten()
@@ -455,8 +495,17 @@ impl Daemon {
                     }
                 }
                 self.observe.request(set);
+                if set.contains(Signal::Xcpu) {
+                    self.on_sigxcpu(now);
+                }
                 if set.contains(Signal::Hup) {
+                    // A reload parses and rebuilds everything: more CPU
+                    // than vrrp_rlimit_rttime may allow, so it runs at
+                    // normal priority.
+                    self.apply_sched(self.sched.without_rt());
                     self.reload(now);
+                    self.rt_backoff_until = None;
+                    self.apply_sched(SchedConfig::from_global(&self.cur.cfg.global_defs));
                 }
             }
 
@@ -531,6 +580,73 @@ impl Daemon {
         }
     }
 
+    /// SIGXCPU: the loop ran `vrrp_rlimit_rttime / 2` µs at real-time
+    /// priority without sleeping (a flood it cannot keep up with, say); at
+    /// `vrrp_rlimit_rttime` the kernel would kill it. keepvip steps down to
+    /// normal priority for [`RT_BACKOFF`] instead (keepalived only logs,
+    /// and its parent process restarts the killed VRRP child).
+    fn on_sigxcpu(&mut self, now: Instant) {
+        let c = self.sched;
+        if c.rt_priority == 0 {
+            warn!("SIGXCPU received while not running real-time: ignored");
+            return;
+        }
+        warn!(
+            "SIGXCPU: the loop ran more than {} us at real-time priority without sleeping (RLIMIT_RTTIME; the kernel kills keepvip at vrrp_rlimit_rttime {} us): normal priority for {} ms",
+            c.rlimit_rttime_us / 2,
+            c.rlimit_rttime_us,
+            RT_BACKOFF.as_millis()
+        );
+        self.apply_sched(c.without_rt());
+        self.rt_backoff_until = Some(now + RT_BACKOFF);
+    }
+
+    /// Moves the process to scheduling `new` (`sys::sched::apply`) and logs
+    /// the change; a failure is logged and the daemon runs on (keepalived).
+    fn apply_sched(&mut self, new: SchedConfig) {
+        let old = self.sched;
+        if new == old {
+            return;
+        }
+        match sys::sched::apply(new, old) {
+            Ok(()) => {
+                self.sched = new;
+                if new.rt_priority > 0 {
+                    info!(
+                        "Scheduling: SCHED_RR priority {} (vrrp_rt_priority; RLIMIT_RTTIME {} us, SIGXCPU at {} us; children run SCHED_OTHER)",
+                        new.rt_priority,
+                        new.rlimit_rttime_us,
+                        new.rlimit_rttime_us / 2
+                    );
+                } else if new.nice != 0 {
+                    info!("Scheduling: nice {} (vrrp_priority)", new.nice);
+                } else if old.rt_priority > 0 || old.nice != 0 {
+                    debug!("Scheduling: back to the start-up policy and nice value");
+                }
+            }
+            Err(e) => {
+                let (what, err) = match &e {
+                    sys::sched::SchedError::RealTime(e) => {
+                        ("cannot set real-time priority (vrrp_rt_priority)", e)
+                    }
+                    sys::sched::SchedError::RlimitRttime(e) => {
+                        ("cannot set RLIMIT_RTTIME (vrrp_rlimit_rttime)", e)
+                    }
+                    sys::sched::SchedError::Nice(e) => {
+                        ("cannot set the process priority (vrrp_priority)", e)
+                    }
+                };
+                warn!("{}: {}", what, errno::IoErr(err));
+                // Real-time failed: nothing of it is in place (a later
+                // reload tries again); the nice value was still applied.
+                self.sched = match e {
+                    sys::sched::SchedError::RealTime(_) => new.without_rt(),
+                    _ => new,
+                };
+            }
+        }
+    }
+
     /// Acts on what netlink events flagged.
     fn after_netlink(&mut self, now: Instant) {
         if self
@@ -583,6 +699,7 @@ impl Daemon {
         let took = monotonic_now().saturating_duration_since(t0);
         debug!("shutdown took {} us", took.as_micros());
         rx::log_drop_summary(&self.cur.cfg, &self.cur.router, &self.io);
+        log_lateness_summary(&self.cur.router);
         info!("Stopped");
         0
     }

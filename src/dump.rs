@@ -33,7 +33,7 @@ use crate::config::model::{
 };
 use crate::time::Instant;
 use crate::vrrp::timers::master_down_interval;
-use crate::vrrp::{InstanceId, Router, StateKind, Stats};
+use crate::vrrp::{InstanceId, LATENESS_BOUNDS_US, Lateness, Router, StateKind, Stats};
 
 /// Where the three dumps go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -311,14 +311,109 @@ pub fn write_stats_instance<W: Write + ?Sized>(w: &mut W, name: &str, s: &Stats)
     )
 }
 
-/// The SIGUSR2 dump: every instance's counters, in configuration order.
+/// The SIGUSR2 dump: every instance's counters, in configuration order,
+/// exactly keepalived's format (`--keepalived-compat`).
 pub fn write_stats<W: Write + ?Sized>(w: &mut W, router: &Router) -> fmt::Result {
+    write_stats_with(w, router, false)
+}
+
+/// [`write_stats`], with `lateness`: one more line per instance, after
+/// keepalived's, `  Advert lateness: ...` ([`LatenessText`]; keepvip's own,
+/// left out in keepalived's format).
+pub fn write_stats_with<W: Write + ?Sized>(
+    w: &mut W,
+    router: &Router,
+    lateness: bool,
+) -> fmt::Result {
     for id in router.instance_ids() {
         if let (Some(name), Some(s)) = (router.name(id), router.stats(id)) {
             write_stats_instance(w, name, s)?;
+            if lateness {
+                writeln!(w, "  Advert lateness: {}", LatenessText(&s.advert_late))?;
+            }
         }
     }
     Ok(())
+}
+
+/// The lateness bar the summaries count against (issue 4: no advert more
+/// than 5 ms late); one of [`LATENESS_BOUNDS_US`].
+pub const LATENESS_BAR_US: u64 = 5_000;
+
+/// Microseconds as milliseconds with three decimals (`0.312 ms`).
+pub struct UsAsMs(pub u64);
+
+impl fmt::Display for UsAsMs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut b: heapless::String<32> = heapless::String::new();
+        write!(b, "{}.{:03} ms", self.0 / 1000, self.0 % 1000)?;
+        f.pad(&b)
+    }
+}
+
+/// One line about an instance's advert lateness: `1234 timed adverts, max
+/// 0.312 ms, p99 <= 0.500 ms, mean 0.041 ms, 0 over 5 ms` (`no timed
+/// adverts` before the first). The p99 is the bound of its histogram
+/// bucket ([`Lateness::quantile_bound_us`]).
+pub struct LatenessText<'a>(pub &'a Lateness);
+
+impl fmt::Display for LatenessText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = self.0;
+        let (Some(p99), Some(mean)) = (l.quantile_bound_us(990), l.mean_us()) else {
+            return f.write_str("no timed adverts");
+        };
+        write!(
+            f,
+            "{} timed adverts, max {}, p99 <= {}, mean {}, {} over {}",
+            l.count,
+            UsAsMs(l.max_us),
+            UsAsMs(p99),
+            UsAsMs(mean),
+            l.count_above(LATENESS_BAR_US),
+            UsAsMs(LATENESS_BAR_US),
+        )
+    }
+}
+
+/// The lateness of one instance as a JSON object (`keepvip status --json`):
+/// `{"count":N,"max_us":N,"mean_us":N,"p50_us":N,"p99_us":N,
+/// "bounds_us":[50,...],"buckets":[N,...]}` (`buckets` has one more
+/// element than `bounds_us`: above the last bound); the quantiles and
+/// the mean are `null` before the first timed advert.
+pub fn write_json_lateness<W: Write + ?Sized>(w: &mut W, l: &Lateness) -> fmt::Result {
+    struct Opt(Option<u64>);
+    impl fmt::Display for Opt {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self.0 {
+                Some(v) => write!(f, "{v}"),
+                None => f.write_str("null"),
+            }
+        }
+    }
+    write!(
+        w,
+        "{{\"count\":{},\"max_us\":{},\"mean_us\":{},\"p50_us\":{},\"p99_us\":{},\"bounds_us\":[",
+        l.count,
+        l.max_us,
+        Opt(l.mean_us()),
+        Opt(l.quantile_bound_us(500)),
+        Opt(l.quantile_bound_us(990)),
+    )?;
+    for (i, b) in LATENESS_BOUNDS_US.iter().enumerate() {
+        if i > 0 {
+            w.write_char(',')?;
+        }
+        write!(w, "{b}")?;
+    }
+    w.write_str("],\"buckets\":[")?;
+    for (i, b) in l.buckets.iter().enumerate() {
+        if i > 0 {
+            w.write_char(',')?;
+        }
+        write!(w, "{b}")?;
+    }
+    w.write_str("]}")
 }
 
 // ---- SIGUSR1: data ----------------------------------------------------------------
@@ -374,6 +469,9 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
             " VRRP default protocol version = {}\n",
             " VRRP skip check advert addresses = {}\n",
             " VRRP strict mode = {}\n",
+            " VRRP process priority = {}\n",
+            " VRRP realtime priority = {}\n",
+            " VRRP realtime limit = {}\n",
             " Script security {}\n"
         ),
         g.vrrp_mcast_group4,
@@ -391,6 +489,9 @@ fn write_global<W: Write + ?Sized>(w: &mut W, c: &Config) -> fmt::Result {
         version_number(g.vrrp_version),
         g.vrrp_skip_check_adv_addr,
         g.vrrp_strict,
+        g.vrrp_priority,
+        g.vrrp_rt_priority,
+        g.vrrp_rlimit_rttime_us,
         yes_no(g.enable_script_security, "enabled", "disabled"),
     )?;
     if let Some(u) = &g.script_user {
@@ -1002,6 +1103,42 @@ mod tests {
         assert_eq!(s(JsonStr("x\ny\t\u{1}")).as_str(), r#""x\ny\t\u0001""#);
         assert_eq!(s(JsonStr("é/ok")).as_str(), "\"é/ok\"");
         assert_eq!(s(JsonStr("")).as_str(), "\"\"");
+    }
+
+    #[test]
+    fn lateness_texts() {
+        let mut l = Lateness::default();
+        assert_eq!(s(LatenessText(&l)).as_str(), "no timed adverts");
+        let mut j: heapless::String<256> = heapless::String::new();
+        write_json_lateness(&mut j, &l).unwrap();
+        assert_eq!(
+            j.as_str(),
+            "{\"count\":0,\"max_us\":0,\"mean_us\":null,\"p50_us\":null,\"p99_us\":null,\"bounds_us\":[50,100,200,500,1000,2000,5000,10000,20000,50000,100000,1000000],\"buckets\":[0,0,0,0,0,0,0,0,0,0,0,0,0]}"
+        );
+        for _ in 0..99 {
+            l.record(40);
+        }
+        l.record(6_789);
+        assert_eq!(
+            s(LatenessText(&l)).as_str(),
+            "100 timed adverts, max 6.789 ms, p99 <= 0.050 ms, mean 0.107 ms, 1 over 5.000 ms"
+        );
+        assert_eq!(
+            s(format_args!("[{:>10}]", UsAsMs(312))).as_str(),
+            "[  0.312 ms]"
+        );
+        j.clear();
+        write_json_lateness(&mut j, &l).unwrap();
+        assert!(
+            j.starts_with(
+                "{\"count\":100,\"max_us\":6789,\"mean_us\":107,\"p50_us\":50,\"p99_us\":50,"
+            ),
+            "{j}"
+        );
+        assert!(
+            j.ends_with("\"buckets\":[99,0,0,0,0,0,0,1,0,0,0,0,0]}"),
+            "{j}"
+        );
     }
 
     #[test]

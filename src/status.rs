@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::daemon::IoErr;
-use crate::dump::{AddrOrDash, DumpInput, JsonStr, write_json_with};
+use crate::dump::{AddrOrDash, DumpInput, JsonStr, write_json_lateness, write_json_with};
 use crate::limits::MAX_INSTANCES;
 use crate::sys::file_atomic::SliceBuf;
 use crate::sys::unix_sock::{EPOLL_IN, EPOLL_OUT, Epoll, UnixListener, UnixStream};
@@ -153,8 +153,8 @@ pub fn write_table<W: Write + ?Sized>(
     }
     writeln!(
         w,
-        "  {:>8}  {:>8}  {:>6}  {:>6}  {:>6}",
-        "SENT", "RCVD", "MASTER", "PRIO0", "DROPS"
+        "  {:>8}  {:>8}  {:>6}  {:>6}  {:>6}  {:>10}",
+        "SENT", "RCVD", "MASTER", "PRIO0", "DROPS", "MAXLATE"
     )?;
     for id in r.instance_ids() {
         let (Some(c), Some(name), Some(state), Some(s)) = (
@@ -193,7 +193,7 @@ pub fn write_table<W: Write + ?Sized>(
             let _ = t.describe(id, &mut b);
             write!(w, "  {:24}", if b.is_empty() { "-" } else { b.as_str() })?;
         }
-        writeln!(
+        write!(
             w,
             "  {:>8}  {:>8}  {:>6}  {:>6}  {:>6}",
             s.advert_sent,
@@ -202,6 +202,14 @@ pub fn write_table<W: Write + ?Sized>(
             s.pri_zero_rcvd.saturating_add(s.pri_zero_sent),
             drops_total(s)
         )?;
+        if s.advert_late.count == 0 {
+            writeln!(w, "  {:>10}", "-")?;
+        } else {
+            let us = s.advert_late.max_us;
+            let mut b: heapless::String<24> = heapless::String::new();
+            write!(b, "{}.{:03}ms", us / 1000, us % 1000)?;
+            writeln!(w, "  {:>10}", b.as_str())?;
+        }
     }
     Ok(())
 }
@@ -363,7 +371,8 @@ impl StatusView<'_> {
     }
 
     /// The `keepvip` member of one element of `keepvip status --json`:
-    /// `{"master":ADDR|null,"trackers":[{"type":..,"name":..,"state":..,"weight":N,...}]}`.
+    /// `{"master":ADDR|null,"trackers":[{"type":..,"name":..,"state":..,"weight":N,...}],
+    /// "advert_late":{...}}` (see [`write_json_lateness`]).
     fn write_extra<W: Write + ?Sized>(&self, w: &mut W, id: InstanceId) -> fmt::Result {
         let r = self.input.router;
         w.write_str("{\"master\":")?;
@@ -409,7 +418,13 @@ impl StatusView<'_> {
             })();
         });
         res?;
-        w.write_str("]}")
+        w.write_str("],\"advert_late\":")?;
+        if let Some(s) = r.stats(id) {
+            write_json_lateness(w, &s.advert_late)?;
+        } else {
+            w.write_str("null")?;
+        }
+        w.write_char('}')
     }
 }
 

@@ -493,6 +493,20 @@ fn data_state(data: &str, name: &str) -> String {
 
 /// `(received, sent)` of instance `name` in a SIGUSR2 dump (keepalived's
 /// layout, checked line by line).
+/// The text of `name`'s `  Advert lateness: ` line in a stats dump.
+fn stats_lateness(stats: &str, name: &str) -> String {
+    let start = stats
+        .find(&format!("VRRP Instance: {name}\n"))
+        .unwrap_or_else(|| panic!("no {name} in the stats dump:\n{stats}"));
+    stats[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("VRRP Instance: "))
+        .find_map(|l| l.strip_prefix("  Advert lateness: "))
+        .unwrap_or_else(|| panic!("no lateness line for {name}:\n{stats}"))
+        .to_string()
+}
+
 fn stats_adverts(stats: &str, name: &str) -> (u64, u64) {
     let start = stats
         .find(&format!("VRRP Instance: {name}\n"))
@@ -589,8 +603,13 @@ fn signals_write_atomic_dumps_and_status_answers_on_master_and_backup() {
             other_rcvd >= 3,
             "r{i} {other} received {other_rcvd}\n{stats}"
         );
+        // keepvip's own line after keepalived's, per instance: the master's
+        // timed adverts were measured.
+        assert_eq!(stats.matches("  Advert lateness: ").count(), 2, "{stats}");
+        let late = stats_lateness(&stats, own);
+        assert!(late.contains(" timed adverts, max "), "{stats}");
         println!(
-            "r{i} stats dump: {own} sent {own_sent} received {own_rcvd}, {other} sent {other_sent} received {other_rcvd}"
+            "r{i} stats dump: {own} sent {own_sent} received {own_rcvd}, {other} sent {other_sent} received {other_rcvd}; {own} advert lateness: {late}"
         );
         // SIGRTMIN+2: the JSON LuCI reads.
         let json = dump_after(&lab, i, &sig_json().to_string(), &paths(i, "json"));
@@ -723,7 +742,7 @@ fn signals_write_atomic_dumps_and_status_answers_on_master_and_backup() {
         head,
         [
             "INSTANCE", "IFACE", "VRID", "STATE", "PRIO", "MASTER", "SINCE", "TRACKERS", "SENT",
-            "RCVD", "MASTER", "PRIO0", "DROPS"
+            "RCVD", "MASTER", "PRIO0", "DROPS", "MAXLATE"
         ]
     );
     let r = table_row(&t1, "VI_1");
@@ -818,6 +837,8 @@ fn keepalived_compat_writes_keepalived_paths_and_openwrt_rpcd_reads_them() {
     assert_eq!(data_state(&data, "VI_1"), "MASTER");
     let stats = dump_after(&lab, 1, "USR2", &tmp.join("keepalived.stats"));
     assert!(stats_adverts(&stats, "VI_1").1 >= 1, "{stats}");
+    // keepalived's format exactly: no keepvip line.
+    assert!(!stats.contains("Advert lateness"), "{stats}");
     // `kill -37`, exactly as rpcd sends it.
     let json = dump_after(&lab, 1, "37", &tmp.join("keepalived.json"));
     let rows = luci_rows(&json);

@@ -5,7 +5,7 @@
 mod dump_common;
 use dump_common::*;
 
-use keepvip::dump::{DumpInput, write_data, write_json, write_stats};
+use keepvip::dump::{DumpInput, write_data, write_json, write_stats, write_stats_with};
 
 fn input(b: &Bench) -> DumpInput<'_> {
     DumpInput {
@@ -58,6 +58,27 @@ fn stats_dump_is_keepalived_format_exactly() {
         .replace("Received: 0\n    Sent: 2", "Received: 10\n    Sent: 0")
         .replace("Became master: 1", "Became master: 0");
     assert_eq!(s, format!("{KEEPALIVED_STATS_VI_1}{expected_vi2}"));
+}
+
+#[test]
+fn stats_dump_with_keepvip_lateness_lines() {
+    let b = driven();
+    let mut plain = String::new();
+    write_stats(&mut plain, &b.router).unwrap();
+    let mut s = String::new();
+    write_stats_with(&mut s, &b.router, false).unwrap();
+    assert_eq!(s, plain, "without lateness: keepalived's format");
+    s.clear();
+    write_stats_with(&mut s, &b.router, true).unwrap();
+    // One line after each instance's block; the bench fires every timer at
+    // its deadline, so VI_1's one timed advert was 0 ms late.
+    let expected = plain
+        .replace(
+            "    Sent: 0\nVRRP Instance: VI_2",
+            "    Sent: 0\n  Advert lateness: 1 timed adverts, max 0.000 ms, p99 <= 0.000 ms, mean 0.000 ms, 0 over 5.000 ms\nVRRP Instance: VI_2",
+        )
+        + "  Advert lateness: no timed adverts\n";
+    assert_eq!(s, expected);
 }
 
 /// The instance section of keepalived 2.4.3's real SIGUSR1 dump.
@@ -123,6 +144,9 @@ const KEEPALIVED_GLOBAL: &str = "\
  VRRP default protocol version = 2
  VRRP skip check advert addresses = false
  VRRP strict mode = false
+ VRRP process priority = 0
+ VRRP realtime priority = 0
+ VRRP realtime limit = 10000
  Script security disabled
 ------< VRRP Topology >------
 ";
@@ -195,6 +219,9 @@ fn data_dump_follows_keepalived_2_4_3() {
             " VRRP default protocol version",
             " VRRP skip check advert addresses",
             " VRRP strict mode",
+            " VRRP process priority",
+            " VRRP realtime priority",
+            " VRRP realtime limit",
             " Script security disabled",
         ],
     );

@@ -368,6 +368,15 @@ pub struct GlobalDefs {
     /// `vrrp_notify_fifo PATH [USER [GROUP]]`: the VRRP lines (all of
     /// keepvip's), written to both FIFOs like keepalived.
     pub vrrp_notify_fifo: Option<FifoCfg>,
+    /// `vrrp_rt_priority` (1..=99): the daemon runs `SCHED_RR` at this
+    /// priority (0: not set). Scripts never inherit it.
+    pub vrrp_rt_priority: u8,
+    /// `vrrp_priority` (-20..=19): the daemon's nice value when it does not
+    /// run real-time (0: not set).
+    pub vrrp_priority: i8,
+    /// `vrrp_rlimit_rttime` in µs (default 10000): with `vrrp_rt_priority`,
+    /// the `RLIMIT_RTTIME` hard limit (SIGXCPU at half of it).
+    pub vrrp_rlimit_rttime_us: u32,
 }
 
 /// A global notify FIFO: keepalived's `notify_fifo PATH [USER [GROUP]]`;
@@ -387,6 +396,9 @@ impl core::ops::Deref for FifoCfg {
         &self.path
     }
 }
+
+/// keepalived's default `vrrp_rlimit_rttime`, µs.
+pub const RLIMIT_RTTIME_DEFAULT_US: u32 = 10_000;
 
 impl Default for GlobalDefs {
     fn default() -> Self {
@@ -417,6 +429,9 @@ impl Default for GlobalDefs {
             script_group: None,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            vrrp_rt_priority: 0,
+            vrrp_priority: 0,
+            vrrp_rlimit_rttime_us: RLIMIT_RTTIME_DEFAULT_US,
         }
     }
 }

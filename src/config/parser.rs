@@ -1440,9 +1440,69 @@ impl<'p> Parser<'p> {
                     }
                 }
             }
+            "vrrp_rt_priority" | "vrrp_priority" | "vrrp_rlimit_rttime" | "vrrp_rlimit_rtime" => {
+                self.sched_global(file, span, kw, args)
+            }
             _ => return Handled::Unknown,
         }
         Handled::Done
+    }
+
+    /// keepalived's scheduling keywords: `vrrp_rt_priority` (1..99, clamped
+    /// with a warning), `vrrp_priority` (-20..19), `vrrp_rlimit_rttime` (µs,
+    /// at least 2; 1 is taken as 2; `vrrp_rlimit_rtime` is its deprecated
+    /// name).
+    fn sched_global(&mut self, file: u16, span: Span, kw: &str, args: &[Token<'_>]) {
+        let Some(t) = self.need(span, kw, args) else {
+            return;
+        };
+        self.extra_words(file, kw, args, 1);
+        let at = span_of(file, &t);
+        let v = parse_int(t.text);
+        let g = &mut self.cfg.global_defs;
+        match (kw, v) {
+            ("vrrp_rt_priority", Some(v)) => {
+                g.vrrp_rt_priority = v.clamp(1, 99) as u8;
+                if v < 1 {
+                    self.warn(
+                        at,
+                        format_args!(
+                            "vrrp_rt_priority {v} less than minimum 1 - setting to minimum"
+                        ),
+                    );
+                } else if v > 99 {
+                    self.warn(
+                        at,
+                        format_args!(
+                            "vrrp_rt_priority {v} greater than maximum 99 - setting to maximum"
+                        ),
+                    );
+                }
+            }
+            ("vrrp_priority", Some(v @ -20..=19)) => g.vrrp_priority = v as i8,
+            ("vrrp_rlimit_rttime" | "vrrp_rlimit_rtime", Some(v @ 1..=0xffff_ffff)) => {
+                g.vrrp_rlimit_rttime_us = (v as u32).max(2);
+                if kw == "vrrp_rlimit_rtime" {
+                    self.warn(
+                        span,
+                        format_args!(
+                            "'vrrp_rlimit_rtime' is deprecated - please use 'vrrp_rlimit_rttime'"
+                        ),
+                    );
+                }
+            }
+            _ => {
+                let range = match kw {
+                    "vrrp_rt_priority" => "a whole number (1 to 99)",
+                    "vrrp_priority" => "a whole number from -20 to 19",
+                    _ => "a number of microseconds from 1 to 4294967295",
+                };
+                self.err(
+                    at,
+                    format_args!("'{kw}' must be {range}, not '{}'", Shown(t.text)),
+                );
+            }
+        }
     }
 
     fn email(&mut self, file: u16, kw: &str, _span: Span, args: &[Token<'_>]) {

@@ -2,7 +2,9 @@
 //! the `keepvip status` socket, both served from the poll loop.
 //!
 //! - SIGUSR1 -> `PREFIX.data` ([`crate::dump::write_data`]), SIGUSR2 ->
-//!   `PREFIX.stats` ([`crate::dump::write_stats`]), SIGRTMIN+2 (and a
+//!   `PREFIX.stats` ([`crate::dump::write_stats_with`]: keepalived's lines
+//!   plus one `Advert lateness` line per instance, without it under
+//!   `--keepalived-compat`), SIGRTMIN+2 (and a
 //!   literal 37, see [`crate::sys::signal::json_alias`]) -> `PREFIX.json`
 //!   ([`crate::dump::write_json`]); `PREFIX` from `--dump-prefix` /
 //!   `--keepalived-compat` ([`Options::dump_prefix`]). Each file is
@@ -23,7 +25,7 @@ use std::string::String;
 
 use crate::cli::Options;
 use crate::config::Config;
-use crate::dump::{DumpInput, write_data, write_json, write_stats};
+use crate::dump::{DumpInput, write_data, write_json, write_stats_with};
 use crate::lvs::report::{self as lvs_report, LvsView};
 use crate::status::{
     Format, StatusServer, StatusView, status_socket_path, write_status_json, write_status_table,
@@ -61,6 +63,9 @@ pub struct Observer {
     pending: SignalSet,
     status: Option<StatusServer>,
     slot: Option<Slot>,
+    /// `--keepalived-compat`: the stats dump in keepalived's format exactly
+    /// (without keepvip's `Advert lateness` lines).
+    keepalived_compat: bool,
 }
 
 fn with_suffix(prefix: &str, suffix: &str) -> String {
@@ -102,6 +107,7 @@ impl Observer {
             pending: SignalSet::EMPTY,
             status,
             slot: None,
+            keepalived_compat: opts.keepalived_compat,
         }
     }
 
@@ -183,7 +189,7 @@ impl Observer {
                 write_data(w, input)?;
                 lvs.map_or(Ok(()), |l| lvs_report::write_data(w, input.config, &l))
             }
-            Dump::Stats => write_stats(w, input.router),
+            Dump::Stats => write_stats_with(w, input.router, !self.keepalived_compat),
             Dump::Json => write_json(w, input),
         });
         match r {

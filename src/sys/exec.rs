@@ -17,6 +17,10 @@
 //!   starving it (measured: adverts up to 160 ms late during a 200-child
 //!   fork storm with `setpgid`, under 10 ms with `setsid`);
 //! - `PR_SET_PDEATHSIG(SIGTERM)`: it dies with the daemon;
+//! - never real-time: the daemon's `vrrp_rt_priority` policy is reset at
+//!   fork (`SCHED_RESET_ON_FORK`), and the child restores the nice value
+//!   and `RLIMIT_RTTIME` the daemon had before `vrrp_priority` /
+//!   `vrrp_rt_priority` (`sys::sched`);
 //! - every signal back to its default action and unblocked (the daemon
 //!   blocks signals for `signalfd`, and Rust ignores SIGPIPE);
 //! - stdin from `/dev/null`, stdout/stderr inherited, every other
@@ -345,6 +349,7 @@ impl Exec {
         let max_fd = self.max_fd;
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
+        let sched_reset = super::sched::child_reset();
 
         // SAFETY: `fork` has no memory-safety preconditions; in the child
         // (pid 0) only async-signal-safe calls follow (see `child_exec`),
@@ -365,6 +370,7 @@ impl Exec {
                     max_fd,
                     parent,
                     creds,
+                    sched_reset,
                 })
             }
         }
@@ -504,6 +510,10 @@ struct ChildSetup<'a> {
     max_fd: libc::c_int,
     parent: libc::pid_t,
     creds: Option<Creds>,
+    /// The nice value and `RLIMIT_RTTIME` from before `vrrp_priority` /
+    /// `vrrp_rt_priority` (the real-time policy itself is reset by the
+    /// kernel: `SCHED_RESET_ON_FORK`, see `sys::sched`).
+    sched_reset: Option<super::sched::ChildReset>,
 }
 
 /// The child side of [`Exec::spawn`]: only async-signal-safe syscalls and
@@ -548,6 +558,11 @@ unsafe fn child_exec(s: ChildSetup<'_>) -> ! {
             for fd in 3..s.max_fd {
                 libc::close(fd);
             }
+        }
+
+        // Before dropping privileges (a lower nice value needs them).
+        if let Some(r) = &s.sched_reset {
+            super::sched::reset_in_child(r);
         }
 
         if let Some(c) = s.creds {

@@ -24,6 +24,7 @@ pub mod packet_sock;
 pub mod pidfile;
 pub mod poll;
 pub mod procscan;
+pub mod sched;
 pub mod signal;
 pub mod tcp;
 pub mod timerfd;

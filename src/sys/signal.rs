@@ -1,6 +1,8 @@
-//! Signals through `signalfd`: TERM, INT, HUP, CHLD, USR1, USR2 and
+//! Signals through `signalfd`: TERM, INT, HUP, CHLD, USR1, USR2,
 //! SIGRTMIN+2 (keepalived's JSON dump signal; 36 on glibc, 37 on musl, so it
-//! is computed at run time with `libc::SIGRTMIN()`).
+//! is computed at run time with `libc::SIGRTMIN()`) and XCPU (the
+//! `RLIMIT_RTTIME` warning of `vrrp_rt_priority`; its default action would
+//! kill the daemon).
 //!
 //! Signal 37 is also read as [`Signal::RtMin2`] where it is a different,
 //! otherwise unused real-time signal (glibc: SIGRTMIN+3): OpenWrt's rpcd
@@ -25,10 +27,12 @@ pub enum Signal {
     Usr2,
     /// `SIGRTMIN+2`.
     RtMin2,
+    /// `RLIMIT_RTTIME` soft limit reached (`vrrp_rt_priority`, `sys::sched`).
+    Xcpu,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 7] = [
+    pub const ALL: [Signal; 8] = [
         Signal::Term,
         Signal::Int,
         Signal::Hup,
@@ -36,6 +40,7 @@ impl Signal {
         Signal::Usr1,
         Signal::Usr2,
         Signal::RtMin2,
+        Signal::Xcpu,
     ];
 
     /// The signal number on this system.
@@ -48,6 +53,7 @@ impl Signal {
             Signal::Usr1 => libc::SIGUSR1,
             Signal::Usr2 => libc::SIGUSR2,
             Signal::RtMin2 => libc::SIGRTMIN().saturating_add(2),
+            Signal::Xcpu => libc::SIGXCPU,
         }
     }
 
@@ -206,6 +212,11 @@ mod tests {
         s.insert(Signal::RtMin2);
         assert!(s.contains(Signal::Hup) && !s.contains(Signal::Term));
         assert_eq!(s.iter().count(), 2);
+        // The eighth signal uses the set's last bit.
+        s.insert(Signal::Xcpu);
+        assert!(s.contains(Signal::Xcpu) && s.contains(Signal::Hup));
+        assert_eq!(s.iter().count(), 3);
+        assert_eq!(Signal::Xcpu.number(), libc::SIGXCPU);
         // 37 is the JSON dump on every libc: SIGRTMIN+2 itself on musl, the
         // alias SIGRTMIN+3 on glibc.
         assert_eq!(Signal::from_number(37), Some(Signal::RtMin2));

@@ -67,6 +67,18 @@ impl DropLog {
     }
 }
 
+/// At most one "advert sent late" warning per instance this often.
+const LATE_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Rate limit of the "advert sent late" warning (keepalived's "A thread
+/// timer expired N seconds ago" tells the same, for its whole process).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LateLog {
+    last: Option<Instant>,
+    /// Late adverts not logged since the last warning.
+    suppressed: u64,
+}
+
 /// RFC 5798 priority of the address owner.
 pub const PRIORITY_OWNER: u8 = 255;
 /// Priority 0: the master is leaving.
@@ -229,7 +241,21 @@ pub(crate) struct Instance {
     /// Whether drop reasons of the packet being checked are logged.
     log_drops: bool,
     drop_log: DropLog,
+    late_log: LateLog,
     pub(crate) stats: Stats,
+}
+
+/// "N more late adverts" (nothing for 0), for the late warning.
+struct MoreLate(u64);
+
+impl core::fmt::Display for MoreLate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            1 => f.write_str("1 more late advert"),
+            n => write!(f, "{n} more late adverts"),
+        }
+    }
 }
 
 fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -330,6 +356,7 @@ impl Instance {
             ah_seq: AhSeq::new(),
             log_drops: true,
             drop_log: DropLog::default(),
+            late_log: LateLog::default(),
             stats: Stats::default(),
         }
     }
@@ -466,6 +493,41 @@ impl Instance {
             inst: self.id,
             priority,
         });
+    }
+
+    /// A timed advert goes out `late` after its Adver_Timer deadline:
+    /// counted, and warned about (at most every [`LATE_LOG_INTERVAL`]) when
+    /// it is half an advertisement interval or more.
+    fn advert_late(&mut self, late: Duration, now: Instant) {
+        self.stats.advert_late.record(late.as_micros());
+        let half_interval = Duration::from_micros(u64::from(self.adver_interval_cs) * 5_000);
+        if late < half_interval {
+            return;
+        }
+        let log = &mut self.late_log;
+        let due = log
+            .last
+            .is_none_or(|t| now.saturating_duration_since(t) >= LATE_LOG_INTERVAL);
+        if !due {
+            log.suppressed = log.suppressed.saturating_add(1);
+            return;
+        }
+        let more = core::mem::take(&mut log.suppressed);
+        log.last = Some(now);
+        warn!(
+            "({}) advertisement sent {}.{:03} ms after its timer expired (advert_int {} ms; the process was not scheduled in time){}{}{}",
+            self.name,
+            late.as_micros() / 1000,
+            late.as_micros() % 1000,
+            u64::from(self.adver_interval_cs) * 10,
+            if more > 0 { "; " } else { "" },
+            MoreLate(more),
+            if more > 0 {
+                " since the last warning"
+            } else {
+                ""
+            },
+        );
     }
 
     fn notify(&mut self, state: NotifyState, out: &mut Actions) {
@@ -740,6 +802,7 @@ impl Instance {
             }
             State::Master { adver_at, garp } => {
                 if adver_at <= now {
+                    self.advert_late(now.saturating_duration_since(adver_at), now);
                     self.send_advert(self.effective_priority, out);
                     self.state = State::Master {
                         adver_at: now + Duration::from_centisecs(self.adver_interval_cs as u64),

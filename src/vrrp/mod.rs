@@ -27,4 +27,4 @@ pub(crate) use instance::DropLog;
 pub use instance::{PRIORITY_OWNER, PRIORITY_STOP, StateKind};
 pub use reload::reload_map;
 pub use router::{Router, RouterError, TrackState};
-pub use stats::{DropReason, Stats};
+pub use stats::{DropReason, LATENESS_BOUNDS_US, LATENESS_BUCKETS, Lateness, Stats};

@@ -152,6 +152,92 @@ pub struct Stats {
     /// Lower-priority adverts discarded as Backup (not a drop: a protocol decision).
     pub lower_prio_rcvd: u64,
     pub garp_sent: u64,
+    /// How late the timed adverts went out (keepvip's own, not in
+    /// keepalived's dumps).
+    pub advert_late: Lateness,
+}
+
+/// Upper bounds (inclusive, µs) of the [`Lateness`] histogram buckets; one
+/// more bucket holds everything above the last bound. 5 ms is a bound, so
+/// "no advert more than 5 ms late" is read off the histogram exactly.
+pub const LATENESS_BOUNDS_US: [u64; 12] = [
+    50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 1_000_000,
+];
+/// Buckets of the [`Lateness`] histogram.
+pub const LATENESS_BUCKETS: usize = LATENESS_BOUNDS_US.len() + 1;
+
+/// How late an instance's timed advertisements were sent: the time from the
+/// Adver_Timer deadline to the `now` of the loop turn that sent the advert
+/// (the clock read right after `poll` returned). Adverts sent at once by an
+/// event (a takeover, a priority change, a reply to a lower priority) are
+/// not timed and not counted. Fixed size, no allocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lateness {
+    /// Timed adverts measured.
+    pub count: u64,
+    /// The latest one, in µs.
+    pub max_us: u64,
+    /// Sum of all lateness values, in µs (saturating): the mean.
+    pub sum_us: u64,
+    /// `buckets[i]`: adverts late by at most `LATENESS_BOUNDS_US[i]` (and
+    /// more than the bound before); the last bucket: above 1 s.
+    pub buckets: [u64; LATENESS_BUCKETS],
+}
+
+impl Lateness {
+    /// Counts one advert sent `late_us` after its deadline.
+    pub fn record(&mut self, late_us: u64) {
+        bump(&mut self.count);
+        self.max_us = self.max_us.max(late_us);
+        self.sum_us = self.sum_us.saturating_add(late_us);
+        let i = LATENESS_BOUNDS_US
+            .iter()
+            .position(|&b| late_us <= b)
+            .unwrap_or(LATENESS_BOUNDS_US.len());
+        if let Some(c) = self.buckets.get_mut(i) {
+            bump(c);
+        }
+    }
+
+    /// An upper bound of the `permille`/1000 quantile, in µs: the bound of
+    /// the bucket that holds it, never above [`Lateness::max_us`]. `None`
+    /// without measurements.
+    pub fn quantile_bound_us(&self, permille: u32) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        // The rank of the quantile, rounded up (at least 1).
+        let rank = (self.count.saturating_mul(u64::from(permille.min(1000))))
+            .div_ceil(1000)
+            .max(1);
+        let mut seen = 0u64;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            seen = seen.saturating_add(n);
+            if seen >= rank {
+                let bound = LATENESS_BOUNDS_US.get(i).copied().unwrap_or(u64::MAX);
+                return Some(bound.min(self.max_us));
+            }
+        }
+        Some(self.max_us)
+    }
+
+    /// The mean lateness in µs (`None` without measurements).
+    pub fn mean_us(&self) -> Option<u64> {
+        self.sum_us.checked_div(self.count)
+    }
+
+    /// Adverts late by more than `bound_us`, where `bound_us` is one of
+    /// [`LATENESS_BOUNDS_US`] (else: by more than the next larger bound).
+    pub fn count_above(&self, bound_us: u64) -> u64 {
+        let i = LATENESS_BOUNDS_US
+            .iter()
+            .position(|&b| bound_us <= b)
+            .unwrap_or(LATENESS_BOUNDS_US.len());
+        self.buckets
+            .iter()
+            .skip(i + 1)
+            .fold(0u64, |a, &b| a.saturating_add(b))
+    }
 }
 
 fn bump(c: &mut u64) {
@@ -228,5 +314,45 @@ impl Stats {
 
     pub(crate) fn inc(c: &mut u64) {
         bump(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lateness_histogram_and_quantiles() {
+        let mut l = Lateness::default();
+        assert_eq!(l.quantile_bound_us(990), None);
+        assert_eq!(l.mean_us(), None);
+        // 98 adverts 30 µs late, one 4 ms, one 12 ms.
+        for _ in 0..98 {
+            l.record(30);
+        }
+        l.record(4_000);
+        l.record(12_000);
+        assert_eq!(l.count, 100);
+        assert_eq!(l.max_us, 12_000);
+        assert_eq!(l.buckets[0], 98);
+        assert_eq!(l.buckets[6], 1, "4 ms: in (2 ms, 5 ms]");
+        assert_eq!(l.buckets[8], 1, "12 ms: in (10 ms, 20 ms]");
+        assert_eq!(l.quantile_bound_us(500), Some(50));
+        assert_eq!(l.quantile_bound_us(980), Some(50));
+        assert_eq!(l.quantile_bound_us(990), Some(5_000));
+        // The top bucket is capped at the exact maximum.
+        assert_eq!(l.quantile_bound_us(1000), Some(12_000));
+        assert_eq!(l.mean_us(), Some((98 * 30 + 16_000) / 100));
+        assert_eq!(l.count_above(5_000), 1);
+        assert_eq!(l.count_above(2_000), 2);
+        assert_eq!(l.count_above(50), 2);
+        // Bounds are inclusive; beyond the last one is the open bucket.
+        l.record(5_000);
+        assert_eq!(l.buckets[6], 2);
+        assert_eq!(l.count_above(5_000), 1);
+        l.record(3_000_000);
+        assert_eq!(l.buckets[LATENESS_BUCKETS - 1], 1);
+        assert_eq!(l.quantile_bound_us(1000), Some(3_000_000));
+        assert_eq!(l.count_above(1_000_000), 1);
     }
 }
