@@ -308,6 +308,9 @@ impl Daemon {
             d.start_instances(now);
         }
         d.pump_timers(monotonic_now());
+        // From here on nothing allocates: counted (`sys::alloc`), shown by
+        // `keepvip status` and at stop.
+        sys::alloc::mark_startup_complete();
         info!("{}", STARTUP_COMPLETE);
         Ok(d)
     }
@@ -700,6 +703,9 @@ impl Daemon {
         debug!("shutdown took {} us", took.as_micros());
         rx::log_drop_summary(&self.cur.cfg, &self.cur.router, &self.io);
         log_lateness_summary(&self.cur.router);
+        if let Some(u) = sys::alloc::usage() {
+            info!("Heap allocations: {}", crate::dump::AllocText(&u));
+        }
         info!("Stopped");
         0
     }
