@@ -143,6 +143,9 @@ heap_run() {
     wait_master r2 10 "$last"
     KEEPVIP_BIN=$wrap start_router r1 keepvip "$LAB_DIR/heap.r1.conf"
     wait_backup r1 20 "$last"
+    # the traced keepvip itself (R_PID is strace): stopped by the cleanup too if this run dies
+    real=$(cat "$LAB_DIR/run/r1.pid")
+    LAB_BG+=("$real")
     for i in 1 2 3; do
         stop_router r2 KILL
         wait_count r1 MASTER "$last" "$i" 15
@@ -153,7 +156,6 @@ heap_run() {
         say "heap: round $i done (r1 backup -> master -> backup)"
     done
     sleep 1
-    real=$(cat "$LAB_DIR/run/r1.pid")
     counts=$(alloc_counts "$KEEPVIP_BIN" "$LAB_DIR/run/r1.pid")
     kill -TERM "$real"
     wait_pid_gone "${R_PID[r1]}" 10 || die "traced r1 did not stop"
@@ -187,7 +189,7 @@ alloc_counts() {
     j=$("$1" status --json -p "$2") || die "keepvip status --json -p $2 failed"
     printf '%s' "$j" |
         grep -oE '"allocations":\{"since_startup":\{"count":[0-9]+,"bytes":[0-9]+\},"startup":\{"count":[0-9]+,"bytes":[0-9]+\}\}' |
-        head -n1 | tr -c '0-9' ' ' | awk 'NF == 4 {print $1, $2, $3, $4}'
+        tr -c '0-9\n' ' ' | awk 'NR == 1 && NF == 4 {print $1, $2, $3, $4}'
 }
 
 # stop_allocs LOG: "COUNT BYTES" of the last "Heap allocations: N (B bytes) since start-up" line
@@ -296,6 +298,7 @@ CONF
     wait_backup r1 20 "$last"
     wait_for "${R_LOG[r1]}" "startup complete" 10 || die "r1 did not finish start-up"
     real=$(cat "$LAB_DIR/run/r1.pid")
+    LAB_BG+=("$real")
     # SIGHUP: the first virtual server (the daemon allocated its LVS side at start-up)
     # (keepvip reloads the file it was started with)
     cp "$LAB_DIR/lvs.r1.hup.conf" "$LAB_DIR/lvs.r1.conf"
