@@ -41,6 +41,12 @@ fn counts_calls_and_bytes_since_the_mark_and_traps() {
     drop(v);
 
     // The trap, in children of this test binary (debug builds only).
+    let qemu = std::env::var_os("KEEPVIP_QEMU").is_some();
+    if qemu {
+        println!(
+            "trap part skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary, which the host cannot exec (no binfmt)"
+        );
+    }
     let exe = std::env::current_exe().unwrap();
     let run = |mode: Option<&str>| {
         let mut c = Command::new(&exe);
@@ -63,10 +69,12 @@ fn counts_calls_and_bytes_since_the_mark_and_traps() {
                 + &String::from_utf8_lossy(&out.stderr),
         )
     };
-    let (st, out) = run(None);
-    assert!(st.success(), "{out}");
-    assert!(out.contains("CHILD-SURVIVED none Some("), "{out}");
-    if cfg!(debug_assertions) {
+    if !qemu {
+        let (st, out) = run(None);
+        assert!(st.success(), "{out}");
+        assert!(out.contains("CHILD-SURVIVED none Some("), "{out}");
+    }
+    if cfg!(debug_assertions) && !qemu {
         let (st, out) = run(Some("log"));
         assert!(st.success(), "{out}");
         assert!(
