@@ -12,14 +12,18 @@
 #          `strace -f -e trace=brk,mmap,munmap,mremap,write`; r2 (200) is killed with -9 and
 #          restarted 3 times, so r1 goes backup -> master -> backup three times (all 100
 #          instances each time). Fails on any brk/mmap/munmap/mremap between the
-#          "startup complete" log line and the "Stopping" line of SIGTERM.
+#          "startup complete" log line and the "Stopping" line of SIGTERM; and on any heap
+#          allocation after start-up that the daemon's own counter (src/sys/alloc.rs) reports,
+#          through `keepvip status --json` before SIGTERM and in its stop log line (strace sees
+#          the heap grow, the counter every allocation, also one the heap already has room for).
 #   lvsheap  the same for the `--profile lvs` binary (health checkers, IPVS): r1 starts with
 #          VRRP only and gets a SIGHUP that adds the first virtual_server (a TCP_CHECK and an
 #          HTTP_GET against a TCP listener and python's http.server in the client namespace),
 #          then the TCP listener is killed (by PID) and restarted 3 times (server down, up) while
 #          r2 is killed and restarted twice (r1 backup -> master -> backup; IPVS would follow,
 #          the test kernel has none: modprobe ip_vs runs once and fails). Only the daemon's own
-#          lines count (strace -f also follows modprobe, which is another program).
+#          lines count (strace -f also follows modprobe, which is another program). The
+#          allocation counter is read and held to zero as for heap.
 #
 # Usage: board/budgets.sh [rss] [heap] [lvsheap]   (default: all three)
 # Environment:
@@ -127,7 +131,7 @@ rss_run() {
 }
 
 heap_run() {
-    local n=100 last=VI_100 trace wrap real i text start stop growth writes pre
+    local n=100 last=VI_100 trace wrap real i text start stop growth writes pre counts
     bench_conf "$LAB_DIR/heap.r1.conf" r1 "$n" 100 BACKUP 2 1
     bench_conf "$LAB_DIR/heap.r2.conf" r2 "$n" 200 MASTER 2 1
     trace=$LAB_DIR/r1.strace
@@ -139,6 +143,9 @@ heap_run() {
     wait_master r2 10 "$last"
     KEEPVIP_BIN=$wrap start_router r1 keepvip "$LAB_DIR/heap.r1.conf"
     wait_backup r1 20 "$last"
+    # the traced keepvip itself (R_PID is strace): stopped by the cleanup too if this run dies
+    real=$(cat "$LAB_DIR/run/r1.pid")
+    LAB_BG+=("$real")
     for i in 1 2 3; do
         stop_router r2 KILL
         wait_count r1 MASTER "$last" "$i" 15
@@ -149,10 +156,12 @@ heap_run() {
         say "heap: round $i done (r1 backup -> master -> backup)"
     done
     sleep 1
-    real=$(cat "$LAB_DIR/run/r1.pid")
+    counts=$(alloc_counts "$KEEPVIP_BIN" "$LAB_DIR/run/r1.pid")
     kill -TERM "$real"
     wait_pid_gone "${R_PID[r1]}" 10 || die "traced r1 did not stop"
     stop_router r2 TERM
+    check_allocs "heap (100 instances)" "$counts" "$(stop_allocs "${R_LOG[r1]}")"
+    HEAP_ALLOC_ROW=$ALLOC_ROW
     start=$(grep -n 'write(.*startup complete' "$trace" | head -n1 | cut -d: -f1)
     stop=$(grep -n 'write(.*\] Stopping' "$trace" | head -n1 | cut -d: -f1)
     [ -n "$start" ] || die "no start-up marker in $trace"
@@ -170,6 +179,39 @@ heap_run() {
         printf '%s\n' "$text" | grep -E ' (brk|mmap|munmap|mremap)\(' | head -n 20 >&2
     fi
     say "heap: $growth brk/mmap/munmap/mremap calls after start-up ($writes log writes traced)"
+}
+
+# alloc_counts BIN PIDFILE: the daemon's allocation counter from `BIN status --json` (the same
+# object in every element): "COUNT BYTES STARTUP_COUNT STARTUP_BYTES" since / during start-up;
+# empty when the answer has none
+alloc_counts() {
+    local j
+    j=$("$1" status --json -p "$2") || die "keepvip status --json -p $2 failed"
+    printf '%s' "$j" |
+        grep -oE '"allocations":\{"since_startup":\{"count":[0-9]+,"bytes":[0-9]+\},"startup":\{"count":[0-9]+,"bytes":[0-9]+\}\}' |
+        tr -c '0-9\n' ' ' | awk 'NR == 1 && NF == 4 {print $1, $2, $3, $4}'
+}
+
+# stop_allocs LOG: "COUNT BYTES" of the last "Heap allocations: N (B bytes) since start-up" line
+stop_allocs() {
+    grep -oE 'Heap allocations: [0-9]+ \([0-9]+ bytes\) since start-up' "$1" | tail -n1 |
+        tr -c '0-9' ' ' | awk 'NF == 2 {print $1, $2}'
+}
+
+# check_allocs WHAT STATUS_COUNTS STOP_COUNTS: fails the budget on a non-zero count; sets
+# ALLOC_ROW (a row of the heap table)
+check_allocs() {
+    local what=$1 an ab sn sb tn tb
+    read -r an ab sn sb <<<"$2"
+    read -r tn tb <<<"$3"
+    [ -n "${an:-}" ] || die "$what: no allocation counter in keepvip status --json"
+    [ -n "${tn:-}" ] || die "$what: no 'Heap allocations' line at stop"
+    ALLOC_ROW="| heap allocations after start-up, $what (in-process counter: status --json before SIGTERM / stop line) | $an / $tn | 0 | $ab / $tb bytes; start-up: $sn allocations, $sb bytes |"
+    if [ "$an" -ne 0 ] || [ "$tn" -ne 0 ]; then
+        BUDGET_FAILED=1
+        warn "$what: $an heap allocation(s) after start-up by status --json, $tn by the stop line"
+    fi
+    say "$what: $an heap allocations after start-up (status --json), $tn at stop; start-up $sn allocations, $sb bytes"
 }
 
 # count_lines FILE FIXED_STRING: how many lines of FILE contain the string
@@ -209,7 +251,7 @@ while True:
 }
 
 lvs_heap_run() {
-    local last=VI_1 trace wrap real i text start stop growth writes pre main down up rs
+    local last=VI_1 trace wrap real i text start stop growth writes pre main down up rs counts
     bench_conf "$LAB_DIR/lvs.r1.conf" r1 1 100 BACKUP 2 1
     bench_conf "$LAB_DIR/lvs.r2.conf" r2 1 200 MASTER 2 1
     # the configuration r1 reloads into: the same instance plus a virtual server on its VIP
@@ -256,6 +298,7 @@ CONF
     wait_backup r1 20 "$last"
     wait_for "${R_LOG[r1]}" "startup complete" 10 || die "r1 did not finish start-up"
     real=$(cat "$LAB_DIR/run/r1.pid")
+    LAB_BG+=("$real")
     # SIGHUP: the first virtual server (the daemon allocated its LVS side at start-up)
     # (keepvip reloads the file it was started with)
     cp "$LAB_DIR/lvs.r1.hup.conf" "$LAB_DIR/lvs.r1.conf"
@@ -281,9 +324,12 @@ CONF
         say "lvsheap: round $i done (TCP backend down and up$([ "$i" -le 2 ] && echo ', r1 backup -> master -> backup'))"
     done
     sleep 1
+    counts=$(alloc_counts "$KEEPVIP_LVS_BIN" "$LAB_DIR/run/r1.pid")
     kill -TERM "$real"
     wait_pid_gone "${R_PID[r1]}" 10 || die "traced r1 did not stop"
     stop_router r2 TERM
+    check_allocs "lvsheap" "$counts" "$(stop_allocs "${R_LOG[r1]}")"
+    LVS_ALLOC_ROW=$ALLOC_ROW
     down=$(count_lines "${R_LOG[r1]}" "Removing service $rs from VS")
     up=$(count_lines "${R_LOG[r1]}" "Adding service $rs to VS")
     main=$(head -n1 "$trace" | awk '{print $1}')
@@ -309,6 +355,8 @@ CONF
 
 HEAP_LINE=
 LVS_HEAP_LINE=
+HEAP_ALLOC_ROW=
+LVS_ALLOC_ROW=
 for c in "${checks[@]}"; do
     case $c in
     rss)
@@ -333,7 +381,9 @@ if [ -n "$HEAP_LINE$LVS_HEAP_LINE" ]; then
     echo "| check | measured | limit | notes |"
     echo "|---|---:|---:|---|"
     [ -z "$HEAP_LINE" ] || echo "$HEAP_LINE"
+    [ -z "$HEAP_ALLOC_ROW" ] || echo "$HEAP_ALLOC_ROW"
     [ -z "$LVS_HEAP_LINE" ] || echo "$LVS_HEAP_LINE"
+    [ -z "$LVS_ALLOC_ROW" ] || echo "$LVS_ALLOC_ROW"
 fi
 echo
 if [ "$BUDGET_FAILED" != 0 ]; then die "a budget was exceeded (see the tables)"; fi

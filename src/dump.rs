@@ -31,6 +31,7 @@ use core::net::IpAddr;
 use crate::config::model::{
     AddressFamily, AuthType, Config, InstanceConfig, VirtualIp, VrrpVersion,
 };
+use crate::sys::alloc::AllocUsage;
 use crate::time::Instant;
 use crate::vrrp::timers::master_down_interval;
 use crate::vrrp::{InstanceId, LATENESS_BOUNDS_US, Lateness, Router, StateKind, Stats};
@@ -414,6 +415,51 @@ pub fn write_json_lateness<W: Write + ?Sized>(w: &mut W, l: &Lateness) -> fmt::R
         write!(w, "{b}")?;
     }
     w.write_str("]}")
+}
+
+/// The daemon's heap allocations, in one phrase for `keepvip status`, the
+/// stats dump and the stop log line: `0 (0 bytes) since start-up, 1234
+/// (567890 bytes) during start-up` (see [`crate::sys::alloc`]).
+pub struct AllocText<'a>(pub &'a AllocUsage);
+
+impl fmt::Display for AllocText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (s, u) = (self.0.since_startup, self.0.startup);
+        write!(
+            f,
+            "{} ({} bytes) since start-up, {} ({} bytes) during start-up",
+            s.count, s.bytes, u.count, u.bytes
+        )
+    }
+}
+
+/// The daemon's heap allocations as a JSON object (`keepvip status
+/// --json`): `{"since_startup":{"count":N,"bytes":N},
+/// "startup":{"count":N,"bytes":N}}`, `null` when nothing is counted.
+pub struct AllocJson<'a>(pub Option<&'a AllocUsage>);
+
+impl fmt::Display for AllocJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(u) = self.0 else {
+            return f.write_str("null");
+        };
+        let (s, u) = (u.since_startup, u.startup);
+        write!(
+            f,
+            "{{\"since_startup\":{{\"count\":{},\"bytes\":{}}},\"startup\":{{\"count\":{},\"bytes\":{}}}}}",
+            s.count, s.bytes, u.count, u.bytes
+        )
+    }
+}
+
+/// The line keepvip adds at the end of the stats dump and of the `keepvip
+/// status` table (not with `--keepalived-compat`): `Heap allocations:
+/// ...` ([`AllocText`]); nothing when nothing is counted (`None`).
+pub fn write_allocs_line<W: Write + ?Sized>(w: &mut W, u: Option<&AllocUsage>) -> fmt::Result {
+    match u {
+        Some(u) => writeln!(w, "Heap allocations: {}", AllocText(u)),
+        None => Ok(()),
+    }
 }
 
 // ---- SIGUSR1: data ----------------------------------------------------------------
@@ -1139,6 +1185,35 @@ mod tests {
             j.ends_with("\"buckets\":[99,0,0,0,0,0,0,1,0,0,0,0,0]}"),
             "{j}"
         );
+    }
+
+    #[test]
+    fn alloc_texts() {
+        use crate::sys::alloc::AllocCount;
+        let u = AllocUsage {
+            startup: AllocCount {
+                count: 1234,
+                bytes: 567_890,
+            },
+            since_startup: AllocCount { count: 0, bytes: 0 },
+        };
+        let mut b: heapless::String<256> = heapless::String::new();
+        write_allocs_line(&mut b, Some(&u)).unwrap();
+        assert_eq!(
+            b.as_str(),
+            "Heap allocations: 0 (0 bytes) since start-up, 1234 (567890 bytes) during start-up\n"
+        );
+        b.clear();
+        write_allocs_line(&mut b, None).unwrap();
+        assert_eq!(b.as_str(), "");
+        write!(b, "{}", AllocJson(Some(&u))).unwrap();
+        assert_eq!(
+            b.as_str(),
+            "{\"since_startup\":{\"count\":0,\"bytes\":0},\"startup\":{\"count\":1234,\"bytes\":567890}}"
+        );
+        b.clear();
+        write!(b, "{}", AllocJson(None)).unwrap();
+        assert_eq!(b.as_str(), "null");
     }
 
     #[test]

@@ -6,6 +6,11 @@ use keepvip::cli::{self, Action};
 use keepvip::status;
 use std::process::ExitCode;
 
+/// The system allocator, counted: `keepvip status` shows the allocations
+/// since start-up (zero is the rule; see `keepvip::sys::alloc`).
+#[global_allocator]
+static ALLOC: keepvip::sys::alloc::CountingAlloc = keepvip::sys::alloc::CountingAlloc;
+
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }

@@ -20,8 +20,12 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::daemon::IoErr;
-use crate::dump::{AddrOrDash, DumpInput, JsonStr, write_json_lateness, write_json_with};
+use crate::dump::{
+    AddrOrDash, AllocJson, DumpInput, JsonStr, write_allocs_line, write_json_lateness,
+    write_json_with,
+};
 use crate::limits::MAX_INSTANCES;
+use crate::sys::alloc::AllocUsage;
 use crate::sys::file_atomic::SliceBuf;
 use crate::sys::unix_sock::{EPOLL_IN, EPOLL_OUT, Epoll, UnixListener, UnixStream};
 use crate::time::Duration;
@@ -287,6 +291,9 @@ pub struct TrackerRow<'a> {
 pub struct StatusView<'a> {
     pub input: DumpInput<'a>,
     pub trackers: Option<&'a Trackers>,
+    /// The daemon's heap allocations during and since start-up
+    /// ([`crate::sys::alloc::usage`]; `None`: not counted).
+    pub allocs: Option<AllocUsage>,
 }
 
 fn up_down(up: Option<bool>) -> RowState {
@@ -372,7 +379,8 @@ impl StatusView<'_> {
 
     /// The `keepvip` member of one element of `keepvip status --json`:
     /// `{"master":ADDR|null,"trackers":[{"type":..,"name":..,"state":..,"weight":N,...}],
-    /// "advert_late":{...}}` (see [`write_json_lateness`]).
+    /// "advert_late":{...},"allocations":{...}}` (see [`write_json_lateness`],
+    /// [`AllocJson`]).
     fn write_extra<W: Write + ?Sized>(&self, w: &mut W, id: InstanceId) -> fmt::Result {
         let r = self.input.router;
         w.write_str("{\"master\":")?;
@@ -424,7 +432,8 @@ impl StatusView<'_> {
         } else {
             w.write_str("null")?;
         }
-        w.write_char('}')
+        // The daemon's, the same in every element.
+        write!(w, ",\"allocations\":{}}}", AllocJson(self.allocs.as_ref()))
     }
 }
 
@@ -464,6 +473,16 @@ impl TrackerStates for StatusView<'_> {
 /// The `keepvip status` table, with the TRACKERS column.
 pub fn write_status_table<W: Write + ?Sized>(w: &mut W, v: &StatusView<'_>) -> fmt::Result {
     write_table(w, &v.input, Some(v))
+}
+
+/// The last lines of the `keepvip status` table (after the LVS part): a
+/// blank line and `Heap allocations: ...` ([`write_allocs_line`]); nothing
+/// when nothing is counted.
+pub fn write_status_allocs<W: Write + ?Sized>(w: &mut W, v: &StatusView<'_>) -> fmt::Result {
+    if v.allocs.is_some() {
+        writeln!(w)?;
+    }
+    write_allocs_line(w, v.allocs.as_ref())
 }
 
 /// `keepvip status --json`: keepalived's JSON dump ([`crate::dump::write_json`])

@@ -608,6 +608,13 @@ fn signals_write_atomic_dumps_and_status_answers_on_master_and_backup() {
         assert_eq!(stats.matches("  Advert lateness: ").count(), 2, "{stats}");
         let late = stats_lateness(&stats, own);
         assert!(late.contains(" timed adverts, max "), "{stats}");
+        // And the daemon's heap allocations since start-up, the last line.
+        let last = stats.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("Heap allocations: 0 (0 bytes) since start-up, ")
+                && last.ends_with(" bytes) during start-up"),
+            "{stats}"
+        );
         println!(
             "r{i} stats dump: {own} sent {own_sent} received {own_rcvd}, {other} sent {other_sent} received {other_rcvd}; {own} advert lateness: {late}"
         );
@@ -759,6 +766,12 @@ fn signals_write_atomic_dumps_and_status_answers_on_master_and_backup() {
         "{t1}"
     );
     assert_eq!(r[7], "-", "{t1}");
+    // The last line: the daemon's heap allocations, none since start-up.
+    let last = t1.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("Heap allocations: 0 (0 bytes) since start-up, "),
+        "{t1}"
+    );
     let (code, t2, _) = lab.status(2, false);
     assert_eq!(code, 0);
     assert_eq!(
@@ -784,6 +797,14 @@ fn signals_write_atomic_dumps_and_status_answers_on_master_and_backup() {
     );
     assert_eq!(v1.master.as_deref(), Some("192.0.2.1"));
     assert_eq!(v1.trackers, ["eth0:up:0", "trk0:down:-20"]);
+    assert!(
+        j1.matches(
+            "\"allocations\":{\"since_startup\":{\"count\":0,\"bytes\":0},\"startup\":{\"count\":"
+        )
+        .count()
+            == 2,
+        "{j1}"
+    );
     let v2 = row(&rows, "VI_2");
     assert_eq!((v2.state, v2.master.as_deref()), (1, Some("192.0.2.2")));
     let (_, j2, _) = lab.status(2, true);
@@ -839,6 +860,7 @@ fn keepalived_compat_writes_keepalived_paths_and_openwrt_rpcd_reads_them() {
     assert!(stats_adverts(&stats, "VI_1").1 >= 1, "{stats}");
     // keepalived's format exactly: no keepvip line.
     assert!(!stats.contains("Advert lateness"), "{stats}");
+    assert!(!stats.contains("Heap allocations"), "{stats}");
     // `kill -37`, exactly as rpcd sends it.
     let json = dump_after(&lab, 1, "37", &tmp.join("keepalived.json"));
     let rows = luci_rows(&json);

@@ -332,7 +332,13 @@ impl Lab {
     /// Starts keepvip in `lb` on the configuration file `file`.
     fn start_keepvip_file(&mut self, file: &std::path::Path, prefix: &[&str]) {
         let log = fs::File::create(self.path("keepvip.log")).unwrap();
-        let c = Command::new("ip")
+        let mut cmd = Command::new("ip");
+        // Debug builds: an allocation after start-up prints its backtrace
+        // into the log (src/sys/alloc.rs); a value set by the caller wins.
+        if std::env::var_os("KEEPVIP_ALLOC_TRAP").is_none() {
+            cmd.env("KEEPVIP_ALLOC_TRAP", "log");
+        }
+        let c = cmd
             .args(["netns", "exec", &self.ns("lb")])
             .args(prefix)
             .args([BIN, "-n", "-l", "-D", "-f"])
@@ -392,9 +398,68 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `keepvip status --json`.
+    fn status_json(&self) -> String {
+        sh(
+            BIN,
+            &[
+                "status",
+                "--json",
+                "-p",
+                self.path("keepvip.pid").to_str().unwrap(),
+            ],
+        )
+    }
+
+    /// Asserts that keepvip has not allocated since its start-up: the
+    /// table's `Heap allocations` line (always there) and, when the
+    /// configuration has a vrrp_instance, `keepvip status --json`. Returns
+    /// the start-up figures (count, bytes).
+    fn assert_no_allocs(&self, what: &str) -> (u64, u64) {
+        let t = self.status();
+        let line = t
+            .lines()
+            .find(|l| l.starts_with("Heap allocations: "))
+            .unwrap_or_else(|| panic!("no 'Heap allocations' line in the table:\n{t}"));
+        let n = alloc_numbers(line);
+        assert!(
+            n[0] == 0 && n[1] == 0,
+            "{what}: heap allocations after start-up: {line}\n{}",
+            self.log()
+        );
+        let j = self.status_json();
+        if j.trim() != "[]" {
+            assert!(
+                j.contains("\"allocations\":{\"since_startup\":{\"count\":0,\"bytes\":0}"),
+                "{what}: {j}"
+            );
+        }
+        (n[2], n[3])
+    }
+
     /// Stops keepvip with SIGTERM (by the pid in its pid file: under
-    /// strace the child is strace) and waits for it.
+    /// strace the child is strace) and waits for it. Its stop line must
+    /// say that it allocated nothing since start-up, and no allocation
+    /// trap may have fired (after the stop line, or in a forked child).
     fn stop_keepvip(&mut self) -> String {
+        let log = self.stop_keepvip_unchecked();
+        if let Some(run) = log.rfind(STARTUP).map(|i| &log[i..]) {
+            let line = run
+                .lines()
+                .rev()
+                .find(|l| l.contains("] Heap allocations: "))
+                .unwrap_or_else(|| panic!("no 'Heap allocations' line at stop:\n{run}"));
+            let line = &line[line.find("Heap allocations: ").unwrap()..];
+            let n = alloc_numbers(line);
+            assert!(
+                n[0] == 0 && n[1] == 0 && !run.contains("KEEPVIP_ALLOC_TRAP"),
+                "heap allocations after start-up: {line}\n{run}"
+            );
+        }
+        log
+    }
+
+    fn stop_keepvip_unchecked(&mut self) -> String {
         if let Some(mut k) = self.keepvip.take() {
             let pid = fs::read_to_string(self.path("keepvip.pid"))
                 .ok()
@@ -415,6 +480,20 @@ impl Lab {
         }
         self.log()
     }
+}
+
+/// The four numbers of `Heap allocations: N (B bytes) since start-up, M (C
+/// bytes) during start-up`.
+fn alloc_numbers(line: &str) -> [u64; 4] {
+    let n: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        n.len() == 4 && line.contains("since start-up") && line.ends_with("during start-up"),
+        "{line}"
+    );
+    [n[0], n[1], n[2], n[3]]
 }
 
 const VRRP: &str = "global_defs {
@@ -876,6 +955,8 @@ fn no_heap_growth_with_health_checks_under_strace() {
     // Let the HTTP checker run some rounds too, and answer a status query.
     std::thread::sleep(Duration::from_secs(1));
     assert!(lab.status().contains("HTTP_GET"));
+    // Counted in-process too (the stop line is checked by stop_keepvip).
+    lab.assert_no_allocs("checkers under strace");
     let log = lab.stop_keepvip();
     assert!(log.contains("Stopped"), "{log}");
     let text = fs::read_to_string(&trace).expect("strace output");
@@ -993,6 +1074,217 @@ fn sighup_keeps_the_state_of_unchanged_checkers() {
     );
     assert!(lab.status().contains("198.51.100.11"));
     assert!(!lab.status().contains("198.51.100.12"));
+    lab.assert_no_allocs("after a reload removing a real server");
+}
+
+/// The no-allocation rule with the LVS side, counted in-process on the
+/// real daemon (src/sys/alloc.rs: `keepvip status`, `--json` and the stop
+/// line): keepvip starts with VRRP only, a SIGHUP adds the first
+/// virtual_server (TCP_CHECK, HTTP_GET with a digest, MISC_CHECK,
+/// notify_up/down, quorum_up/down, a sorry server; `modprobe ip_vs` runs
+/// where the kernel has no IPVS), then every checker goes down and up, all
+/// at once too (quorum lost and gained, the sorry server in and out), the
+/// dumps and status are asked for, a SIGHUP removes a real server and a last
+/// one removes the virtual server. Zero allocations after start-up.
+#[test]
+fn zero_heap_allocations_with_checkers_and_a_reload_adding_the_first_virtual_server() {
+    if skip() {
+        return;
+    }
+    let mut lab = Lab::new("alloc");
+    let www = lab.path("www");
+    fs::create_dir_all(&www).unwrap();
+    fs::write(www.join("index.html"), "hello\n").unwrap();
+    let mut tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+    let mut http = lab.http_server("be2", "198.51.100.12", 80, www.to_str().unwrap());
+    let exit_file = lab.path("exit");
+    let events = lab.path("events");
+    fs::write(&exit_file, "0\n").unwrap();
+    let script = lab.path("check.sh");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\nexit $(cat {})\n", exit_file.display()),
+    )
+    .unwrap();
+    let notify = lab.path("notify.sh");
+    fs::write(
+        &notify,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", events.display()),
+    )
+    .unwrap();
+    for f in [&script, &notify] {
+        sh("chmod", &["755", f.to_str().unwrap()]);
+    }
+    let (n, sc) = (notify.display(), script.display());
+    let http_rs = format!(
+        "    real_server 198.51.100.12 80 {{\n        HTTP_GET {{\n            url {{\n                path /index.html\n                digest {:x}\n            }}\n            connect_timeout 0.5\n            warmup 0\n        }}\n    }}\n",
+        md5_of(b"hello\n")
+    );
+    let with_vs = |http: bool| {
+        format!(
+            "{VRRP}virtual_server 192.0.2.100 80 {{
+    delay_loop 0.3
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    quorum_up \"{n} quorum up\"
+    quorum_down \"{n} quorum down\"
+    sorry_server 198.51.100.250 80
+    real_server 198.51.100.11 8080 {{
+        notify_up \"{n} up tcp\"
+        notify_down \"{n} down tcp\"
+        TCP_CHECK {{
+            connect_timeout 0.5
+            retry 0
+            warmup 0
+        }}
+    }}
+{}    real_server 198.51.100.11 81 {{
+        MISC_CHECK {{
+            misc_path \"{sc}\"
+            misc_timeout 2
+            warmup 0
+        }}
+    }}
+}}
+",
+            if http { http_rs.as_str() } else { "" }
+        )
+    };
+    lab.start_keepvip(VRRP);
+    assert!(
+        lab.wait_log("(VI_1) Entering MASTER STATE", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        lab.log()
+    );
+    let (startup_n, startup_bytes) = lab.assert_no_allocs("VRRP only");
+    let pid = fs::read_to_string(lab.path("keepvip.pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let t = Duration::from_secs(6);
+    let hup = |lab: &Lab, conf: &str, want: &[&str]| {
+        fs::write(lab.path("keepvip.conf"), conf).unwrap();
+        let n = lab.lines();
+        sh("kill", &["-HUP", &pid]);
+        for w in want {
+            assert!(lab.wait_log_after(n, w, t).is_some(), "{w}\n{}", lab.log());
+        }
+    };
+    let mut steps = Vec::new();
+    // SIGHUP: the first virtual server.
+    hup(
+        &lab,
+        &with_vs(true),
+        &[
+            "Configuration reloaded",
+            "TCP connection to [198.51.100.11]:tcp:8080 success.",
+            "Remote Web server [198.51.100.12]:tcp:80 succeed on service.",
+            "[198.51.100.11]:tcp:81 VS [192.0.2.100]:tcp:80] by [",
+        ],
+    );
+    steps.push("SIGHUP adding the first virtual_server".to_string());
+    let wait_after = |lab: &Lab, n: usize, w: &str| {
+        assert!(lab.wait_log_after(n, w, t).is_some(), "{w}\n{}", lab.log());
+    };
+    // Each checker down and up.
+    for round in 0..2 {
+        let n = lab.lines();
+        lab.kill(tcp);
+        wait_after(&lab, n, "Removing service [198.51.100.11]:tcp:8080");
+        let n = lab.lines();
+        tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+        wait_after(&lab, n, "Adding service [198.51.100.11]:tcp:8080");
+        steps.push(format!("TCP_CHECK down and up ({})", round + 1));
+    }
+    let n = lab.lines();
+    lab.kill(http);
+    wait_after(&lab, n, "Removing service [198.51.100.12]:tcp:80");
+    let n = lab.lines();
+    http = lab.http_server("be2", "198.51.100.12", 80, www.to_str().unwrap());
+    wait_after(&lab, n, "Adding service [198.51.100.12]:tcp:80");
+    steps.push("HTTP_GET down and up".to_string());
+    let n = lab.lines();
+    fs::write(&exit_file, "1\n").unwrap();
+    wait_after(&lab, n, "Removing service [198.51.100.11]:tcp:81");
+    let n = lab.lines();
+    fs::write(&exit_file, "0\n").unwrap();
+    wait_after(&lab, n, "Adding service [198.51.100.11]:tcp:81");
+    steps.push("MISC_CHECK down and up".to_string());
+    // All at once: quorum lost (sorry server in), then gained.
+    let n = lab.lines();
+    lab.kill(tcp);
+    lab.kill(http);
+    fs::write(&exit_file, "1\n").unwrap();
+    wait_after(&lab, n, "Lost quorum");
+    let n = lab.lines();
+    tcp = lab.tcp_listener("be1", "198.51.100.11", 8080);
+    http = lab.http_server("be2", "198.51.100.12", 80, www.to_str().unwrap());
+    fs::write(&exit_file, "0\n").unwrap();
+    wait_after(&lab, n, "Gained quorum");
+    assert!(
+        wait_until(t, || {
+            let e = fs::read_to_string(&events).unwrap_or_default();
+            e.contains("quorum down") && e.contains("quorum up") && e.contains("down tcp")
+        }),
+        "{}",
+        fs::read_to_string(&events).unwrap_or_default()
+    );
+    steps.push("every server down at once (quorum lost, sorry server) and up".to_string());
+    // Status and dumps, with the LVS parts.
+    for _ in 0..3 {
+        assert!(lab.status().contains("MISC_CHECK"));
+        lab.status_json();
+    }
+    for (sig, f) in [
+        ("-USR1".to_string(), "keepvip.data"),
+        ("-USR2".to_string(), "keepvip.stats"),
+        (format!("-{}", libc::SIGRTMIN() + 2), "keepvip.json"),
+    ] {
+        let _ = fs::remove_file(lab.path(f));
+        sh("kill", &[&sig, &pid]);
+        assert!(
+            wait_until(Duration::from_secs(3), || fs::metadata(lab.path(f))
+                .is_ok_and(|m| m.len() > 0)),
+            "no {f}"
+        );
+    }
+    steps.push("3 table and 3 JSON status queries, SIGUSR1/SIGUSR2/SIGRTMIN+2 dumps".to_string());
+    // SIGHUP: one real server less, then no virtual server at all.
+    hup(
+        &lab,
+        &with_vs(false),
+        &[
+            "Configuration reloaded",
+            "service [198.51.100.12]:tcp:80 no longer exist",
+        ],
+    );
+    steps.push("SIGHUP removing a real server".to_string());
+    hup(
+        &lab,
+        VRRP,
+        &["Configuration reloaded", "Removing Virtual Server"],
+    );
+    steps.push("SIGHUP removing the virtual server".to_string());
+    hup(
+        &lab,
+        &with_vs(true),
+        &["Configuration reloaded", "TCP connection to"],
+    );
+    steps.push("SIGHUP adding it again".to_string());
+    std::thread::sleep(Duration::from_millis(700));
+    lab.assert_no_allocs("before SIGTERM");
+    let log = lab.stop_keepvip();
+    assert!(
+        log.contains("Heap allocations: 0 (0 bytes) since start-up"),
+        "{log}"
+    );
+    let _ = (tcp, http);
+    println!(
+        "in-process count (lvs): 0 heap allocations after start-up ({startup_n} calls, {startup_bytes} bytes during start-up) over:\n  {}",
+        steps.join("\n  ")
+    );
 }
 
 #[test]
@@ -1056,6 +1348,7 @@ virtual_server 192.0.2.100 80 {
         "ha_suspend: checkers deactivated while BACKUP, MASTER {:?} later, then activated",
         master - sus
     );
+    lab.assert_no_allocs("after ha_suspend and activation");
 }
 
 #[test]

@@ -288,8 +288,10 @@ fn client_reports_a_missing_daemon() {
 fn tracker_rows_in_table_and_json() {
     use keepvip::config::{Config, Diagnostics, parse};
     use keepvip::status::{
-        RowState, StatusView, TrackerKind, TrackerStates, write_status_json, write_status_table,
+        RowState, StatusView, TrackerKind, TrackerStates, write_status_allocs, write_status_json,
+        write_status_table,
     };
+    use keepvip::sys::alloc::{AllocCount, AllocUsage};
     use keepvip::sys::config_fs::FsSource;
     use keepvip::sys::file_atomic::FixedBuf;
     use keepvip::time::Instant;
@@ -323,6 +325,7 @@ fn tracker_rows_in_table_and_json() {
                 wall_offset_us: WALL_OFFSET_US,
             },
             trackers,
+            allocs: None,
         };
         let mut v = Vec::new();
         view.for_each_tracker(vi, &mut |r| {
@@ -449,12 +452,23 @@ fn tracker_rows_in_table_and_json() {
             wall_offset_us: WALL_OFFSET_US,
         },
         trackers: Some(&trackers),
+        allocs: Some(AllocUsage {
+            startup: AllocCount {
+                count: 321,
+                bytes: 654_321,
+            },
+            since_startup: AllocCount {
+                count: 2,
+                bytes: 48,
+            },
+        }),
     };
     let mut table = FixedBuf::<4096>::new();
     let mut json = FixedBuf::<8192>::new();
     ARMED.with(|a| a.set(true));
     let before = ALLOCS.load(Ordering::Relaxed);
     write_status_table(&mut table, &view).unwrap();
+    write_status_allocs(&mut table, &view).unwrap();
     write_status_json(&mut json, &view).unwrap();
     let allocs = ALLOCS.load(Ordering::Relaxed) - before;
     ARMED.with(|a| a.set(false));
@@ -464,6 +478,12 @@ fn tracker_rows_in_table_and_json() {
     assert!(header.contains(&"TRACKERS"), "{table}");
     assert!(table.contains("eth0:down eth1:down"), "{table}");
     assert!(table.contains(" FAULT "), "{table}");
+    assert!(
+        table.ends_with(
+            "\n\nHeap allocations: 2 (48 bytes) since start-up, 321 (654321 bytes) during start-up\n"
+        ),
+        "{table}"
+    );
     // The JSON is keepalived's dump plus the `keepvip` member.
     let json = json.as_str();
     assert!(json.starts_with("[{\"data\":{\"iname\":\"VI_1\""), "{json}");
@@ -479,6 +499,12 @@ fn tracker_rows_in_table_and_json() {
     );
     assert!(
         json.contains("{\"type\":\"file\",\"name\":\"track_maint\",\"state\":\"fault\",\"weight\":-1,\"value\":254}],\"advert_late\":{\"count\":0,\"max_us\":0,\"mean_us\":null,"),
+        "{json}"
+    );
+    // The daemon's allocations, the same in every element.
+    assert_eq!(
+        json.matches(",\"allocations\":{\"since_startup\":{\"count\":2,\"bytes\":48},\"startup\":{\"count\":321,\"bytes\":654321}}}").count(),
+        json.matches("{\"data\":").count(),
         "{json}"
     );
     let mut plain = String::new();

@@ -3,8 +3,9 @@
 //!
 //! - SIGUSR1 -> `PREFIX.data` ([`crate::dump::write_data`]), SIGUSR2 ->
 //!   `PREFIX.stats` ([`crate::dump::write_stats_with`]: keepalived's lines
-//!   plus one `Advert lateness` line per instance, without it under
-//!   `--keepalived-compat`), SIGRTMIN+2 (and a
+//!   plus one `Advert lateness` line per instance and a last `Heap
+//!   allocations` line, without them under `--keepalived-compat`),
+//!   SIGRTMIN+2 (and a
 //!   literal 37, see [`crate::sys::signal::json_alias`]) -> `PREFIX.json`
 //!   ([`crate::dump::write_json`]); `PREFIX` from `--dump-prefix` /
 //!   `--keepalived-compat` ([`Options::dump_prefix`]). Each file is
@@ -25,10 +26,11 @@ use std::string::String;
 
 use crate::cli::Options;
 use crate::config::Config;
-use crate::dump::{DumpInput, write_data, write_json, write_stats_with};
+use crate::dump::{DumpInput, write_allocs_line, write_data, write_json, write_stats_with};
 use crate::lvs::report::{self as lvs_report, LvsView};
 use crate::status::{
-    Format, StatusServer, StatusView, status_socket_path, write_status_json, write_status_table,
+    Format, StatusServer, StatusView, status_socket_path, write_status_allocs, write_status_json,
+    write_status_table,
 };
 use crate::sys::clock::{monotonic_now, wall_offset_us};
 use crate::sys::file_atomic::{DUMP_FILE_MODE, FmtWriteError, replace_fmt};
@@ -64,7 +66,7 @@ pub struct Observer {
     status: Option<StatusServer>,
     slot: Option<Slot>,
     /// `--keepalived-compat`: the stats dump in keepalived's format exactly
-    /// (without keepvip's `Advert lateness` lines).
+    /// (without keepvip's `Advert lateness` and `Heap allocations` lines).
     keepalived_compat: bool,
 }
 
@@ -159,6 +161,7 @@ impl Observer {
                 wall_offset_us: wall_offset_us(),
             },
             trackers,
+            allocs: crate::sys::alloc::usage(),
         };
         let pending = core::mem::take(&mut self.pending);
         for (sig, dump) in DUMPS {
@@ -170,7 +173,8 @@ impl Observer {
             s.handle_readable(|w, f| match f {
                 Format::Table => {
                     write_status_table(w, &view)?;
-                    lvs.map_or(Ok(()), |l| lvs_report::write_status(w, cfg, &l, now))
+                    lvs.map_or(Ok(()), |l| lvs_report::write_status(w, cfg, &l, now))?;
+                    write_status_allocs(w, &view)
                 }
                 Format::Json => write_status_json(w, &view),
             });
@@ -189,7 +193,11 @@ impl Observer {
                 write_data(w, input)?;
                 lvs.map_or(Ok(()), |l| lvs_report::write_data(w, input.config, &l))
             }
-            Dump::Stats => write_stats_with(w, input.router, !self.keepalived_compat),
+            Dump::Stats if self.keepalived_compat => write_stats_with(w, input.router, false),
+            Dump::Stats => {
+                write_stats_with(w, input.router, true)?;
+                write_allocs_line(w, crate::sys::alloc::usage().as_ref())
+            }
             Dump::Json => write_json(w, input),
         });
         match r {

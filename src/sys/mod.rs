@@ -11,6 +11,7 @@
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
+pub mod alloc;
 pub mod clock;
 pub mod config_fs;
 pub mod exec;

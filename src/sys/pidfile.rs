@@ -46,10 +46,31 @@ pub fn remove(path: &Path) -> io::Result<()> {
     }
 }
 
-/// The pid stored in `path`, if the file exists and holds a number.
+/// The pid stored in `path`, if the file exists and holds a number (read
+/// into a stack buffer: `remove` runs after the loop, where the daemon
+/// allocates nothing either; a file longer than the buffer holds no pid).
 pub fn read_pid(path: &Path) -> Option<libc::pid_t> {
-    let s = fs::read_to_string(path).ok()?;
-    s.trim().parse::<libc::pid_t>().ok().filter(|p| *p > 0)
+    use std::io::Read;
+    let mut buf = [0u8; 32];
+    let mut f = fs::File::open(path).ok()?;
+    let mut n = 0;
+    loop {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+        if n == buf.len() {
+            return None;
+        }
+    }
+    core::str::from_utf8(&buf[..n])
+        .ok()?
+        .trim()
+        .parse::<libc::pid_t>()
+        .ok()
+        .filter(|p| *p > 0)
 }
 
 /// The pid stored in `path` if that process is alive.
@@ -89,6 +110,18 @@ mod tests {
         assert_eq!(write(&p).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
         remove(&p).unwrap(); // names another process: left alone
         assert!(p.exists());
+        // Not a pid: garbage, too long, negative.
+        for junk in [
+            "x\n",
+            "1234567890123456789012345678901234567890\n",
+            "-5\n",
+            "",
+        ] {
+            fs::write(&p, junk).unwrap();
+            assert_eq!(read_pid(&p), None, "{junk:?}");
+        }
+        fs::write(&p, " 42 \n").unwrap();
+        assert_eq!(read_pid(&p), Some(42));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

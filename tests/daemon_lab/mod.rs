@@ -73,6 +73,9 @@ pub struct Node {
     pub log: PathBuf,
     pub pid: PathBuf,
     pub child: Option<Child>,
+    /// The running daemon is keepvip (not keepalived): [`Lab::term`]
+    /// checks its allocation count.
+    pub keepvip: bool,
 }
 
 pub struct Lab {
@@ -164,6 +167,7 @@ impl Lab {
                 log: dir.join(format!("r{i}.log")),
                 pid: dir.join(format!("r{i}.pid")),
                 child: None,
+                keepvip: false,
             });
             // DAD off: the link-local (advert source) and the addresses are usable at once.
             for k in ["all", "default"] {
@@ -249,7 +253,15 @@ impl Lab {
         );
         // Run in the lab's directory: a notify command that writes files
         // relative to its working directory must not litter the checkout.
-        let child = Command::new("ip")
+        let mut cmd = Command::new("ip");
+        // Debug builds: an allocation after start-up prints its backtrace
+        // into the log (src/sys/alloc.rs), so that a test that finds one
+        // also shows where it came from. A value set by the caller wins
+        // (`KEEPVIP_ALLOC_TRAP=abort`).
+        if std::env::var_os("KEEPVIP_ALLOC_TRAP").is_none() {
+            cmd.env("KEEPVIP_ALLOC_TRAP", "log");
+        }
+        let child = cmd
             .args(&args)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
@@ -258,6 +270,7 @@ impl Lab {
             .spawn()
             .expect("spawn keepvip");
         self.nodes[i - 1].child = Some(child);
+        self.nodes[i - 1].keepvip = true;
     }
 
     /// Starts Debian's keepalived (VRRP only, no respawn, foreground,
@@ -301,6 +314,7 @@ impl Lab {
             .spawn()
             .expect("spawn keepalived (apt-get install keepalived)");
         self.nodes[i - 1].child = Some(child);
+        self.nodes[i - 1].keepvip = false;
         assert!(
             wait_until(Duration::from_secs(10), || self
                 .log(i)
@@ -356,7 +370,37 @@ impl Lab {
     }
 
     /// SIGTERM; returns how long the process took to exit, and its status.
+    /// A keepvip must have logged zero heap allocations since its start-up
+    /// in its stop line ([`Lab::allocs_at_stop`]): every test that stops a
+    /// keepvip this way checks the no-allocation rule over its whole run.
     pub fn term(&mut self, i: usize) -> (Duration, Option<i32>) {
+        let r = self.term_unchecked(i);
+        if self.node(i).keepvip {
+            let (n, bytes) = self.allocs_at_stop(i).unwrap_or_else(|| {
+                panic!(
+                    "router {i}: no 'Heap allocations' line at stop\n{}",
+                    self.log(i)
+                )
+            });
+            assert!(
+                n == 0,
+                "router {i}: {n} heap allocation(s) ({bytes} bytes) after start-up\n{}",
+                self.log(i)
+            );
+            // Also none after the stop line (pid file removal, exit) or in
+            // a forked child before its exec: the trap's backtraces.
+            let log = self.log(i);
+            let run = &log[log.rfind(STARTUP).unwrap_or(0)..];
+            assert!(
+                !run.contains("KEEPVIP_ALLOC_TRAP"),
+                "router {i}: heap allocation after start-up\n{run}"
+            );
+        }
+        r
+    }
+
+    /// [`Lab::term`] without the allocation check.
+    pub fn term_unchecked(&mut self, i: usize) -> (Duration, Option<i32>) {
         let t0 = Instant::now();
         self.signal(i, "TERM");
         let mut child = self.nodes[i - 1].child.take().expect("running");
@@ -371,6 +415,59 @@ impl Lab {
             panic!("router {i} did not exit within 5 s of SIGTERM");
         }
         (t0.elapsed(), status.and_then(|s| s.code()))
+    }
+
+    /// `keepvip status [--json] -p PIDFILE` for router i (the client runs
+    /// on the host: the socket is a file next to the pid file). Panics if
+    /// it fails.
+    pub fn status(&self, i: usize, json: bool) -> String {
+        let pid = self.node(i).pid.to_str().unwrap().to_string();
+        let mut args = vec!["status"];
+        if json {
+            args.push("--json");
+        }
+        args.extend(["-p", pid.as_str()]);
+        sh(BIN, &args)
+    }
+
+    /// The heap allocations since start-up of the keepvip on router i, as
+    /// `keepvip status --json` reports them: (count, bytes).
+    pub fn allocs_now(&self, i: usize) -> (u64, u64) {
+        let j = self.status(i, true);
+        allocs_in_json(&j).unwrap_or_else(|| panic!("no allocation counts in {j}"))
+    }
+
+    /// Asserts that the keepvip on router i has not allocated since its
+    /// start-up (`keepvip status --json`); returns its start-up figures
+    /// (count, bytes) from the table, which must say the same.
+    pub fn assert_no_allocs(&self, i: usize, what: &str) -> (u64, u64) {
+        let (n, bytes) = self.allocs_now(i);
+        assert!(
+            n == 0 && bytes == 0,
+            "router {i}, {what}: {n} heap allocation(s) ({bytes} bytes) after start-up\n{}",
+            self.log(i)
+        );
+        let t = self.status(i, false);
+        let line = t
+            .lines()
+            .find(|l| l.starts_with("Heap allocations: "))
+            .unwrap_or_else(|| panic!("no 'Heap allocations' line in the table:\n{t}"));
+        let (since, startup) = parse_alloc_phrase(line).unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(since, (0, 0), "{line}");
+        startup
+    }
+
+    /// The "Heap allocations: N (B bytes) since start-up, ..." line the
+    /// keepvip on router i logged at its last stop (after its last start-up
+    /// marker): (N, B); `None` if it has not logged one since.
+    pub fn allocs_at_stop(&self, i: usize) -> Option<(u64, u64)> {
+        let log = self.log(i);
+        let run = &log[log.rfind(STARTUP)?..];
+        let line = run
+            .lines()
+            .rev()
+            .find(|l| l.contains("] Heap allocations: "))?;
+        parse_alloc_phrase(&line[line.find("Heap allocations: ")?..]).map(|(since, _)| since)
     }
 
     pub fn has(&self, i: usize, addr: &str) -> bool {
@@ -534,4 +631,30 @@ pub const PASS: &str =
 
 pub fn count(hay: &str, needle: &str) -> usize {
     hay.matches(needle).count()
+}
+
+/// `Heap allocations: N (B bytes) since start-up, M (C bytes) during
+/// start-up` -> ((N, B), (M, C)).
+pub fn parse_alloc_phrase(line: &str) -> Option<((u64, u64), (u64, u64))> {
+    let rest = line.strip_prefix("Heap allocations: ")?;
+    let nums: Vec<u64> = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let ok = rest.contains(" bytes) since start-up, ") && rest.ends_with(" bytes) during start-up");
+    match nums[..] {
+        [a, b, c, d] if ok => Some(((a, b), (c, d))),
+        _ => None,
+    }
+}
+
+/// `"allocations":{"since_startup":{"count":N,"bytes":B},...` in `keepvip
+/// status --json` (the same in every element) -> (N, B).
+pub fn allocs_in_json(j: &str) -> Option<(u64, u64)> {
+    let key = "\"allocations\":{\"since_startup\":{\"count\":";
+    let rest = &j[j.find(key)? + key.len()..];
+    let (n, rest) = rest.split_once(",\"bytes\":")?;
+    let b = &rest[..rest.find('}')?];
+    Some((n.parse().ok()?, b.parse().ok()?))
 }
