@@ -21,6 +21,7 @@ pub mod ipvs;
 pub mod netlink;
 pub mod netns;
 pub mod packet_sock;
+pub mod passwd;
 pub mod pidfile;
 pub mod poll;
 pub mod procscan;
