@@ -4,6 +4,7 @@
 
 use keepvip::cli::{self, Action};
 use keepvip::status;
+use keepvip::sys::stdio::{stderr, stdout, write_bytes, write_fmt};
 use std::process::ExitCode;
 
 fn exit(code: i32) -> ExitCode {
@@ -14,12 +15,15 @@ fn exit(code: i32) -> ExitCode {
 fn status_command(args: impl Iterator<Item = String>) -> ExitCode {
     match status::parse_status_args(args) {
         Ok(a) if a.help => {
-            print!("{}", status::status_help_text());
+            let _ = write_bytes(stdout(), status::status_help_text().as_bytes());
             ExitCode::SUCCESS
         }
         Ok(a) => exit(status::run_status_client(&a.socket_path, a.json)),
         Err(e) => {
-            eprintln!("keepvip: {e}\nTry 'keepvip status --help' for more information.");
+            let _ = write_fmt(
+                stderr(),
+                format_args!("keepvip: {e}\nTry 'keepvip status --help' for more information.\n"),
+            );
             exit(status::STATUS_EXIT_USAGE)
         }
     }
@@ -34,7 +38,10 @@ fn main() -> ExitCode {
     let opts = match cli::parse_args(args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("keepvip: {e}\nTry 'keepvip --help' for more information.");
+            let _ = write_fmt(
+                stderr(),
+                format_args!("keepvip: {e}\nTry 'keepvip --help' for more information.\n"),
+            );
             return exit(cli::EXIT_USAGE);
         }
     };
@@ -47,22 +54,25 @@ fn main() -> ExitCode {
     keepvip::logger::init(level);
     match opts.action {
         Action::Help => {
-            print!("{}", cli::help_text());
+            let _ = write_bytes(stdout(), cli::help_text().as_bytes());
             ExitCode::SUCCESS
         }
         Action::Version => {
-            print!("{}", cli::version_text());
+            let _ = write_bytes(stdout(), cli::version_text().as_bytes());
             ExitCode::SUCCESS
         }
         Action::Signum => match opts.signum.as_deref().and_then(cli::signum) {
             Some(n) => {
-                println!("{n}");
+                let _ = write_fmt(stdout(), format_args!("{n}\n"));
                 ExitCode::SUCCESS
             }
             None => {
-                eprintln!(
-                    "keepvip: --signum: unknown signal function '{}' (STOP, RELOAD, DATA, STATS, JSON)",
-                    opts.signum.as_deref().unwrap_or("")
+                let _ = write_fmt(
+                    stderr(),
+                    format_args!(
+                        "keepvip: --signum: unknown signal function '{}' (STOP, RELOAD, DATA, STATS, JSON)\n",
+                        opts.signum.as_deref().unwrap_or("")
+                    ),
                 );
                 ExitCode::from(1)
             }

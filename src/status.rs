@@ -913,7 +913,7 @@ impl fmt::Display for Why<'_> {
 /// `keepvip status [--json]`: prints the daemon's table or JSON on stdout.
 /// Returns the exit code.
 pub fn run_status_client(socket_path: &Path, json: bool) -> i32 {
-    use std::io::Write as _;
+    use crate::sys::stdio::{stderr, stdout, write_bytes, write_fmt};
     let format = if json { Format::Json } else { Format::Table };
     let answer = match query(socket_path, format) {
         Ok(a) => a,
@@ -923,28 +923,33 @@ pub fn run_status_client(socket_path: &Path, json: bool) -> i32 {
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
             ) =>
         {
-            eprintln!(
-                "keepvip status: no daemon answers at {} ({}); is keepvip running?",
-                PathText(socket_path),
-                Why(&e)
+            let _ = write_fmt(
+                stderr(),
+                format_args!(
+                    "keepvip status: no daemon answers at {} ({}); is keepvip running?\n",
+                    PathText(socket_path),
+                    Why(&e)
+                ),
             );
             return STATUS_EXIT_NOT_RUNNING;
         }
         Err(e) => {
-            eprintln!("keepvip status: {}: {}", PathText(socket_path), Why(&e));
+            let _ = write_fmt(
+                stderr(),
+                format_args!("keepvip status: {}: {}\n", PathText(socket_path), Why(&e)),
+            );
             return STATUS_EXIT_ERROR;
         }
     };
     match split_answer(&answer) {
         Ok(body) => {
-            let mut out = std::io::stdout().lock();
-            if out.write_all(body).and_then(|_| out.flush()).is_err() {
+            if write_bytes(stdout(), body).is_err() {
                 return STATUS_EXIT_ERROR;
             }
             STATUS_EXIT_OK
         }
         Err(msg) => {
-            eprintln!("keepvip status: {msg}");
+            let _ = write_fmt(stderr(), format_args!("keepvip status: {msg}\n"));
             STATUS_EXIT_ERROR
         }
     }

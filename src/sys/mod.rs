@@ -27,6 +27,7 @@ pub mod poll;
 pub mod procscan;
 pub mod sched;
 pub mod signal;
+pub mod stdio;
 pub mod tcp;
 pub mod timerfd;
 pub mod unix_sock;
