@@ -402,7 +402,7 @@ pub fn config_test(
 
 /// `keepvip -t` against the real file system; prints to stderr.
 pub fn run_config_test(opts: &Options) -> i32 {
-    let path = opts.config_path(&|p| std::path::Path::new(p).exists());
+    let path = opts.config_path(&crate::sys::path_exists);
     let mut cfg = Config::new_boxed();
     // Boxed: 14 KiB on main's stack frame would be resident in daemon mode too.
     let mut diags = Diagnostics::new_boxed();

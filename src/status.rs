@@ -823,17 +823,20 @@ where
         None => {
             let given = pid.is_some();
             let pid = pid.as_deref().unwrap_or(crate::cli::DEFAULT_PID_FILE);
-            let path = match status_socket_path(pid) {
-                Some(s) => PathBuf::from(s.as_str()),
-                None => return Err(format!("status: pid file path too long: {pid}")),
+            let Some(path) = status_socket_path(pid) else {
+                return Err(format!("status: pid file path too long: {pid}"));
             };
             // Without -p: the systemd unit's runtime directory when only it
             // has a socket (its ProtectSystem=strict leaves /run read-only).
             match status_socket_path(crate::cli::SYSTEMD_PID_FILE) {
-                Some(alt) if !given && !path.exists() && Path::new(alt.as_str()).exists() => {
+                Some(alt)
+                    if !given
+                        && !crate::sys::path_exists(&path)
+                        && crate::sys::path_exists(&alt) =>
+                {
                     PathBuf::from(alt.as_str())
                 }
-                _ => path,
+                _ => PathBuf::from(path.as_str()),
             }
         }
     };
@@ -859,7 +862,7 @@ pub fn query(socket_path: &Path, format: Format) -> io::Result<Vec<u8>> {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(buf.get(..n).unwrap_or(&[])),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Err(io::Error::new(
+                return Err(crate::sys::fixed_error(
                     io::ErrorKind::TimedOut,
                     "no answer from the daemon",
                 ));
@@ -867,7 +870,7 @@ pub fn query(socket_path: &Path, format: Format) -> io::Result<Vec<u8>> {
             Err(e) => return Err(e),
         }
         if out.len() > STATUS_RESP_BYTES.saturating_mul(2) {
-            return Err(io::Error::new(
+            return Err(crate::sys::fixed_error(
                 io::ErrorKind::InvalidData,
                 "answer too long",
             ));
