@@ -25,7 +25,7 @@
 //! `--keepalived-compat`. `--signum=DATA|STATS|JSON|STOP|RELOAD` prints the
 //! signal number, like keepalived's `--signum`.
 
-use std::io::Write;
+use core::fmt::Write;
 use std::string::String;
 
 use crate::config::{self, Config, ConfigSource, Diagnostics};
@@ -402,13 +402,16 @@ pub fn config_test(
 
 /// `keepvip -t` against the real file system; prints to stderr.
 pub fn run_config_test(opts: &Options) -> i32 {
-    let path = opts.config_path(&|p| std::path::Path::new(p).exists());
+    let path = opts.config_path(&crate::sys::path_exists);
     let mut cfg = Config::new_boxed();
     // Boxed: 14 KiB on main's stack frame would be resident in daemon mode too.
     let mut diags = Diagnostics::new_boxed();
-    let stderr = std::io::stderr();
-    let mut lock = stderr.lock();
-    config_test(&FsSource::new(), &path, &mut cfg, &mut diags, &mut lock)
+    let mut code = 0;
+    let _ = crate::sys::stdio::with_writer(crate::sys::stdio::stderr(), &mut |out| {
+        code = config_test(&FsSource::new(), &path, &mut cfg, &mut diags, out);
+        Ok(())
+    });
+    code
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ fn lvs_view(l: &lvs::LvsDriver) -> crate::lvs::report::LvsView<'_> {
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
 pub fn run(opts: &Options) -> i32 {
-    let path = opts.config_path(&|p| Path::new(p).exists());
+    let path = opts.config_path(&crate::sys::path_exists);
     let mut cfg = Config::new_boxed();
     let mut diags = Diagnostics::new_boxed();
     // The one allocation for reading configuration files, reused by every

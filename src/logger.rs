@@ -9,7 +9,6 @@
 //! start-up (seen with strace by `board/budgets.sh heap`).
 
 use core::fmt::{self, Write as _};
-use std::io::Write as _;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -88,7 +87,7 @@ impl Log for Console {
         let mut line = LineBuf::default();
         let bytes = line.format(record.level(), target, record.args());
         // Nothing sensible to do if stderr is gone.
-        let _ = std::io::stderr().lock().write_all(bytes);
+        let _ = crate::sys::stdio::write_bytes(crate::sys::stdio::stderr(), bytes);
     }
 
     fn flush(&self) {}

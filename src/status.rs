@@ -842,17 +842,20 @@ where
         None => {
             let given = pid.is_some();
             let pid = pid.as_deref().unwrap_or(crate::cli::DEFAULT_PID_FILE);
-            let path = match status_socket_path(pid) {
-                Some(s) => PathBuf::from(s.as_str()),
-                None => return Err(format!("status: pid file path too long: {pid}")),
+            let Some(path) = status_socket_path(pid) else {
+                return Err(format!("status: pid file path too long: {pid}"));
             };
             // Without -p: the systemd unit's runtime directory when only it
             // has a socket (its ProtectSystem=strict leaves /run read-only).
             match status_socket_path(crate::cli::SYSTEMD_PID_FILE) {
-                Some(alt) if !given && !path.exists() && Path::new(alt.as_str()).exists() => {
+                Some(alt)
+                    if !given
+                        && !crate::sys::path_exists(&path)
+                        && crate::sys::path_exists(&alt) =>
+                {
                     PathBuf::from(alt.as_str())
                 }
-                _ => path,
+                _ => PathBuf::from(path.as_str()),
             }
         }
     };
@@ -878,7 +881,7 @@ pub fn query(socket_path: &Path, format: Format) -> io::Result<Vec<u8>> {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(buf.get(..n).unwrap_or(&[])),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Err(io::Error::new(
+                return Err(crate::sys::fixed_error(
                     io::ErrorKind::TimedOut,
                     "no answer from the daemon",
                 ));
@@ -886,7 +889,7 @@ pub fn query(socket_path: &Path, format: Format) -> io::Result<Vec<u8>> {
             Err(e) => return Err(e),
         }
         if out.len() > STATUS_RESP_BYTES.saturating_mul(2) {
-            return Err(io::Error::new(
+            return Err(crate::sys::fixed_error(
                 io::ErrorKind::InvalidData,
                 "answer too long",
             ));
@@ -932,7 +935,7 @@ impl fmt::Display for Why<'_> {
 /// `keepvip status [--json]`: prints the daemon's table or JSON on stdout.
 /// Returns the exit code.
 pub fn run_status_client(socket_path: &Path, json: bool) -> i32 {
-    use std::io::Write as _;
+    use crate::sys::stdio::{stderr, stdout, write_bytes, write_fmt};
     let format = if json { Format::Json } else { Format::Table };
     let answer = match query(socket_path, format) {
         Ok(a) => a,
@@ -942,28 +945,33 @@ pub fn run_status_client(socket_path: &Path, json: bool) -> i32 {
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
             ) =>
         {
-            eprintln!(
-                "keepvip status: no daemon answers at {} ({}); is keepvip running?",
-                PathText(socket_path),
-                Why(&e)
+            let _ = write_fmt(
+                stderr(),
+                format_args!(
+                    "keepvip status: no daemon answers at {} ({}); is keepvip running?\n",
+                    PathText(socket_path),
+                    Why(&e)
+                ),
             );
             return STATUS_EXIT_NOT_RUNNING;
         }
         Err(e) => {
-            eprintln!("keepvip status: {}: {}", PathText(socket_path), Why(&e));
+            let _ = write_fmt(
+                stderr(),
+                format_args!("keepvip status: {}: {}\n", PathText(socket_path), Why(&e)),
+            );
             return STATUS_EXIT_ERROR;
         }
     };
     match split_answer(&answer) {
         Ok(body) => {
-            let mut out = std::io::stdout().lock();
-            if out.write_all(body).and_then(|_| out.flush()).is_err() {
+            if write_bytes(stdout(), body).is_err() {
                 return STATUS_EXIT_ERROR;
             }
             STATUS_EXIT_OK
         }
         Err(msg) => {
-            eprintln!("keepvip status: {msg}");
+            let _ = write_fmt(stderr(), format_args!("keepvip status: {msg}\n"));
             STATUS_EXIT_ERROR
         }
     }

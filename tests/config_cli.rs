@@ -111,6 +111,47 @@ fn version_help_usage_and_daemon_refuses_broken_config() {
     assert!(err.contains("configuration cannot be used"), "{err}");
 }
 
+/// The process start (src/sys/entry.rs, a C `main` instead of std's):
+/// SIGPIPE ignored and closed standard descriptors put on /dev/null, as
+/// std's start does; a write error of a printing command is exit 1; an
+/// argument that is not UTF-8 is a usage error.
+#[test]
+fn process_start_like_std() {
+    use std::os::unix::ffi::OsStrExt;
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!(
+            "skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary, which the host cannot exec (no binfmt)"
+        );
+        return;
+    }
+    // A pipe nobody reads: the write fails with EPIPE (SIGPIPE would kill
+    // it: no exit code). std's Command gives the child the default SIGPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let st = Command::new(BIN)
+        .arg("--help")
+        .stdout(writer)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(1), "{st:?}");
+    // Closed stdout: /dev/null stands in, the version goes nowhere, exit 0.
+    let out = Command::new("/bin/sh")
+        .args(["-c", "\"$0\" -v >&-; echo \"rc=$?\" >&2", BIN])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "rc=0");
+    let out = Command::new(BIN)
+        .arg(std::ffi::OsStr::from_bytes(b"-f\xff"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("keepvip: argument 1 is not valid UTF-8"),
+        "{err}"
+    );
+}
+
 /// Issue 6, item 5: `keepvip -t` on a file with every kind of error prints all eight, each with
 /// file:line:col, and the summary, in one run, and exits 3. The fixture is copied to a temporary
 /// directory with `every-kind.d/denied.conf` made mode 000 and `-t` runs as an unprivileged user

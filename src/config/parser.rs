@@ -265,6 +265,255 @@ const IGNORED_INSTANCE_KEYWORDS: &[&str] = &[
     "no_accept_check",
 ];
 
+/// How the value of a simple keyword is read: each shape is one of the
+/// value helpers of [`Parser`], so every keyword of a shape has the same
+/// messages at the same places.
+#[derive(Clone, Copy)]
+enum Val {
+    /// `kw N`, a whole number in min..=max ([`Parser::uint`]).
+    Uint(u32, u32),
+    /// `kw SECONDS` within min..=max milliseconds ([`Parser::seconds`]);
+    /// the value is in microseconds.
+    Secs(u32, u32),
+    /// `kw [BOOL]`, absent = true ([`Parser::flag`]): 0 or 1.
+    Flag,
+    /// `kw` alone ([`Parser::no_args`]): 1.
+    On,
+    /// `kw` alone: 0.
+    Off,
+    /// `kw W [reverse]` with |W| <= max ([`Parser::weight_args`]): the
+    /// weight in bits 0..16, `reverse` in bit 16.
+    Weight(u16),
+}
+
+/// Where the value of a simple keyword goes ([`Parser::store`]).
+#[derive(Clone, Copy)]
+enum Field {
+    SmtpConnectTimeout,
+    GlobalSmtpAlert,
+    GlobalSkipCheckAdvAddr,
+    VrrpStrict,
+    GarpInterval,
+    GnaInterval,
+    GlobalGarpMasterDelay,
+    GlobalGarpMasterRepeat,
+    GlobalGarpMasterRefresh,
+    GlobalGarpMasterRefreshRepeat,
+    GlobalGarpLowerPrioDelay,
+    GlobalGarpLowerPrioRepeat,
+    GlobalLowerPrioNoAdvert,
+    GlobalHigherPrioSendAdvert,
+    GlobalVersion,
+    EnableScriptSecurity,
+    Priority,
+    Nopreempt,
+    PreemptDelay,
+    Version,
+    Accept,
+    GarpMasterDelay,
+    GarpMasterRepeat,
+    GarpMasterRefresh,
+    GarpMasterRefreshRepeat,
+    GarpLowerPrioDelay,
+    GarpLowerPrioRepeat,
+    LowerPrioNoAdvert,
+    HigherPrioSendAdvert,
+    SkipCheckAdvAddr,
+    DownTimerAdverts,
+    ChecksumAsV2,
+    SmtpAlert,
+    DontTrackPrimary,
+    ScriptInterval,
+    ScriptTimeout,
+    ScriptWeight,
+    ScriptRise,
+    ScriptFall,
+    ScriptInitFail,
+    ProcessFullCommand,
+    ProcessQuorum,
+    ProcessQuorumMax,
+    ProcessWeight,
+    ProcessDelay,
+    ProcessForkDelay,
+    ProcessTerminateDelay,
+    FileWeight,
+    GroupSmtpAlert,
+    GroupTrackingWeight,
+}
+
+/// The simple keywords of a block: keyword, value, destination.
+type Simple = (&'static str, Val, Field);
+
+const GLOBAL_SIMPLE: &[Simple] = &[
+    (
+        "smtp_connect_timeout",
+        Val::Uint(1, 3600),
+        Field::SmtpConnectTimeout,
+    ),
+    ("smtp_alert", Val::Flag, Field::GlobalSmtpAlert),
+    (
+        "vrrp_skip_check_adv_addr",
+        Val::Flag,
+        Field::GlobalSkipCheckAdvAddr,
+    ),
+    ("vrrp_strict", Val::On, Field::VrrpStrict),
+    (
+        "vrrp_garp_interval",
+        Val::Secs(0, 1_000_000),
+        Field::GarpInterval,
+    ),
+    (
+        "vrrp_gna_interval",
+        Val::Secs(0, 1_000_000),
+        Field::GnaInterval,
+    ),
+    (
+        "vrrp_garp_master_delay",
+        Val::Uint(0, 3600),
+        Field::GlobalGarpMasterDelay,
+    ),
+    (
+        "vrrp_garp_master_repeat",
+        Val::Uint(1, 1000),
+        Field::GlobalGarpMasterRepeat,
+    ),
+    (
+        "vrrp_garp_master_refresh",
+        Val::Uint(0, 86400),
+        Field::GlobalGarpMasterRefresh,
+    ),
+    (
+        "vrrp_garp_master_refresh_repeat",
+        Val::Uint(1, 1000),
+        Field::GlobalGarpMasterRefreshRepeat,
+    ),
+    (
+        "vrrp_garp_lower_prio_delay",
+        Val::Uint(0, 3600),
+        Field::GlobalGarpLowerPrioDelay,
+    ),
+    (
+        "vrrp_garp_lower_prio_repeat",
+        Val::Uint(0, 1000),
+        Field::GlobalGarpLowerPrioRepeat,
+    ),
+    (
+        "vrrp_lower_prio_no_advert",
+        Val::Flag,
+        Field::GlobalLowerPrioNoAdvert,
+    ),
+    (
+        "vrrp_higher_prio_send_advert",
+        Val::Flag,
+        Field::GlobalHigherPrioSendAdvert,
+    ),
+    ("vrrp_version", Val::Uint(2, 3), Field::GlobalVersion),
+    (
+        "enable_script_security",
+        Val::On,
+        Field::EnableScriptSecurity,
+    ),
+];
+
+const INSTANCE_SIMPLE: &[Simple] = &[
+    ("priority", Val::Uint(1, 255), Field::Priority),
+    ("nopreempt", Val::On, Field::Nopreempt),
+    ("preempt", Val::Off, Field::Nopreempt),
+    (
+        "preempt_delay",
+        Val::Secs(0, 1_000_000),
+        Field::PreemptDelay,
+    ),
+    ("version", Val::Uint(2, 3), Field::Version),
+    ("vrrp_version", Val::Uint(2, 3), Field::Version),
+    ("accept", Val::On, Field::Accept),
+    ("no_accept", Val::Off, Field::Accept),
+    (
+        "garp_master_delay",
+        Val::Uint(0, 3600),
+        Field::GarpMasterDelay,
+    ),
+    (
+        "garp_master_repeat",
+        Val::Uint(1, 1000),
+        Field::GarpMasterRepeat,
+    ),
+    (
+        "garp_master_refresh",
+        Val::Uint(0, 86400),
+        Field::GarpMasterRefresh,
+    ),
+    (
+        "garp_master_refresh_repeat",
+        Val::Uint(1, 1000),
+        Field::GarpMasterRefreshRepeat,
+    ),
+    (
+        "garp_lower_prio_delay",
+        Val::Uint(0, 3600),
+        Field::GarpLowerPrioDelay,
+    ),
+    (
+        "garp_lower_prio_repeat",
+        Val::Uint(0, 1000),
+        Field::GarpLowerPrioRepeat,
+    ),
+    ("lower_prio_no_advert", Val::Flag, Field::LowerPrioNoAdvert),
+    (
+        "higher_prio_send_advert",
+        Val::Flag,
+        Field::HigherPrioSendAdvert,
+    ),
+    ("skip_check_adv_addr", Val::Flag, Field::SkipCheckAdvAddr),
+    (
+        "down_timer_adverts",
+        Val::Uint(1, 100),
+        Field::DownTimerAdverts,
+    ),
+    ("v3_checksum_as_v2", Val::Flag, Field::ChecksumAsV2),
+    ("smtp_alert", Val::Flag, Field::SmtpAlert),
+    ("dont_track_primary", Val::On, Field::DontTrackPrimary),
+];
+
+const SCRIPT_SIMPLE: &[Simple] = &[
+    ("interval", Val::Secs(1, 86_400_000), Field::ScriptInterval),
+    ("timeout", Val::Secs(1, 86_400_000), Field::ScriptTimeout),
+    ("weight", Val::Weight(253), Field::ScriptWeight),
+    ("rise", Val::Uint(1, 1_000_000), Field::ScriptRise),
+    ("fall", Val::Uint(1, 1_000_000), Field::ScriptFall),
+    ("init_fail", Val::On, Field::ScriptInitFail),
+];
+
+const PROCESS_SIMPLE: &[Simple] = &[
+    ("full_command", Val::On, Field::ProcessFullCommand),
+    ("quorum", Val::Uint(1, 65535), Field::ProcessQuorum),
+    ("quorum_max", Val::Uint(1, 65535), Field::ProcessQuorumMax),
+    ("weight", Val::Weight(254), Field::ProcessWeight),
+    ("delay", Val::Secs(0, 3_600_000), Field::ProcessDelay),
+    (
+        "fork_delay",
+        Val::Secs(0, 3_600_000),
+        Field::ProcessForkDelay,
+    ),
+    (
+        "terminate_delay",
+        Val::Secs(0, 3_600_000),
+        Field::ProcessTerminateDelay,
+    ),
+];
+
+const FILE_SIMPLE: &[Simple] = &[("weight", Val::Weight(254), Field::FileWeight)];
+
+const GROUP_SIMPLE: &[Simple] = &[
+    ("smtp_alert", Val::Flag, Field::GroupSmtpAlert),
+    (
+        "sync_group_tracking_weight",
+        Val::On,
+        Field::GroupTrackingWeight,
+    ),
+    ("global_tracking", Val::On, Field::GroupTrackingWeight),
+];
+
 fn span_of(file: u16, t: &Token<'_>) -> Span {
     Span {
         file,
@@ -1118,6 +1367,251 @@ impl<'p> Parser<'p> {
         Some((w, reverse))
     }
 
+    // ----- simple keywords (tables) -----------------------------------
+
+    /// `kw` if it is one of `table`'s: its value read with the helper of
+    /// its shape and stored into block `at` ([`Parser::store`]). False if
+    /// `kw` is not in `table`.
+    fn simple(
+        &mut self,
+        table: &[Simple],
+        at: u16,
+        file: u16,
+        kw: &str,
+        span: Span,
+        args: &[Token<'_>],
+    ) -> bool {
+        let Some(&(_, val, to)) = table.iter().find(|e| e.0 == kw) else {
+            return false;
+        };
+        let v = match val {
+            Val::Uint(min, max) => self.uint(file, span, kw, args, min.into(), max.into()),
+            Val::Secs(min, max) => self.seconds(
+                file,
+                span,
+                kw,
+                args,
+                u64::from(min) * 1000,
+                u64::from(max) * 1000,
+            ),
+            Val::Flag => Some(u64::from(self.flag(file, kw, args))),
+            Val::On | Val::Off => {
+                self.no_args(file, kw, args);
+                Some(u64::from(matches!(val, Val::On)))
+            }
+            Val::Weight(max) => self
+                .weight_args(file, span, kw, args, max.into())
+                .map(|(w, r)| u64::from(w as u16) | u64::from(r) << 16),
+        };
+        if let Some(v) = v {
+            self.store(to, usize::from(at), v, span);
+        }
+        true
+    }
+
+    /// Stores the value `v` of a simple keyword (see [`Val`] for what it
+    /// holds) into block `at` of the kind `to` belongs to.
+    fn store(&mut self, to: Field, at: usize, v: u64, span: Span) {
+        let n = v as u32;
+        let on = v != 0;
+        // Milliseconds, rounded (keepalived's delays).
+        let ms = ((v + 500) / 1000) as u32;
+        let version = if v == 2 {
+            VrrpVersion::V2
+        } else {
+            VrrpVersion::V3
+        };
+        let (weight, reverse) = (v as u16 as i16, v >> 16 & 1 != 0);
+        let g = &mut self.cfg.global_defs;
+        match to {
+            Field::SmtpConnectTimeout => g.smtp_connect_timeout_s = n,
+            Field::GlobalSmtpAlert => g.smtp_alert = on,
+            Field::GlobalSkipCheckAdvAddr => g.vrrp_skip_check_adv_addr = on,
+            Field::VrrpStrict => g.vrrp_strict = on,
+            Field::GarpInterval => g.vrrp_garp_interval_us = n,
+            Field::GnaInterval => g.vrrp_gna_interval_us = n,
+            Field::GlobalGarpMasterDelay => g.vrrp_garp_master_delay_s = n,
+            Field::GlobalGarpMasterRepeat => g.vrrp_garp_master_repeat = n,
+            Field::GlobalGarpMasterRefresh => g.vrrp_garp_master_refresh_s = n,
+            Field::GlobalGarpMasterRefreshRepeat => g.vrrp_garp_master_refresh_repeat = n,
+            Field::GlobalGarpLowerPrioDelay => {
+                g.vrrp_garp_lower_prio_delay_s = n;
+                self.global_set |= GSET_GARP_L_DELAY;
+            }
+            Field::GlobalGarpLowerPrioRepeat => {
+                g.vrrp_garp_lower_prio_repeat = n;
+                self.global_set |= GSET_GARP_L_REPEAT;
+            }
+            Field::GlobalLowerPrioNoAdvert => g.vrrp_lower_prio_no_advert = on,
+            Field::GlobalHigherPrioSendAdvert => g.vrrp_higher_prio_send_advert = on,
+            Field::GlobalVersion => g.vrrp_version = version,
+            Field::EnableScriptSecurity => g.enable_script_security = on,
+            Field::Priority
+            | Field::Nopreempt
+            | Field::PreemptDelay
+            | Field::Version
+            | Field::Accept
+            | Field::GarpMasterDelay
+            | Field::GarpMasterRepeat
+            | Field::GarpMasterRefresh
+            | Field::GarpMasterRefreshRepeat
+            | Field::GarpLowerPrioDelay
+            | Field::GarpLowerPrioRepeat
+            | Field::LowerPrioNoAdvert
+            | Field::HigherPrioSendAdvert
+            | Field::SkipCheckAdvAddr
+            | Field::DownTimerAdverts
+            | Field::ChecksumAsV2
+            | Field::SmtpAlert
+            | Field::DontTrackPrimary => {
+                let (Some(c), Some(x)) = (self.cfg.instances.get_mut(at), self.extra.get_mut(at))
+                else {
+                    return;
+                };
+                let set = match to {
+                    Field::Priority => {
+                        c.priority = n as u8;
+                        SET_PRIORITY
+                    }
+                    Field::Nopreempt => {
+                        c.nopreempt = on;
+                        if on {
+                            x.nopreempt_span = span;
+                        }
+                        0
+                    }
+                    Field::PreemptDelay => {
+                        c.preempt_delay_ms = ms;
+                        x.preempt_delay_span = span;
+                        0
+                    }
+                    Field::Version => {
+                        c.version = version;
+                        SET_VERSION
+                    }
+                    Field::Accept => {
+                        c.accept = on;
+                        x.accept_span = span;
+                        SET_ACCEPT
+                    }
+                    Field::GarpMasterDelay => {
+                        c.garp_master_delay_s = n;
+                        SET_GARP_M_DELAY
+                    }
+                    Field::GarpMasterRepeat => {
+                        c.garp_master_repeat = n;
+                        SET_GARP_M_REPEAT
+                    }
+                    Field::GarpMasterRefresh => {
+                        c.garp_master_refresh_s = n;
+                        SET_GARP_M_REFRESH
+                    }
+                    Field::GarpMasterRefreshRepeat => {
+                        c.garp_master_refresh_repeat = n;
+                        SET_GARP_M_REFRESH_REPEAT
+                    }
+                    Field::GarpLowerPrioDelay => {
+                        c.garp_lower_prio_delay_s = n;
+                        x.garp_l_delay_span = span;
+                        SET_GARP_L_DELAY
+                    }
+                    Field::GarpLowerPrioRepeat => {
+                        c.garp_lower_prio_repeat = n;
+                        x.garp_l_repeat_span = span;
+                        SET_GARP_L_REPEAT
+                    }
+                    Field::LowerPrioNoAdvert => {
+                        c.lower_prio_no_advert = on;
+                        SET_LOWER_PRIO
+                    }
+                    Field::HigherPrioSendAdvert => {
+                        c.higher_prio_send_advert = on;
+                        SET_HIGHER_PRIO
+                    }
+                    Field::SkipCheckAdvAddr => {
+                        c.skip_check_adv_addr = on;
+                        SET_SKIP_CHECK
+                    }
+                    Field::DownTimerAdverts => {
+                        c.down_timer_adverts = n as u8;
+                        x.down_timer_span = span;
+                        SET_DOWN_TIMER
+                    }
+                    Field::ChecksumAsV2 => {
+                        c.checksum_as_v2 = on;
+                        0
+                    }
+                    Field::SmtpAlert => {
+                        c.smtp_alert = on;
+                        SET_SMTP
+                    }
+                    _ => {
+                        c.dont_track_primary = on;
+                        0
+                    }
+                };
+                x.set |= set;
+            }
+            Field::ScriptInterval
+            | Field::ScriptTimeout
+            | Field::ScriptWeight
+            | Field::ScriptRise
+            | Field::ScriptFall
+            | Field::ScriptInitFail => {
+                let Some(c) = self.cfg.scripts.get_mut(at) else {
+                    return;
+                };
+                match to {
+                    Field::ScriptInterval => c.interval_ms = (v / 1000) as u32,
+                    Field::ScriptTimeout => {
+                        c.timeout_ms = (v / 1000) as u32;
+                        if let Some(x) = self.scripts_extra.get_mut(at) {
+                            x.timeout_set = true;
+                        }
+                    }
+                    Field::ScriptWeight => (c.weight, c.reverse) = (weight, reverse),
+                    Field::ScriptRise => c.rise = n,
+                    Field::ScriptFall => c.fall = n,
+                    _ => c.init_fail = on,
+                }
+            }
+            Field::ProcessFullCommand
+            | Field::ProcessQuorum
+            | Field::ProcessQuorumMax
+            | Field::ProcessWeight
+            | Field::ProcessDelay
+            | Field::ProcessForkDelay
+            | Field::ProcessTerminateDelay => {
+                let Some(c) = self.cfg.track_processes.get_mut(at) else {
+                    return;
+                };
+                match to {
+                    Field::ProcessFullCommand => c.full_command = on,
+                    Field::ProcessQuorum => c.quorum = n,
+                    Field::ProcessQuorumMax => c.quorum_max = n,
+                    Field::ProcessWeight => (c.weight, c.reverse) = (weight, reverse),
+                    Field::ProcessForkDelay => c.fork_delay_ms = ms,
+                    Field::ProcessTerminateDelay => c.terminate_delay_ms = ms,
+                    _ => (c.fork_delay_ms, c.terminate_delay_ms) = (ms, ms),
+                }
+            }
+            Field::FileWeight => {
+                if let Some(c) = self.cfg.track_files.get_mut(at) {
+                    (c.weight, c.reverse) = (weight, reverse);
+                }
+            }
+            Field::GroupSmtpAlert | Field::GroupTrackingWeight => {
+                if let Some(c) = self.cfg.sync_groups.get_mut(at) {
+                    if matches!(to, Field::GroupSmtpAlert) {
+                        c.smtp_alert = on;
+                    } else {
+                        c.sync_group_tracking_weight = on;
+                    }
+                }
+            }
+        }
+    }
+
     // ----- top level -------------------------------------------------
 
     fn top(
@@ -1273,6 +1767,9 @@ impl<'p> Parser<'p> {
                 self.cfg.global_defs
             };
         }
+        if self.simple(GLOBAL_SIMPLE, 0, file, kw, span, args) {
+            return Handled::Done;
+        }
         match kw {
             "router_id" => {
                 if let Some(n) = self.name_arg(file, span, kw, args) {
@@ -1313,12 +1810,6 @@ impl<'p> Parser<'p> {
                     }
                 }
             }
-            "smtp_connect_timeout" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 3600) {
-                    g!().smtp_connect_timeout_s = v;
-                }
-            }
-            "smtp_alert" => g!().smtp_alert = self.flag(file, kw, args),
             "vrrp_mcast_group4" => {
                 if let Some(t) = self.need(span, kw, args) {
                     self.extra_words(file, kw, args, 1);
@@ -1348,68 +1839,6 @@ impl<'p> Parser<'p> {
                         None => {}
                     }
                 }
-            }
-            "vrrp_skip_check_adv_addr" => g!().vrrp_skip_check_adv_addr = self.flag(file, kw, args),
-            "vrrp_strict" => {
-                self.no_args(file, kw, args);
-                g!().vrrp_strict = true;
-            }
-            "vrrp_garp_interval" => {
-                if let Some(us) = self.seconds(file, span, kw, args, 0, 1_000_000_000) {
-                    g!().vrrp_garp_interval_us = us as u32;
-                }
-            }
-            "vrrp_gna_interval" => {
-                if let Some(us) = self.seconds(file, span, kw, args, 0, 1_000_000_000) {
-                    g!().vrrp_gna_interval_us = us as u32;
-                }
-            }
-            "vrrp_garp_master_delay" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 0, 3600) {
-                    g!().vrrp_garp_master_delay_s = v;
-                }
-            }
-            "vrrp_garp_master_repeat" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 1000) {
-                    g!().vrrp_garp_master_repeat = v;
-                }
-            }
-            "vrrp_garp_master_refresh" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 0, 86400) {
-                    g!().vrrp_garp_master_refresh_s = v;
-                }
-            }
-            "vrrp_garp_master_refresh_repeat" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 1000) {
-                    g!().vrrp_garp_master_refresh_repeat = v;
-                }
-            }
-            "vrrp_garp_lower_prio_delay" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 0, 3600) {
-                    g!().vrrp_garp_lower_prio_delay_s = v;
-                    self.global_set |= GSET_GARP_L_DELAY;
-                }
-            }
-            "vrrp_garp_lower_prio_repeat" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 0, 1000) {
-                    g!().vrrp_garp_lower_prio_repeat = v;
-                    self.global_set |= GSET_GARP_L_REPEAT;
-                }
-            }
-            "vrrp_lower_prio_no_advert" => {
-                g!().vrrp_lower_prio_no_advert = self.flag(file, kw, args)
-            }
-            "vrrp_higher_prio_send_advert" => {
-                g!().vrrp_higher_prio_send_advert = self.flag(file, kw, args)
-            }
-            "vrrp_version" => {
-                if let Some(v) = self.version(file, span, kw, args) {
-                    g!().vrrp_version = v;
-                }
-            }
-            "enable_script_security" => {
-                self.no_args(file, kw, args);
-                g!().enable_script_security = true;
             }
             "script_user" => {
                 if let Some(t) = self.need(span, kw, args) {
@@ -1525,19 +1954,6 @@ impl<'p> Parser<'p> {
         }
     }
 
-    fn version(
-        &mut self,
-        file: u16,
-        span: Span,
-        kw: &str,
-        args: &[Token<'_>],
-    ) -> Option<VrrpVersion> {
-        match self.uint(file, span, kw, args, 2, 3)? {
-            2 => Some(VrrpVersion::V2),
-            _ => Some(VrrpVersion::V3),
-        }
-    }
-
     // ----- vrrp_instance ---------------------------------------------
 
     fn instance(&mut self, i: u16, file: u16, kw: &str, span: Span, args: &[Token<'_>]) -> Handled {
@@ -1551,6 +1967,9 @@ impl<'p> Parser<'p> {
             () => {
                 self.extra[ix]
             };
+        }
+        if self.simple(INSTANCE_SIMPLE, i, file, kw, span, args) {
+            return Handled::Done;
         }
         match kw {
             "state" => {
@@ -1587,12 +2006,6 @@ impl<'p> Parser<'p> {
                     inst!().virtual_router_id = v as u8;
                 }
             }
-            "priority" => {
-                if let Some(v) = self.uint(file, span, kw, args, 1, 255) {
-                    inst!().priority = v as u8;
-                    ex!().set |= SET_PRIORITY;
-                }
-            }
             "advert_int" => {
                 if let Some(t) = self.need(span, kw, args) {
                     self.extra_words(file, kw, args, 1);
@@ -1609,21 +2022,6 @@ impl<'p> Parser<'p> {
                             ),
                         ),
                     }
-                }
-            }
-            "nopreempt" => {
-                self.no_args(file, kw, args);
-                inst!().nopreempt = true;
-                ex!().nopreempt_span = span;
-            }
-            "preempt" => {
-                self.no_args(file, kw, args);
-                inst!().nopreempt = false;
-            }
-            "preempt_delay" => {
-                if let Some(us) = self.seconds(file, span, kw, args, 0, 1_000_000_000) {
-                    inst!().preempt_delay_ms = ((us + 500) / 1000) as u32;
-                    ex!().preempt_delay_span = span;
                 }
             }
             "authentication" => {
@@ -1665,82 +2063,6 @@ impl<'p> Parser<'p> {
                     }
                 }
             }
-            "version" | "vrrp_version" => {
-                if let Some(v) = self.version(file, span, kw, args) {
-                    inst!().version = v;
-                    ex!().set |= SET_VERSION;
-                }
-            }
-            "accept" => {
-                self.no_args(file, kw, args);
-                inst!().accept = true;
-                ex!().set |= SET_ACCEPT;
-                ex!().accept_span = span;
-            }
-            "no_accept" => {
-                self.no_args(file, kw, args);
-                inst!().accept = false;
-                ex!().set |= SET_ACCEPT;
-                ex!().accept_span = span;
-            }
-            "garp_master_delay" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 0, 3600) {
-                    inst!().garp_master_delay_s = v;
-                    ex!().set |= SET_GARP_M_DELAY;
-                }
-            }
-            "garp_master_repeat" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 1000) {
-                    inst!().garp_master_repeat = v;
-                    ex!().set |= SET_GARP_M_REPEAT;
-                }
-            }
-            "garp_master_refresh" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 0, 86400) {
-                    inst!().garp_master_refresh_s = v;
-                    ex!().set |= SET_GARP_M_REFRESH;
-                }
-            }
-            "garp_master_refresh_repeat" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 1000) {
-                    inst!().garp_master_refresh_repeat = v;
-                    ex!().set |= SET_GARP_M_REFRESH_REPEAT;
-                }
-            }
-            "garp_lower_prio_delay" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 0, 3600) {
-                    inst!().garp_lower_prio_delay_s = v;
-                    ex!().set |= SET_GARP_L_DELAY;
-                    ex!().garp_l_delay_span = span;
-                }
-            }
-            "garp_lower_prio_repeat" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 0, 1000) {
-                    inst!().garp_lower_prio_repeat = v;
-                    ex!().set |= SET_GARP_L_REPEAT;
-                    ex!().garp_l_repeat_span = span;
-                }
-            }
-            "lower_prio_no_advert" => {
-                inst!().lower_prio_no_advert = self.flag(file, kw, args);
-                ex!().set |= SET_LOWER_PRIO;
-            }
-            "higher_prio_send_advert" => {
-                inst!().higher_prio_send_advert = self.flag(file, kw, args);
-                ex!().set |= SET_HIGHER_PRIO;
-            }
-            "skip_check_adv_addr" => {
-                inst!().skip_check_adv_addr = self.flag(file, kw, args);
-                ex!().set |= SET_SKIP_CHECK;
-            }
-            "down_timer_adverts" => {
-                if let Some(v) = self.uint(file, span, kw, args, 1, 100) {
-                    inst!().down_timer_adverts = v as u8;
-                    ex!().set |= SET_DOWN_TIMER;
-                    ex!().down_timer_span = span;
-                }
-            }
-            "v3_checksum_as_v2" => inst!().checksum_as_v2 = self.flag(file, kw, args),
             "track_interface" => {
                 return Handled::Block(Ctx::TrackInterface(Owner::Instance(i)), "track_interface");
             }
@@ -1777,14 +2099,6 @@ impl<'p> Parser<'p> {
                 if let Some(p) = self.path_arg(file, span, kw, args) {
                     inst!().notify_fifo = Some(p);
                 }
-            }
-            "smtp_alert" => {
-                inst!().smtp_alert = self.flag(file, kw, args);
-                ex!().set |= SET_SMTP;
-            }
-            "dont_track_primary" => {
-                self.no_args(file, kw, args);
-                inst!().dont_track_primary = true;
             }
             _ => return Handled::Unknown,
         }
@@ -2160,6 +2474,9 @@ impl<'p> Parser<'p> {
 
     fn script(&mut self, i: u16, file: u16, kw: &str, span: Span, args: &[Token<'_>]) -> Handled {
         let ix = usize::from(i);
+        if self.simple(SCRIPT_SIMPLE, i, file, kw, span, args) {
+            return Handled::Done;
+        }
         match kw {
             "script" => {
                 // keepalived takes the first (quoted) word as the command
@@ -2175,37 +2492,6 @@ impl<'p> Parser<'p> {
                         ),
                     );
                 }
-            }
-            "interval" => {
-                if let Some(us) = self.seconds(file, span, kw, args, 1000, 86_400_000_000) {
-                    self.cfg.scripts[ix].interval_ms = (us / 1000) as u32;
-                }
-            }
-            "timeout" => {
-                if let Some(us) = self.seconds(file, span, kw, args, 1000, 86_400_000_000) {
-                    self.cfg.scripts[ix].timeout_ms = (us / 1000) as u32;
-                    self.scripts_extra[ix].timeout_set = true;
-                }
-            }
-            "weight" => {
-                if let Some((w, r)) = self.weight_args(file, span, kw, args, 253) {
-                    self.cfg.scripts[ix].weight = w;
-                    self.cfg.scripts[ix].reverse = r;
-                }
-            }
-            "rise" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 1_000_000) {
-                    self.cfg.scripts[ix].rise = v;
-                }
-            }
-            "fall" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 1_000_000) {
-                    self.cfg.scripts[ix].fall = v;
-                }
-            }
-            "init_fail" => {
-                self.no_args(file, kw, args);
-                self.cfg.scripts[ix].init_fail = true;
             }
             "user" => {
                 if let Some(t) = self.need(span, kw, args) {
@@ -2232,6 +2518,9 @@ impl<'p> Parser<'p> {
         args: &[Token<'_>],
     ) -> Handled {
         let ix = usize::from(i);
+        if self.simple(PROCESS_SIMPLE, i, file, kw, span, args) {
+            return Handled::Done;
+        }
         match kw {
             "process" => {
                 if let Some(c) = self.command(file, span, kw, args) {
@@ -2259,38 +2548,6 @@ impl<'p> Parser<'p> {
                     }
                 }
             }
-            "full_command" => {
-                self.no_args(file, kw, args);
-                self.cfg.track_processes[ix].full_command = true;
-            }
-            "quorum" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 65535) {
-                    self.cfg.track_processes[ix].quorum = v;
-                }
-            }
-            "quorum_max" => {
-                if let Some(v) = self.u32_val(file, span, kw, args, 1, 65535) {
-                    self.cfg.track_processes[ix].quorum_max = v;
-                }
-            }
-            "weight" => {
-                if let Some((w, r)) = self.weight_args(file, span, kw, args, 254) {
-                    self.cfg.track_processes[ix].weight = w;
-                    self.cfg.track_processes[ix].reverse = r;
-                }
-            }
-            "delay" | "fork_delay" | "terminate_delay" => {
-                if let Some(us) = self.seconds(file, span, kw, args, 0, 3_600_000_000) {
-                    let ms = ((us + 500) / 1000) as u32;
-                    let t = &mut self.cfg.track_processes[ix];
-                    if kw != "terminate_delay" {
-                        t.fork_delay_ms = ms;
-                    }
-                    if kw != "fork_delay" {
-                        t.terminate_delay_ms = ms;
-                    }
-                }
-            }
             _ => return Handled::Unknown,
         }
         Handled::Done
@@ -2305,16 +2562,13 @@ impl<'p> Parser<'p> {
         args: &[Token<'_>],
     ) -> Handled {
         let ix = usize::from(i);
+        if self.simple(FILE_SIMPLE, i, file, kw, span, args) {
+            return Handled::Done;
+        }
         match kw {
             "file" => {
                 if let Some(p) = self.path_arg(file, span, kw, args) {
                     self.cfg.track_files[ix].file = p;
-                }
-            }
-            "weight" => {
-                if let Some((w, r)) = self.weight_args(file, span, kw, args, 254) {
-                    self.cfg.track_files[ix].weight = w;
-                    self.cfg.track_files[ix].reverse = r;
                 }
             }
             "init_file" => {
@@ -2365,6 +2619,9 @@ impl<'p> Parser<'p> {
         args: &[Token<'_>],
     ) -> Handled {
         let gx = usize::from(g);
+        if self.simple(GROUP_SIMPLE, g, file, kw, span, args) {
+            return Handled::Done;
+        }
         match kw {
             "group" => return Handled::Block(Ctx::SyncGroupMembers(g), "group"),
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
@@ -2372,7 +2629,6 @@ impl<'p> Parser<'p> {
                     set_notify(&mut self.cfg.sync_groups[gx].notify, kw, c);
                 }
             }
-            "smtp_alert" => self.cfg.sync_groups[gx].smtp_alert = self.flag(file, kw, args),
             "track_interface" => {
                 return Handled::Block(Ctx::TrackInterface(Owner::Group(g)), "track_interface");
             }
@@ -2393,10 +2649,6 @@ impl<'p> Parser<'p> {
                     Ctx::TrackRefs(Owner::Group(g), TrackKind::File),
                     "track_file",
                 );
-            }
-            "sync_group_tracking_weight" | "global_tracking" => {
-                self.no_args(file, kw, args);
-                self.cfg.sync_groups[gx].sync_group_tracking_weight = true;
             }
             _ => return Handled::Unknown,
         }

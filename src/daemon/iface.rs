@@ -332,20 +332,15 @@ pub fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
-/// `/proc/sys/net/ipv6/conf/IF/forwarding` is 1 (no allocation: the path
-/// is short enough for std's on-stack C string).
+/// `/proc/sys/net/ipv6/conf/IF/forwarding` is 1 (no allocation).
 pub fn ipv6_forwarding(ifname: &str) -> bool {
     use core::fmt::Write as _;
-    use std::io::Read as _;
     let mut path: heapless::String<64> = heapless::String::new();
     if write!(path, "/proc/sys/net/ipv6/conf/{ifname}/forwarding").is_err() {
         return false;
     }
-    let mut buf = [0u8; 8];
-    match std::fs::File::open(path.as_str()) {
-        Ok(mut f) => matches!(f.read(&mut buf), Ok(n) if n > 0 && buf[0] == b'1'),
-        Err(_) => false,
-    }
+    let mut buf = [0u8; 1];
+    matches!(crate::sys::read_prefix(path.as_bytes(), &mut buf), Ok(1) if buf[0] == b'1')
 }
 
 #[cfg(test)]

@@ -617,27 +617,69 @@ impl core::fmt::Display for CredsError {
     }
 }
 
-/// `name` NUL-terminated in `buf` (names are short: config names are at
-/// most `MAX_NAME_LEN` bytes).
-fn c_name<'a>(name: &str, buf: &'a mut [u8; 256]) -> Result<&'a CStr, CredsError> {
+/// Checks a user or group name (config names are at most `MAX_NAME_LEN`
+/// bytes; a NUL could never match).
+fn check_name(name: &str) -> Result<&[u8], CredsError> {
     let b = name.as_bytes();
-    if b.contains(&0) || b.len() >= buf.len() {
+    if b.contains(&0) || b.len() >= 256 {
         return Err(CredsError::BadName);
     }
-    buf[..b.len()].copy_from_slice(b);
-    buf[b.len()] = 0;
-    CStr::from_bytes_with_nul(&buf[..=b.len()]).map_err(|_| CredsError::BadName)
+    Ok(b)
+}
+
+/// Resolves `user` (and `group`, else the user's primary group) to ids.
+/// Start-up only (reads files).
+pub fn resolve_creds(user: &str, group: Option<&str>) -> Result<Creds, CredsError> {
+    let (uid, gid) = user_ids(check_name(user)?)?;
+    let mut creds = Creds { uid, gid };
+    if let Some(g) = group {
+        creds.gid = resolve_group(g)?;
+    }
+    Ok(creds)
+}
+
+/// Resolves a group name to its id. Start-up only.
+pub fn resolve_group(group: &str) -> Result<u32, CredsError> {
+    group_id(check_name(group)?)
+}
+
+/// musl (the router builds): straight from `/etc/passwd` ([`super::passwd`]).
+#[cfg(target_env = "musl")]
+fn user_ids(name: &[u8]) -> Result<(u32, u32), CredsError> {
+    super::passwd::user_in(super::passwd::PASSWD, name)
+        .map_err(|e| CredsError::Lookup(e.raw_os_error().unwrap_or(0)))?
+        .ok_or(CredsError::UnknownUser)
+}
+
+/// musl (the router builds): straight from `/etc/group` ([`super::passwd`]).
+#[cfg(target_env = "musl")]
+fn group_id(name: &[u8]) -> Result<u32, CredsError> {
+    super::passwd::group_in(super::passwd::GROUP, name)
+        .map_err(|e| CredsError::Lookup(e.raw_os_error().unwrap_or(0)))?
+        .ok_or(CredsError::UnknownGroup)
 }
 
 /// Bytes for the strings `getpwnam_r` / `getgrnam_r` return.
+#[cfg(not(target_env = "musl"))]
 const NSS_BUF: usize = 16 * 1024;
 
-/// Resolves `user` (and `group`, else the user's primary group) to ids.
-/// Start-up only (NSS may read files).
-pub fn resolve_creds(user: &str, group: Option<&str>) -> Result<Creds, CredsError> {
-    let mut name = [0u8; 256];
-    let cuser = c_name(user, &mut name)?;
-    let mut pw: libc::passwd = unsafe_zeroed_passwd();
+/// `name` NUL-terminated in `buf` (checked by [`check_name`]: no NUL,
+/// shorter than `buf`).
+#[cfg(not(target_env = "musl"))]
+fn c_name<'a>(name: &[u8], buf: &'a mut [u8; 256]) -> Result<&'a CStr, CredsError> {
+    buf[..name.len()].copy_from_slice(name);
+    buf[name.len()] = 0;
+    CStr::from_bytes_with_nul(&buf[..=name.len()]).map_err(|_| CredsError::BadName)
+}
+
+/// glibc (servers): through NSS (`getpwnam_r`), as keepalived does.
+#[cfg(not(target_env = "musl"))]
+fn user_ids(name: &[u8]) -> Result<(u32, u32), CredsError> {
+    let mut cbuf = [0u8; 256];
+    let cuser = c_name(name, &mut cbuf)?;
+    // SAFETY: `passwd` is a plain C struct of integers and pointers, for
+    // which all-zero bytes (null pointers, 0 ids) is a valid value.
+    let mut pw: libc::passwd = unsafe { core::mem::zeroed() };
     let mut res: *mut libc::passwd = core::ptr::null_mut();
     let mut buf = [0 as libc::c_char; NSS_BUF];
     // SAFETY: all pointers are valid for the call; `buf` outlives it and
@@ -657,26 +699,14 @@ pub fn resolve_creds(user: &str, group: Option<&str>) -> Result<Creds, CredsErro
     if res.is_null() {
         return Err(CredsError::UnknownUser);
     }
-    let mut creds = Creds {
-        uid: pw.pw_uid,
-        gid: pw.pw_gid,
-    };
-    if let Some(g) = group {
-        creds.gid = resolve_group(g)?;
-    }
-    Ok(creds)
+    Ok((pw.pw_uid, pw.pw_gid))
 }
 
-fn unsafe_zeroed_passwd() -> libc::passwd {
-    // SAFETY: `passwd` is a plain C struct of integers and pointers, for
-    // which all-zero bytes (null pointers, 0 ids) is a valid value.
-    unsafe { core::mem::zeroed() }
-}
-
-/// Resolves a group name to its id. Start-up only.
-pub fn resolve_group(group: &str) -> Result<u32, CredsError> {
-    let mut name = [0u8; 256];
-    let cgroup = c_name(group, &mut name)?;
+/// glibc (servers): through NSS (`getgrnam_r`), as keepalived does.
+#[cfg(not(target_env = "musl"))]
+fn group_id(name: &[u8]) -> Result<u32, CredsError> {
+    let mut cbuf = [0u8; 256];
+    let cgroup = c_name(name, &mut cbuf)?;
     // SAFETY: `group` is a plain C struct; all-zero is a valid value.
     let mut gr: libc::group = unsafe { core::mem::zeroed() };
     let mut res: *mut libc::group = core::ptr::null_mut();

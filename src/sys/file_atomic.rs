@@ -16,7 +16,7 @@
 
 use core::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -202,7 +202,8 @@ fn tmp_suffix(out: &mut [u8; 24]) -> &[u8] {
     &out[..n]
 }
 
-fn write_all(fd: &OwnedFd, mut data: &[u8]) -> io::Result<()> {
+/// Writes all of `data` to `fd` (retrying short writes and `EINTR`).
+pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
         // SAFETY: `data` is a live, initialised slice of `data.len()` bytes;
         // the kernel only reads from it.
@@ -285,7 +286,7 @@ fn atomic_with(
 
 /// Atomically replaces `path` with `data` (file mode `mode`).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-    atomic_with(path, mode, true, &mut |fd| write_all(fd, data))
+    atomic_with(path, mode, true, &mut |fd| write_all(fd.as_fd(), data))
 }
 
 /// Why [`write_atomic_fmt`] failed.
@@ -305,16 +306,30 @@ impl fmt::Display for FmtWriteError {
     }
 }
 
-/// Streams formatted text to a file descriptor through a fixed stack
-/// buffer; the first I/O error is kept and stops the formatting.
-struct FdWriter<'a> {
-    fd: &'a OwnedFd,
+/// Streams formatted text to a file descriptor through a fixed
+/// [`STREAM_BUF_BYTES`] buffer; the first I/O error is kept and stops the
+/// formatting. Nothing reaches `fd` before a [`FdWriter::flush`] or a full
+/// buffer.
+pub struct FdWriter<'a> {
+    fd: BorrowedFd<'a>,
     buf: FixedBuf<STREAM_BUF_BYTES>,
     err: Option<io::Error>,
 }
 
-impl FdWriter<'_> {
-    fn flush(&mut self) -> io::Result<()> {
+impl<'a> FdWriter<'a> {
+    pub fn new(fd: BorrowedFd<'a>) -> Self {
+        FdWriter {
+            fd,
+            buf: FixedBuf::new(),
+            err: None,
+        }
+    }
+
+    /// Writes out what is buffered; reports the first error seen.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if let Some(e) = self.err.take() {
+            return Err(e);
+        }
         let r = write_all(self.fd, self.buf.as_bytes());
         self.buf.clear();
         r
@@ -377,11 +392,7 @@ fn fmt_with(
 ) -> Result<(), FmtWriteError> {
     let mut format_failed = false;
     let r = atomic_with(path, mode, durable, &mut |fd| {
-        let mut w = FdWriter {
-            fd,
-            buf: FixedBuf::new(),
-            err: None,
-        };
+        let mut w = FdWriter::new(fd.as_fd());
         let res = render(&mut w);
         if let Some(e) = w.err.take() {
             return Err(e);

@@ -153,8 +153,12 @@ impl IpvsSocket {
     fn lookup(&mut self) -> Result<u16, OpenError> {
         let seq = self.next_seq();
         let mut tx = [0u8; IPVS_MSG_MAX];
-        let n = wipvs::emit_get_family(&mut tx, seq)
-            .map_err(|_| OpenError::Io(io::Error::other("family request does not fit")))?;
+        let n = wipvs::emit_get_family(&mut tx, seq).map_err(|_| {
+            OpenError::Io(super::fixed_error(
+                io::ErrorKind::Other,
+                "family request does not fit",
+            ))
+        })?;
         self.send(&tx[..n]).map_err(OpenError::Io)?;
         // The reply (NEWFAMILY) comes first, then the ACK.
         let mut family = None;
@@ -238,7 +242,7 @@ impl IpvsSocket {
                             }
                         }
                         Err(_) => {
-                            return Err(io::Error::new(
+                            return Err(super::fixed_error(
                                 io::ErrorKind::InvalidData,
                                 "malformed IPVS reply",
                             ));
@@ -269,11 +273,11 @@ impl IpvsSocket {
         let seq = self.next_seq();
         let mut tx = [0u8; IPVS_MSG_MAX];
         let n = wipvs::emit(&mut tx, self.family, seq, req)
-            .map_err(|_| io::Error::other("IPVS request does not fit"))?;
+            .map_err(|_| super::fixed_error(io::ErrorKind::Other, "IPVS request does not fit"))?;
         self.send(&tx[..n])?;
         match self.recv_reply(seq)? {
             Reply::Ack { errno, .. } => Ok(errno),
-            Reply::Family { .. } => Err(io::Error::new(
+            Reply::Family { .. } => Err(super::fixed_error(
                 io::ErrorKind::InvalidData,
                 "unexpected reply to an IPVS request",
             )),

@@ -22,15 +22,41 @@ pub mod ipvs;
 pub mod netlink;
 pub mod netns;
 pub mod packet_sock;
+pub mod passwd;
 pub mod pidfile;
 pub mod poll;
 pub mod procscan;
 pub mod sched;
 pub mod signal;
+pub mod stdio;
 pub mod tcp;
 pub mod timerfd;
 pub mod unix_sock;
 pub mod vrrp_sock;
+
+/// An `io::Error` with a fixed message, for the few errors that are not an
+/// errno. `io::Error::new(kind, "text")` copies the text into a `String`
+/// and links std's string escaping for its `Debug` (about 1.7 KiB on
+/// mips); this boxes only the `&'static str`.
+pub(crate) fn fixed_error(kind: io::ErrorKind, msg: &'static str) -> io::Error {
+    io::Error::new(kind, FixedMsg(msg))
+}
+
+struct FixedMsg(&'static str);
+
+impl core::fmt::Debug for FixedMsg {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl core::fmt::Display for FixedMsg {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for FixedMsg {}
 
 /// Integer types a libc call can return (-1 on error).
 pub trait CReturn: Copy + PartialEq {
@@ -67,7 +93,7 @@ pub const IFNAMSIZ: usize = libc::IFNAMSIZ;
 pub(crate) fn ifname_c(name: &str) -> io::Result<[libc::c_char; IFNAMSIZ]> {
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.len() >= IFNAMSIZ || bytes.contains(&0) {
-        return Err(io::Error::new(
+        return Err(fixed_error(
             io::ErrorKind::InvalidInput,
             "interface name must be 1..15 bytes without NUL",
         ));
@@ -150,6 +176,96 @@ pub fn file_kind(path: &std::ffi::CStr) -> Option<FileKind> {
         libc::S_IFDIR => FileKind::Directory,
         _ => FileKind::Other,
     })
+}
+
+/// Linux's `PATH_MAX`: the longest path, its NUL included.
+pub const PATH_MAX: usize = 4096;
+
+/// `path` NUL-terminated in `buf`: `InvalidInput` if it contains a NUL,
+/// `ENAMETOOLONG` past [`PATH_MAX`] (what std's path functions do, without
+/// their heap fallback for long paths).
+pub fn c_path<'a>(path: &[u8], buf: &'a mut [u8; PATH_MAX]) -> io::Result<&'a std::ffi::CStr> {
+    if path.contains(&0) {
+        return Err(fixed_error(
+            io::ErrorKind::InvalidInput,
+            "path contains a NUL byte",
+        ));
+    }
+    let Some(dst) = buf.get_mut(..path.len()) else {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    };
+    dst.copy_from_slice(path);
+    let Some(nul) = buf.get_mut(path.len()) else {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    };
+    *nul = 0;
+    std::ffi::CStr::from_bytes_with_nul(&buf[..=path.len()])
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `stat(path)`; `None` if it fails.
+fn stat_path(path: &[u8], follow: bool) -> Option<libc::stat> {
+    let mut b = [0u8; PATH_MAX];
+    let c = c_path(path, &mut b).ok()?;
+    // SAFETY: `stat` is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and `st` writable for the call.
+    let r = unsafe {
+        if follow {
+            libc::stat(c.as_ptr(), &mut st)
+        } else {
+            libc::lstat(c.as_ptr(), &mut st)
+        }
+    };
+    (r == 0).then_some(st)
+}
+
+/// Whether `path` exists (`stat` succeeds: a symlink is followed), like
+/// `Path::exists`.
+pub fn path_exists(path: &str) -> bool {
+    stat_path(path.as_bytes(), true).is_some()
+}
+
+/// Whether `path` itself (not followed) is a unix socket; `None` if there
+/// is nothing at `path` (or it cannot be seen).
+pub fn is_socket(path: &[u8]) -> Option<bool> {
+    stat_path(path, false).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK)
+}
+
+/// `unlink(path)`.
+pub fn remove_file(path: &[u8]) -> io::Result<()> {
+    let mut b = [0u8; PATH_MAX];
+    let c = c_path(path, &mut b)?;
+    // SAFETY: `c` is NUL-terminated and lives across the call.
+    cerr(unsafe { libc::unlink(c.as_ptr()) }).map(|_| ())
+}
+
+/// Opens `path` (`O_CLOEXEC` added) with `mode` for a created file.
+pub fn open_path(path: &[u8], flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+    let mut b = [0u8; PATH_MAX];
+    let c = c_path(path, &mut b)?;
+    // SAFETY: `c` is NUL-terminated; the result is checked by `owned_fd`.
+    owned_fd(unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })
+}
+
+/// Reads the start of the file `path` into `buf` (until `buf` is full or
+/// the end of the file); returns the bytes read.
+pub fn read_prefix(path: &[u8], buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let fd = open_path(path, libc::O_RDONLY, 0)?;
+    let mut n = 0;
+    while n < buf.len() {
+        let rest = &mut buf[n..];
+        // SAFETY: `rest` is writable for its length during the call.
+        let r = cerr(unsafe { libc::read(fd.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) });
+        match r {
+            Ok(0) => break,
+            Ok(k) => n += k as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Writes `data` to `path` (created 0644 or truncated), in one `write`.

@@ -22,7 +22,7 @@ where
     T: Send,
 {
     if name.is_empty() || name.contains('/') || name.starts_with('.') {
-        return Err(io::Error::new(
+        return Err(super::fixed_error(
             io::ErrorKind::InvalidInput,
             "bad namespace name",
         ));
@@ -37,6 +37,6 @@ where
             Ok(f())
         })
         .join()
-        .map_err(|_| io::Error::other("thread in netns panicked"))?
+        .map_err(|_| super::fixed_error(io::ErrorKind::Other, "thread in netns panicked"))?
     })
 }

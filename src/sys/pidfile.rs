@@ -3,9 +3,12 @@
 //!
 //! Written once at start-up and removed at exit; not on the loop's path.
 
-use std::fs;
-use std::io::{self, Write};
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+use super::file_atomic::{FixedBuf, write_all};
 
 /// Writes this process's pid to `path` (mode 0644, replacing any old file).
 ///
@@ -17,20 +20,21 @@ pub fn write(path: &Path) -> io::Result<()> {
     if let Some(pid) = running_pid(path)
         && pid != me
     {
-        return Err(io::Error::new(
+        return Err(super::fixed_error(
             io::ErrorKind::AlreadyExists,
             "pid file names a running process",
         ));
     }
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(path)?;
-    writeln!(f, "{me}")?;
-    f.sync_all()
+    let fd = super::open_path(
+        path.as_os_str().as_bytes(),
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+        0o644,
+    )?;
+    let mut line = FixedBuf::<16>::new();
+    let _ = core::fmt::write(&mut line, format_args!("{me}\n"));
+    write_all(fd.as_fd(), line.as_bytes())?;
+    // SAFETY: `fd` is an open descriptor owned here.
+    super::cerr(unsafe { libc::fsync(std::os::fd::AsRawFd::as_raw_fd(&fd)) }).map(|_| ())
 }
 
 /// Removes the pid file if it still names this process.
@@ -39,38 +43,21 @@ pub fn remove(path: &Path) -> io::Result<()> {
     let me = unsafe { libc::getpid() };
     match read_pid(path) {
         Some(pid) if pid != me => Ok(()),
-        _ => match fs::remove_file(path) {
+        _ => match super::remove_file(path.as_os_str().as_bytes()) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             r => r,
         },
     }
 }
 
-/// The pid stored in `path`, if the file exists and holds a number (read
-/// into a stack buffer: `remove` runs after the loop, where the daemon
-/// allocates nothing either; a file longer than the buffer holds no pid).
+/// The pid stored in `path`, if the file exists and holds a number (and
+/// nothing else but white space).
 pub fn read_pid(path: &Path) -> Option<libc::pid_t> {
-    use std::io::Read;
-    let mut buf = [0u8; 32];
-    let mut f = fs::File::open(path).ok()?;
-    let mut n = 0;
-    loop {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-        if n == buf.len() {
-            return None;
-        }
-    }
-    core::str::from_utf8(&buf[..n])
-        .ok()?
-        .trim()
-        .parse::<libc::pid_t>()
-        .ok()
-        .filter(|p| *p > 0)
+    let mut buf = [0u8; 64];
+    let n = super::read_prefix(path.as_os_str().as_bytes(), &mut buf).ok()?;
+    // A full buffer: more follows, which cannot be a pid and white space.
+    let text = core::str::from_utf8(buf.get(..n).filter(|_| n < buf.len())?).ok()?;
+    text.trim().parse::<libc::pid_t>().ok().filter(|p| *p > 0)
 }
 
 /// The pid stored in `path` if that process is alive.
@@ -85,6 +72,7 @@ pub fn running_pid(path: &Path) -> Option<libc::pid_t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn write_read_remove() {
@@ -110,18 +98,22 @@ mod tests {
         assert_eq!(write(&p).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
         remove(&p).unwrap(); // names another process: left alone
         assert!(p.exists());
-        // Not a pid: garbage, too long, negative.
-        for junk in [
-            "x\n",
-            "1234567890123456789012345678901234567890\n",
-            "-5\n",
-            "",
+        // Numbers with white space around them; anything else is no pid.
+        for (text, pid) in [
+            (" 42 \n", Some(42)),
+            ("+7", Some(7)),
+            ("0\n", None),
+            ("-3\n", None),
+            ("12 13\n", None),
+            ("", None),
+            ("\u{ff}", None),
         ] {
-            fs::write(&p, junk).unwrap();
-            assert_eq!(read_pid(&p), None, "{junk:?}");
+            fs::write(&p, text).unwrap();
+            assert_eq!(read_pid(&p), pid, "{text:?}");
         }
-        fs::write(&p, " 42 \n").unwrap();
-        assert_eq!(read_pid(&p), Some(42));
+        fs::write(&p, format!("1{}\n", " ".repeat(100))).unwrap();
+        assert_eq!(read_pid(&p), None, "longer than the read buffer");
+        assert_eq!(read_pid(&dir.join("none")), None);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

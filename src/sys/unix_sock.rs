@@ -24,7 +24,7 @@ pub const LISTEN_BACKLOG: libc::c_int = 8;
 fn sockaddr_un(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
     let bytes = path.as_os_str().as_bytes();
     if bytes.is_empty() || bytes.len() >= SUN_PATH_LEN || bytes.contains(&0) {
-        return Err(io::Error::new(
+        return Err(super::fixed_error(
             io::ErrorKind::InvalidInput,
             "unix socket path empty, too long (max 107 bytes) or containing NUL",
         ));
@@ -60,16 +60,15 @@ impl UnixListener {
     /// `path` is an error (never delete what is not ours).
     pub fn bind(path: &Path) -> io::Result<UnixListener> {
         let (sa, len) = sockaddr_un(path)?;
-        if let Ok(meta) = std::fs::symlink_metadata(path) {
-            use std::os::unix::fs::FileTypeExt;
-            if meta.file_type().is_socket() {
-                std::fs::remove_file(path)?;
-            } else {
-                return Err(io::Error::new(
+        match super::is_socket(path.as_os_str().as_bytes()) {
+            Some(true) => super::remove_file(path.as_os_str().as_bytes())?,
+            Some(false) => {
+                return Err(super::fixed_error(
                     io::ErrorKind::AlreadyExists,
                     "status socket path exists and is not a socket",
                 ));
             }
+            None => {}
         }
         let fd = stream_socket(true)?;
         // The socket file gets 0600 from the umask at bind time (fchmod does
@@ -182,7 +181,7 @@ impl UnixStream {
                     unsafe { libc::poll(core::ptr::null_mut(), 0, 10) };
                 }
                 Err(e) if super::would_block(&e) => {
-                    return Err(io::Error::new(
+                    return Err(super::fixed_error(
                         io::ErrorKind::TimedOut,
                         "status socket busy (backlog full)",
                     ));
@@ -249,7 +248,10 @@ impl UnixStream {
         while !buf.is_empty() {
             let n = self.write(buf)?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, "send returned 0"));
+                return Err(super::fixed_error(
+                    io::ErrorKind::WriteZero,
+                    "send returned 0",
+                ));
             }
             buf = buf.get(n..).unwrap_or(&[]);
         }
