@@ -19,7 +19,9 @@ use crate::limits::*;
 pub const IFNAME_LEN: usize = 15;
 
 pub type Name = String<MAX_NAME_LEN>;
-pub type IfName = String<IFNAME_LEN>;
+/// An interface name with a one-byte length (16 bytes: every VIP holds two,
+/// `dev` and `label`).
+pub type IfName = String<IFNAME_LEN, u8>;
 pub type PathStr = String<MAX_PATH_LEN>;
 pub type Command = String<MAX_CMD_LEN>;
 pub type Email = String<64>;

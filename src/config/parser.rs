@@ -1224,7 +1224,9 @@ impl<'p> Parser<'p> {
     }
 
     fn ifname(&mut self, file: u16, kw: &str, t: &Token<'_>) -> Option<IfName> {
-        self.string::<IFNAME_LEN>(file, kw, t, "")
+        // The same capacity, a one-byte length: cannot fail.
+        let s = self.string::<IFNAME_LEN>(file, kw, t, "")?;
+        IfName::try_from(s.as_str()).ok()
     }
 
     fn path_arg(&mut self, file: u16, span: Span, kw: &str, args: &[Token<'_>]) -> Option<PathStr> {

@@ -1388,3 +1388,15 @@ fn random_input_never_panics() {
         assert!(d.items.len() <= crate::limits::MAX_DIAGNOSTICS);
     }
 }
+
+/// `Config::instances` is written contiguously, so every byte of an `InstanceConfig` is
+/// resident for every configured instance (board/budgets.sh rss): 2 x MAX_VIPS addresses and
+/// the notify hooks are the parts that scale. An address is 72 bytes (interface names with a
+/// one-byte length, the place kept), the notify hooks six pool indices.
+#[test]
+fn per_instance_parts_stay_small() {
+    use core::mem::size_of;
+    assert!(size_of::<VirtualIp>() <= 72, "{}", size_of::<VirtualIp>());
+    assert_eq!(size_of::<Option<IfName>>(), IFNAME_LEN + 2);
+    assert!(size_of::<Notify>() <= 24, "{}", size_of::<Notify>());
+}
