@@ -95,6 +95,13 @@ const LIMITS: &[(&str, usize, usize, usize, &str)] = &[
         4096,
         "bytes in a script or notify command line",
     ),
+    (
+        "MAX_NOTIFY_CMDS",
+        256,
+        1,
+        4096,
+        "notify commands of a configuration, all together (the notify_* commands of instances and sync groups; with the lvs feature also notify_up, notify_down, quorum_up and quorum_down)",
+    ),
     ("MAX_PATH_LEN", 128, 32, 4096, "bytes in a file path"),
     (
         "MAX_NAME_LEN",

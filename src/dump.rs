@@ -792,15 +792,15 @@ fn write_instance_data<W: Write + ?Sized>(
     )?;
     writeln!(w, "   Notify deleted = Fault")?;
     let n = &c.notify;
-    for (word, cmd) in [
-        ("Backup", &n.notify_backup),
-        ("Master", &n.notify_master),
-        ("Fault", &n.notify_fault),
-        ("Stop", &n.notify_stop),
-        ("Generic", &n.notify),
-        ("Master rx lower pri", &n.notify_master_rx_lower_pri),
+    for (word, id) in [
+        ("Backup", n.notify_backup),
+        ("Master", n.notify_master),
+        ("Fault", n.notify_fault),
+        ("Stop", n.notify_stop),
+        ("Generic", n.notify),
+        ("Master rx lower pri", n.notify_master_rx_lower_pri),
     ] {
-        if let Some(cmd) = cmd {
+        if let Some(cmd) = d.config.cmd(id) {
             writeln!(w, "   {word} state transition script = {cmd}")?;
         }
     }
@@ -959,15 +959,15 @@ fn json_data<W: Write + ?Sized>(w: &mut W, d: &DumpInput<'_>, id: InstanceId) ->
     )?;
     let f = &mut false;
     let n = &c.notify;
-    for (k, cmd) in [
-        ("script_backup", &n.notify_backup),
-        ("script_master", &n.notify_master),
-        ("script_fault", &n.notify_fault),
-        ("script_stop", &n.notify_stop),
-        ("script", &n.notify),
-        ("script_master_rx_lower_pri", &n.notify_master_rx_lower_pri),
+    for (k, id) in [
+        ("script_backup", n.notify_backup),
+        ("script_master", n.notify_master),
+        ("script_fault", n.notify_fault),
+        ("script_stop", n.notify_stop),
+        ("script", n.notify),
+        ("script_master_rx_lower_pri", n.notify_master_rx_lower_pri),
     ] {
-        if let Some(cmd) = cmd {
+        if let Some(cmd) = d.config.cmd(id) {
             key(w, f, k)?;
             write!(w, "{}", JsonStr(cmd))?;
         }

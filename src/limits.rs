@@ -19,3 +19,7 @@ const _: () = assert!(
     "a VRRP advert carries at most 255 addresses"
 );
 const _: () = assert!(MAX_SYNC_GROUP_MEMBERS <= MAX_INSTANCES);
+const _: () = assert!(
+    MAX_NOTIFY_CMDS <= u16::MAX as usize,
+    "a notify command is referenced by a u16 (config::model::CmdId)"
+);

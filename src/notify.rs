@@ -9,7 +9,7 @@
 
 use core::fmt::Write as _;
 
-use crate::config::model::{NOTIFY_GENERIC, Notify, NotifyCmd};
+use crate::config::model::{CmdId, Notify, NotifyCmd};
 use crate::limits::MAX_NAME_LEN;
 use crate::track::cmdline::{Argv, CmdError, build_argv};
 use crate::vrrp::NotifyState;
@@ -51,7 +51,7 @@ impl Event<'_> {
     }
 }
 
-/// The slot in [`Notify::commands`] of the specific command for `state`
+/// The slot in [`Notify::ids`] of the specific command for `state`
 /// (`notify_master` for MASTER...).
 pub const fn specific_slot(state: NotifyState) -> usize {
     match state {
@@ -62,9 +62,15 @@ pub const fn specific_slot(state: NotifyState) -> usize {
     }
 }
 
-/// The specific command for `state` (`notify_master` for MASTER...).
-pub fn specific_command(n: &Notify, state: NotifyState) -> Option<&NotifyCmd> {
-    n.commands()[specific_slot(state)].1
+/// The specific command for `state` (`notify_master` for MASTER...): its
+/// id and the command in `cmds` (the configuration's pool).
+pub fn specific_command<'a>(
+    cmds: &'a [NotifyCmd],
+    n: &Notify,
+    state: NotifyState,
+) -> Option<(CmdId, &'a NotifyCmd)> {
+    let id = n.ids()[specific_slot(state)].1?;
+    Some((id, cmds.get(id.index())?))
 }
 
 /// A specific `notify_*` command's argument vector: exactly as configured.
@@ -105,28 +111,30 @@ pub fn generic_argv(cmd: &str, ev: &Event<'_>, out: &mut Argv) -> Result<(), Cmd
     )
 }
 
-/// Calls `f` with the slot in [`Notify::commands`] (which says whose
-/// credentials the command runs with) and the argument vector of every
-/// command `n` runs for `ev`, in keepalived's order (specific first, then
-/// generic). A command that cannot be built is passed as `Err` (the caller
-/// logs it).
+/// Calls `f` with the id (which says whose credentials the command runs
+/// with) and the argument vector of every command `n` runs for `ev`, in
+/// keepalived's order (specific first, then generic). `cmds` is the
+/// configuration's pool of commands. A command that cannot be built is
+/// passed as `Err` (the caller logs it).
 pub fn for_each_command(
+    cmds: &[NotifyCmd],
     n: &Notify,
     ev: &Event<'_>,
     scratch: &mut Argv,
-    mut f: impl FnMut(usize, Result<&Argv, CmdError>),
+    mut f: impl FnMut(CmdId, Result<&Argv, CmdError>),
 ) {
-    if let Some(c) = specific_command(n, ev.state) {
-        let slot = specific_slot(ev.state);
+    if let Some((id, c)) = specific_command(cmds, n, ev.state) {
         match specific_argv(c, scratch) {
-            Ok(()) => f(slot, Ok(scratch)),
-            Err(e) => f(slot, Err(e)),
+            Ok(()) => f(id, Ok(scratch)),
+            Err(e) => f(id, Err(e)),
         }
     }
-    if let Some(c) = &n.notify {
+    if let Some(id) = n.notify
+        && let Some(c) = cmds.get(id.index())
+    {
         match generic_argv(c, ev, scratch) {
-            Ok(()) => f(NOTIFY_GENERIC, Ok(scratch)),
-            Err(e) => f(NOTIFY_GENERIC, Err(e)),
+            Ok(()) => f(id, Ok(scratch)),
+            Err(e) => f(id, Err(e)),
         }
     }
 }
@@ -195,8 +203,10 @@ mod tests {
             .collect()
     }
 
-    fn cmd(s: &str) -> Option<NotifyCmd> {
-        NotifyCmd::new(s)
+    /// `s` added to the pool `cmds`.
+    fn cmd(cmds: &mut std::vec::Vec<NotifyCmd>, s: &str) -> Option<CmdId> {
+        cmds.push(NotifyCmd::new(s).unwrap());
+        Some(CmdId(u16::try_from(cmds.len() - 1).unwrap()))
     }
 
     #[test]
@@ -241,13 +251,19 @@ mod tests {
 
     #[test]
     fn generic_gets_four_args_specific_none() {
+        // Pool order unlike slot order: the ids, not the slots, count.
+        let mut cmds = std::vec::Vec::new();
+        let notify = cmd(&mut cmds, "/usr/bin/notify.sh --x");
+        let never = cmd(&mut cmds, "/bin/never");
+        let stop = cmd(&mut cmds, "/bin/stop");
+        let master = cmd(&mut cmds, "/etc/keepvip/master.sh now");
         let n = Notify {
-            notify_master: cmd("/etc/keepvip/master.sh now"),
+            notify_master: master,
             notify_backup: None,
             notify_fault: None,
-            notify_stop: cmd("/bin/stop"),
-            notify: cmd("/usr/bin/notify.sh --x"),
-            notify_master_rx_lower_pri: cmd("/bin/never"),
+            notify_stop: stop,
+            notify,
+            notify_master_rx_lower_pri: never,
         };
         let ev = Event {
             kind: NotifyKind::Instance,
@@ -257,12 +273,12 @@ mod tests {
         };
         let mut scratch = Argv::new();
         let mut seen = std::vec::Vec::new();
-        let mut slots = std::vec::Vec::new();
-        for_each_command(&n, &ev, &mut scratch, |slot, a| {
-            slots.push(slot);
+        let mut ids = std::vec::Vec::new();
+        for_each_command(&cmds, &n, &ev, &mut scratch, |id, a| {
+            ids.push(Some(id));
             seen.push(words(a.unwrap()))
         });
-        assert_eq!(slots, [0, crate::config::model::NOTIFY_GENERIC]);
+        assert_eq!(ids, [master, notify]);
         assert_eq!(
             seen,
             [
@@ -285,7 +301,9 @@ mod tests {
             priority: 150,
         };
         seen.clear();
-        for_each_command(&n, &g, &mut scratch, |_, a| seen.push(words(a.unwrap())));
+        for_each_command(&cmds, &n, &g, &mut scratch, |_, a| {
+            seen.push(words(a.unwrap()))
+        });
         assert_eq!(
             seen,
             [vec![
@@ -302,7 +320,9 @@ mod tests {
             ..ev
         };
         seen.clear();
-        for_each_command(&n, &s, &mut scratch, |_, a| seen.push(words(a.unwrap())));
+        for_each_command(&cmds, &n, &s, &mut scratch, |_, a| {
+            seen.push(words(a.unwrap()))
+        });
         assert_eq!(seen[0], ["/bin/stop"]);
         assert_eq!(seen[1][4..], ["STOP", "7"]);
     }

@@ -383,6 +383,47 @@ fn misc_check_user_is_checked() {
     );
 }
 
+/// `notify_up`/`notify_down`/`quorum_up`/`quorum_down CMD [USER [GROUP]]`, as keepalived reads
+/// them: -t resolves the user and group at the keyword's place, like a VRRP notify command's.
+#[cfg(feature = "lvs")]
+#[test]
+fn lvs_notify_command_user_is_checked() {
+    if std::env::var_os("KEEPVIP_QEMU").is_some() {
+        eprintln!("skipped under qemu-user (KEEPVIP_QEMU): spawns the target binary");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kv-lvs-notify-user-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("k.conf");
+    let t = |rs_body: &str| {
+        std::fs::write(
+            &f,
+            format!(
+                "global_defs {{\n    enable_script_security\n}}\nvrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {{\n        192.0.2.100/24\n    }}\n}}\nvirtual_server 192.0.2.100 80 {{\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    quorum_up \"/bin/true up\" nobody nogroup\n    real_server 198.51.100.11 80 {{\n{rs_body}    }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        run(&["-t", "-f", f.to_str().unwrap()])
+    };
+    let (code, _, err) =
+        t("        notify_up \"/bin/true up\" nobody\n        notify_down /bin/true\n");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = t("        notify_down \"/bin/true down\" no_such_user_kv\n");
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(":17:9: error: real_server: notify_down: user no_such_user_kv: no such user"),
+        "{err}"
+    );
+    // Unquoted (as keepvip read it before: one command line): the second word is the user.
+    let (code, _, err) = t("        notify_up /bin/touch /tmp/kv-x\n");
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(":17:9: error: real_server: notify_up: user /tmp/kv-x"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// keepalived's `notify_* CMD [USER [GROUP]]`: the words after the quoted
 /// command are the user and group it runs as, checked by -t with the
 /// keyword's place; an unquoted command line with arguments is read the

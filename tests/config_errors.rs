@@ -4,10 +4,10 @@
 mod config_common;
 use config_common::*;
 
-use keepvip::config::{Config, ConfigSource, Diagnostics, SourceError, parse};
+use keepvip::config::{Config, ConfigSource, Diagnostics, MemorySource, SourceError, parse};
 use keepvip::sys::config_fs::FsSource;
 
-use keepvip::limits::MAX_VIPS;
+use keepvip::limits::{MAX_INSTANCES, MAX_NOTIFY_CMDS, MAX_VIPS};
 
 const DIR: &str = "tests/fixtures/broken";
 
@@ -97,6 +97,69 @@ fn vip_count_over_capacity() {
     );
     assert!(got[0].contains("KEEPVIP_MAX_VIPS"), "{got:?}");
     assert_eq!(got.len(), 1, "reported once: {got:?}");
+}
+
+/// The notify commands of a configuration share one pool of `MAX_NOTIFY_CMDS`: the first
+/// command over it is an error at its keyword's file:line:col, naming the build variable,
+/// reported once (the commands after it are not reported again).
+#[test]
+fn notify_command_count_over_capacity() {
+    const PER_INSTANCE: usize = 6;
+    let want = MAX_NOTIFY_CMDS + 1;
+    let instances = want.div_ceil(PER_INSTANCE) + 1;
+    if instances > MAX_INSTANCES {
+        println!(
+            "skipped: {want} notify commands need {instances} instances, this build has room for {MAX_INSTANCES}"
+        );
+        return;
+    }
+    let mut text = String::from("global_defs {\n enable_script_security\n}\n");
+    let mut count = 0;
+    let mut over = None;
+    for k in 0..instances {
+        text += &format!(
+            "vrrp_instance VI_{k} {{\n interface eth{}\n virtual_router_id {}\n virtual_ipaddress {{\n  192.0.2.{}/24\n }}\n",
+            k / 255,
+            k % 255 + 1,
+            k % 250 + 1
+        );
+        for kw in [
+            "notify_master",
+            "notify_backup",
+            "notify_fault",
+            "notify_stop",
+            "notify",
+            "notify_master_rx_lower_pri",
+        ] {
+            count += 1;
+            if count == want {
+                over = Some(text.matches('\n').count() + 1);
+            }
+            text += &format!(" {kw} \"/bin/true {k} {kw}\" nobody\n");
+        }
+        text += "}\n";
+    }
+    let line = over.expect("the line of the first command over the capacity");
+    let (cfg, d) = config_common::big_stack(move || {
+        let files: [(&str, &[u8]); 1] = [("notify-capacity.conf", text.as_bytes())];
+        let mut cfg = Config::new_boxed();
+        let mut d = Diagnostics::new();
+        parse(
+            &MemorySource::new(&files),
+            "notify-capacity.conf",
+            &mut cfg,
+            &mut d,
+        );
+        (cfg, d)
+    });
+    let got = rendered(&cfg, &d);
+    assert_eq!(
+        got,
+        [format!(
+            "notify-capacity.conf:{line}:2: error: too many notify commands: keepvip was built for at most {MAX_NOTIFY_CMDS} (limit MAX_NOTIFY_CMDS; rebuild with KEEPVIP_MAX_NOTIFY_CMDS=N to raise it)"
+        )]
+    );
+    assert_eq!(cfg.notify_cmds.len(), MAX_NOTIFY_CMDS);
 }
 
 #[test]

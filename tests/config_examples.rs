@@ -139,11 +139,11 @@ fn notify_and_sync_group_examples() {
     let n = clean("config/notify.conf");
     let i = &n.instances[0];
     assert_eq!(
-        i.notify.notify_master.as_deref(),
+        n.cmd(i.notify.notify_master).map(|c| c.cmd.as_str()),
         Some("/etc/keepvip/scripts/to-master.sh VI_1")
     );
     assert_eq!(
-        i.notify.notify.as_deref(),
+        n.cmd(i.notify.notify).map(|c| c.cmd.as_str()),
         Some("/etc/keepvip/scripts/log-state.sh")
     );
     assert!(n.global_defs.notify_fifo.is_some());

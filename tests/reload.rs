@@ -175,32 +175,112 @@ fn moved_lines_leave_every_instance_unchanged() {
          notify_master \"/bin/true master\" nobody nogroup\n notify_backup /bin/true\n\
          notify_fault /bin/true\n notify_stop /bin/true\n notify /bin/true\n\
          notify_master_rx_lower_pri /bin/true\n}\n";
-    let parse = |text: String| {
-        cfg::on_big_stack(move || {
-            let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
-            let mut c = keepvip::config::Config::new_boxed();
-            let mut d = keepvip::config::Diagnostics::new();
-            keepvip::config::parse(
-                &keepvip::config::MemorySource::new(&files),
-                "k.conf",
-                &mut c,
-                &mut d,
-            );
-            assert_eq!(
-                d.errors,
-                0,
-                "{:?}",
-                d.iter()
-                    .map(|x| x.display(&c).to_string())
-                    .collect::<Vec<_>>()
-            );
-            c
-        })
-    };
-    let old_cfg = parse(body.to_string());
-    let new_cfg = parse(format!("! moved\n!\n{body}"));
+    let old_cfg = parse_conf(body.to_string());
+    let new_cfg = parse_conf(format!("! moved\n!\n{body}"));
     assert_ne!(old_cfg.instances[0].span, new_cfg.instances[0].span);
     let mut map = heapless::Vec::new();
     reload_map(&old_cfg, &new_cfg, &mut map);
     assert_eq!(map.as_slice(), &[Some(InstanceId(0))]);
+}
+
+/// Parses `text` as `k.conf`; no errors allowed.
+fn parse_conf(text: String) -> Box<keepvip::config::Config> {
+    cfg::on_big_stack(move || {
+        let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
+        let mut c = keepvip::config::Config::new_boxed();
+        let mut d = keepvip::config::Diagnostics::new();
+        keepvip::config::parse(
+            &keepvip::config::MemorySource::new(&files),
+            "k.conf",
+            &mut c,
+            &mut d,
+        );
+        assert_eq!(
+            d.errors,
+            0,
+            "{:?}",
+            d.iter()
+                .map(|x| x.display(&c).to_string())
+                .collect::<Vec<_>>()
+        );
+        c
+    })
+}
+
+/// Notify commands live in the configuration's pool (`Config::notify_cmds`) and an instance
+/// holds their indices: a reload compares the commands themselves (command line, user, group),
+/// never the indices. An instance whose commands only moved in the pool (another instance or a
+/// sync group with commands written before it, its own keywords in another order) keeps its
+/// state; one whose command text or user changed restarts, also when the command kept its index.
+#[test]
+fn notify_commands_compare_by_content_not_pool_index() {
+    fn inst(name: &str, vrid: u8, notify: &str) -> String {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n priority 100\n\
+             virtual_ipaddress {{\n  192.0.2.{vrid}/24\n }}\n{notify}}}\n"
+        )
+    }
+    let group = "vrrp_sync_group G {\n group {\n  VI_1\n }\n notify_master \"/bin/true g\"\n}\n";
+    let old = [
+        inst("VI_5", 5, " notify_master \"/bin/true e\"\n"),
+        inst(
+            "VI_1",
+            1,
+            " notify_master \"/bin/true a\" nobody\n notify /bin/true\n",
+        ),
+        inst(
+            "VI_2",
+            2,
+            " notify_backup \"/bin/true b\"\n notify_master \"/bin/true m\"\n",
+        ),
+        inst("VI_3", 3, " notify_master \"/bin/true c\" nobody\n"),
+        inst("VI_4", 4, " notify_master \"/bin/true d\" nobody\n"),
+        group.to_string(),
+    ]
+    .concat();
+    let new = [
+        // Same place in the pool (index 0), another command line: restarts.
+        inst("VI_5", 5, " notify_master \"/bin/true e2\"\n"),
+        // Shifts every later command's index.
+        group.to_string(),
+        inst("VI_0", 9, " notify_fault /bin/y\n"),
+        // Its keywords in the other order: other indices, the same commands.
+        inst(
+            "VI_2",
+            2,
+            " notify_master \"/bin/true m\"\n notify_backup \"/bin/true b\"\n",
+        ),
+        inst(
+            "VI_1",
+            1,
+            " notify_master \"/bin/true a\" nobody\n notify /bin/true\n",
+        ),
+        // Command text changed.
+        inst("VI_3", 3, " notify_master \"/bin/true c2\" nobody\n"),
+        // Only the user changed.
+        inst("VI_4", 4, " notify_master \"/bin/true d\" root\n"),
+    ]
+    .concat();
+    let old_cfg = parse_conf(old);
+    let new_cfg = parse_conf(new);
+    let ids = |c: &keepvip::config::Config, name: &str| c.instance(name).unwrap().notify.ids();
+    // The test means something: VI_1's and VI_2's indices moved, VI_5's did not.
+    assert_ne!(ids(&old_cfg, "VI_1"), ids(&new_cfg, "VI_1"));
+    assert_ne!(ids(&old_cfg, "VI_2"), ids(&new_cfg, "VI_2"));
+    assert_eq!(ids(&old_cfg, "VI_5"), ids(&new_cfg, "VI_5"));
+    let mut map = heapless::Vec::new();
+    reload_map(&old_cfg, &new_cfg, &mut map);
+    let names: Vec<&str> = new_cfg.instances.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["VI_5", "VI_0", "VI_2", "VI_1", "VI_3", "VI_4"]);
+    assert_eq!(
+        map.as_slice(),
+        &[
+            None,                // VI_5: command text changed in place
+            None,                // VI_0: new
+            Some(InstanceId(2)), // VI_2: same commands, keywords reordered
+            Some(InstanceId(1)), // VI_1: same commands, moved in the pool
+            None,                // VI_3: command text changed
+            None,                // VI_4: user changed
+        ]
+    );
 }

@@ -18,7 +18,7 @@ use core::fmt;
 use core::net::IpAddr;
 use heapless::{String, Vec};
 
-use super::model::{Command, IfName, Name, PathStr, Span};
+use super::model::{CmdId, Command, IfName, Name, PathStr, Span};
 use crate::limits::*;
 
 /// `virtualhost` values (an HTTP `Host:` header).
@@ -186,8 +186,10 @@ pub struct VirtualServer {
     pub omega: bool,
     pub quorum: u32,
     pub hysteresis: u32,
-    pub quorum_up: Option<Command>,
-    pub quorum_down: Option<Command>,
+    /// `quorum_up CMD [USER [GROUP]]` / `quorum_down ...`: commands in
+    /// [`super::Config::notify_cmds`], read like the VRRP notify commands.
+    pub quorum_up: Option<CmdId>,
+    pub quorum_down: Option<CmdId>,
     pub sorry_server: Option<SorryServer>,
     /// Suspend the checkers while the owning instance is not MASTER.
     pub ha_suspend: bool,
@@ -218,8 +220,10 @@ pub struct RealServer {
     pub inhibit_on_failure: bool,
     /// As written at this level (the checkers' defaults).
     pub defaults: Inherited,
-    pub notify_up: Option<Command>,
-    pub notify_down: Option<Command>,
+    /// `notify_up CMD [USER [GROUP]]` / `notify_down ...`: commands in
+    /// [`super::Config::notify_cmds`], read like the VRRP notify commands.
+    pub notify_up: Option<CmdId>,
+    pub notify_down: Option<CmdId>,
     pub uthreshold: u32,
     pub lthreshold: u32,
     pub virtualhost: Option<HostName>,

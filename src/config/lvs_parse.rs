@@ -541,13 +541,15 @@ impl Parser<'_> {
                 }
             }
             "quorum_up" => {
-                if let Some(c) = self.command(file, span, kw, args) {
-                    vs!().quorum_up = Some(c);
+                let old = vs!().quorum_up;
+                if let Some(id) = self.pooled_notify_command(file, span, kw, args, old) {
+                    vs!().quorum_up = Some(id);
                 }
             }
             "quorum_down" => {
-                if let Some(c) = self.command(file, span, kw, args) {
-                    vs!().quorum_down = Some(c);
+                let old = vs!().quorum_down;
+                if let Some(id) = self.pooled_notify_command(file, span, kw, args, old) {
+                    vs!().quorum_down = Some(id);
                 }
             }
             "virtualhost" => {
@@ -670,13 +672,15 @@ impl Parser<'_> {
                 }
             }
             "notify_up" => {
-                if let Some(c) = self.command(file, span, kw, args) {
-                    rs!().notify_up = Some(c);
+                let old = rs!().notify_up;
+                if let Some(id) = self.pooled_notify_command(file, span, kw, args, old) {
+                    rs!().notify_up = Some(id);
                 }
             }
             "notify_down" => {
-                if let Some(c) = self.command(file, span, kw, args) {
-                    rs!().notify_down = Some(c);
+                let old = rs!().notify_down;
+                if let Some(id) = self.pooled_notify_command(file, span, kw, args, old) {
+                    rs!().notify_down = Some(id);
                 }
             }
             "uthreshold" => {

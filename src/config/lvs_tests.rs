@@ -81,7 +81,7 @@ fn archwiki_style_example_resolves_like_keepalived() {
     assert!(rs[1].inhibit_on_failure);
     assert_eq!(rs[2].port, 80);
     assert_eq!(
-        rs[2].notify_up.as_deref(),
+        cfg.cmd(rs[2].notify_up).map(|c| c.cmd.as_str()),
         Some("/usr/local/bin/up.sh web3")
     );
 
@@ -384,6 +384,90 @@ fn checker_scripts_need_script_security() {
         "{:#?}",
         lines(&d)
     );
+}
+
+/// keepalived reads `notify_up`, `notify_down`, `quorum_up` and `quorum_down` like the VRRP
+/// notify commands (`CMD [USER [GROUP]]`, check_parser.c through notify_script_init): the
+/// first word is the command (quote a command line with arguments), the next two its user and
+/// group. They share the configuration's pool with the VRRP commands.
+#[test]
+fn lvs_notify_commands_take_a_user_and_a_group() {
+    let vs = "virtual_server 192.0.2.100 80 {
+    protocol TCP
+    lb_algo rr
+    lb_kind NAT
+    quorum_up \"/bin/q up\" nobody nogroup
+    quorum_down /bin/qdown
+    real_server 198.51.100.11 80 {
+        notify_up \"/usr/local/bin/up.sh web1\" nobody
+        notify_down /usr/local/bin/down.sh web1
+    }
+}
+";
+    let text = format!(
+        "global_defs {{\n    enable_script_security\n}}\n{}",
+        with_vs(vs).replace(
+            "    priority 150\n",
+            "    priority 150\n    notify_master /bin/m\n"
+        )
+    );
+    let (cfg, d) = p(&text);
+    assert_clean(&d);
+    let cmd = |id| {
+        let c: &NotifyCmd = cfg.cmd(id).unwrap();
+        (c.cmd.as_str(), c.user.as_deref(), c.group.as_deref())
+    };
+    let v = &cfg.lvs.virtual_servers[0];
+    let r = &cfg.lvs.real_servers[0];
+    assert_eq!(
+        cmd(v.quorum_up),
+        ("/bin/q up", Some("nobody"), Some("nogroup"))
+    );
+    assert_eq!(cmd(v.quorum_down), ("/bin/qdown", None, None));
+    assert_eq!(
+        cmd(r.notify_up),
+        ("/usr/local/bin/up.sh web1", Some("nobody"), None)
+    );
+    // Unquoted, the second word is the user (keepalived: "web1" does not exist).
+    assert_eq!(
+        cmd(r.notify_down),
+        ("/usr/local/bin/down.sh", Some("web1"), None)
+    );
+    // One pool, in the order the keywords were read.
+    assert_eq!(cfg.notify_cmds.len(), 5);
+    assert_eq!(cfg.instances[0].notify.notify_master, Some(CmdId(0)));
+    assert_eq!(
+        [v.quorum_up, v.quorum_down, r.notify_up, r.notify_down],
+        [
+            Some(CmdId(1)),
+            Some(CmdId(2)),
+            Some(CmdId(3)),
+            Some(CmdId(4))
+        ]
+    );
+    // The place of each is its keyword's (file:line:col of errors about it).
+    let c = cfg.cmd(r.notify_up).unwrap();
+    assert_eq!((c.span.line, c.span.col), (20, 9));
+
+    // More than a command, a user and a group: an error at the extra word.
+    let (_, d) = p(&with_vs(
+        &vs.replace("quorum_down /bin/qdown", "quorum_down /bin/qdown u g extra"),
+    ));
+    assert_diag(
+        &d,
+        14,
+        Severity::Error,
+        "'quorum_down' takes a command, then at most a user and a group",
+    );
+    // Written twice: the last one counts, in the same pool entry.
+    let (cfg, d) = p(&with_vs(&vs.replace(
+        "        notify_down /usr/local/bin/down.sh web1\n",
+        "        notify_down /usr/local/bin/down.sh web1\n        notify_down \"/bin/d2\"\n",
+    )));
+    assert_eq!(d.errors, 0, "{:#?}", lines(&d));
+    let r = &cfg.lvs.real_servers[0];
+    assert_eq!(cfg.notify_cmds.len(), 4);
+    assert_eq!(cfg.cmd(r.notify_down).unwrap().cmd.as_str(), "/bin/d2");
 }
 
 #[test]

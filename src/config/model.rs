@@ -19,7 +19,9 @@ use crate::limits::*;
 pub const IFNAME_LEN: usize = 15;
 
 pub type Name = String<MAX_NAME_LEN>;
-pub type IfName = String<IFNAME_LEN>;
+/// An interface name with a one-byte length (16 bytes: every VIP holds two,
+/// `dev` and `label`).
+pub type IfName = String<IFNAME_LEN, u8>;
 pub type PathStr = String<MAX_PATH_LEN>;
 pub type Command = String<MAX_CMD_LEN>;
 pub type Email = String<64>;
@@ -143,43 +145,108 @@ impl core::fmt::Display for NotifyCmd {
     }
 }
 
-/// Number of notify commands in [`Notify::commands`].
+impl NotifyCmd {
+    /// The same command line, user and group (where either was written
+    /// does not count).
+    pub fn same_as(&self, other: &NotifyCmd) -> bool {
+        self.cmd == other.cmd && self.user == other.user && self.group == other.group
+    }
+}
+
+/// A notify command of the configuration: its index in
+/// [`Config::notify_cmds`], the one pool that holds the commands of the
+/// instances, the sync groups and the load-balancing side. An instance
+/// names up to six commands and usually none, so it holds these small
+/// indices instead of room for six whole commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CmdId(pub u16);
+
+impl CmdId {
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Number of notify commands in [`Notify::ids`].
 pub const NOTIFY_SLOTS: usize = 6;
 /// The slot of the generic `notify` command.
 pub const NOTIFY_GENERIC: usize = 4;
 /// The slot of `notify_master_rx_lower_pri`.
 pub const NOTIFY_RX_LOWER_PRI: usize = 5;
 
-/// notify hooks of an instance or a sync group.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+/// notify hooks of an instance or a sync group: which commands of
+/// [`Config::notify_cmds`] they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Notify {
-    pub notify_master: Option<NotifyCmd>,
-    pub notify_backup: Option<NotifyCmd>,
-    pub notify_fault: Option<NotifyCmd>,
-    pub notify_stop: Option<NotifyCmd>,
+    pub notify_master: Option<CmdId>,
+    pub notify_backup: Option<CmdId>,
+    pub notify_fault: Option<CmdId>,
+    pub notify_stop: Option<CmdId>,
     /// Generic `notify`: gets `INSTANCE|GROUP name STATE priority` appended.
-    pub notify: Option<NotifyCmd>,
+    pub notify: Option<CmdId>,
     /// `notify_master_rx_lower_pri` (instances only): run as configured
     /// when the master receives a lower-priority advert.
-    pub notify_master_rx_lower_pri: Option<NotifyCmd>,
+    pub notify_master_rx_lower_pri: Option<CmdId>,
 }
 
 impl Notify {
     /// Every command with its keyword, by slot: master, backup, fault,
     /// stop, the generic `notify` ([`NOTIFY_GENERIC`]), then
     /// `notify_master_rx_lower_pri` ([`NOTIFY_RX_LOWER_PRI`]).
-    pub fn commands(&self) -> [(&'static str, Option<&NotifyCmd>); NOTIFY_SLOTS] {
+    pub fn ids(&self) -> [(&'static str, Option<CmdId>); NOTIFY_SLOTS] {
         [
-            ("notify_master", self.notify_master.as_ref()),
-            ("notify_backup", self.notify_backup.as_ref()),
-            ("notify_fault", self.notify_fault.as_ref()),
-            ("notify_stop", self.notify_stop.as_ref()),
-            ("notify", self.notify.as_ref()),
+            ("notify_master", self.notify_master),
+            ("notify_backup", self.notify_backup),
+            ("notify_fault", self.notify_fault),
+            ("notify_stop", self.notify_stop),
+            ("notify", self.notify),
             (
                 "notify_master_rx_lower_pri",
-                self.notify_master_rx_lower_pri.as_ref(),
+                self.notify_master_rx_lower_pri,
             ),
         ]
+    }
+
+    /// [`Notify::ids`] looked up in the pool `cmds` (the configuration's
+    /// [`Config::notify_cmds`]).
+    pub fn commands<'a>(
+        &self,
+        cmds: &'a [NotifyCmd],
+    ) -> [(&'static str, Option<&'a NotifyCmd>); NOTIFY_SLOTS] {
+        self.ids()
+            .map(|(kw, id)| (kw, id.and_then(|i| cmds.get(i.index()))))
+    }
+
+    /// The keyword's slot (`notify_master`...); `None` for another word.
+    pub fn slot_mut(&mut self, kw: &str) -> Option<&mut Option<CmdId>> {
+        Some(match kw {
+            "notify_master" => &mut self.notify_master,
+            "notify_backup" => &mut self.notify_backup,
+            "notify_fault" => &mut self.notify_fault,
+            "notify_stop" => &mut self.notify_stop,
+            "notify" => &mut self.notify,
+            "notify_master_rx_lower_pri" => &mut self.notify_master_rx_lower_pri,
+            _ => return None,
+        })
+    }
+
+    /// True when `self` (commands in `cmds`) runs the same commands as
+    /// `other` (commands in `other_cmds`) in every slot: compared by
+    /// command line, user and group, not by pool index or place.
+    pub fn same_commands(
+        &self,
+        cmds: &[NotifyCmd],
+        other: &Notify,
+        other_cmds: &[NotifyCmd],
+    ) -> bool {
+        self.commands(cmds)
+            .iter()
+            .zip(other.commands(other_cmds).iter())
+            .all(|((_, a), (_, b))| match (a, b) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.same_as(b),
+                _ => false,
+            })
     }
 }
 
@@ -449,6 +516,12 @@ pub struct Config {
     pub sync_groups: Vec<SyncGroup, MAX_SYNC_GROUPS>,
     /// `virtual_server` blocks with their real servers and checkers.
     pub lvs: super::lvs::LvsConfig,
+    /// Every notify command, referenced by [`CmdId`] from
+    /// [`InstanceConfig::notify`], [`SyncGroup::notify`] and the
+    /// load-balancing side (`notify_up`, `notify_down`, `quorum_up`,
+    /// `quorum_down`). Filled in the order the keywords are read; a keyword
+    /// written again replaces its command in place.
+    pub notify_cmds: Vec<NotifyCmd, MAX_NOTIFY_CMDS>,
 }
 
 impl InstanceConfig {
@@ -519,6 +592,11 @@ impl Config {
             .get(span.file as usize)
             .map(|s| s.as_str())
             .unwrap_or("?")
+    }
+
+    /// The notify command `id` refers to.
+    pub fn cmd(&self, id: Option<CmdId>) -> Option<&NotifyCmd> {
+        id.and_then(|i| self.notify_cmds.get(i.index()))
     }
 
     pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {

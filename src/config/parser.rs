@@ -60,6 +60,7 @@ pub fn parse(source: &dyn ConfigSource, path: &str, cfg: &mut Config, diags: &mu
         lvs: lvs_parse::LvsExtra::default(),
         depth: 0,
         files_seen: 0,
+        notify_overflow: false,
     };
     p.read_main(path);
     validate::finish(&mut p);
@@ -77,6 +78,7 @@ fn reset(cfg: &mut Config) {
     cfg.track_files.clear();
     cfg.sync_groups.clear();
     cfg.lvs.clear();
+    cfg.notify_cmds.clear();
 }
 
 /// Owner of a tracker list.
@@ -215,6 +217,8 @@ pub(crate) struct Parser<'p> {
     lvs: lvs_parse::LvsExtra,
     depth: usize,
     files_seen: usize,
+    /// `MAX_NOTIFY_CMDS` has been reported.
+    notify_overflow: bool,
 }
 
 /// Top-level blocks: seeing one inside another block means a `}` is missing.
@@ -1220,7 +1224,9 @@ impl<'p> Parser<'p> {
     }
 
     fn ifname(&mut self, file: u16, kw: &str, t: &Token<'_>) -> Option<IfName> {
-        self.string::<IFNAME_LEN>(file, kw, t, "")
+        // The same capacity, a one-byte length: cannot fail.
+        let s = self.string::<IFNAME_LEN>(file, kw, t, "")?;
+        IfName::try_from(s.as_str()).ok()
     }
 
     fn path_arg(&mut self, file: u16, span: Span, kw: &str, args: &[Token<'_>]) -> Option<PathStr> {
@@ -1281,6 +1287,37 @@ impl<'p> Parser<'p> {
             group,
             span,
         })
+    }
+
+    /// A notify keyword's command (`notify_* CMD [USER [GROUP]]`, see
+    /// [`Self::notify_command`]) stored in the configuration's pool
+    /// ([`Config::notify_cmds`]): in the place of `old` (the keyword written
+    /// again: the last one counts, nothing is left unused in the pool), else
+    /// at the end. A full pool is a capacity error, reported once.
+    pub(crate) fn pooled_notify_command(
+        &mut self,
+        file: u16,
+        span: Span,
+        kw: &str,
+        args: &[Token<'_>],
+        old: Option<CmdId>,
+    ) -> Option<CmdId> {
+        let c = self.notify_command(file, span, kw, args)?;
+        if let Some(id) = old
+            && let Some(slot) = self.cfg.notify_cmds.get_mut(id.index())
+        {
+            *slot = c;
+            return Some(id);
+        }
+        let id = u16::try_from(self.cfg.notify_cmds.len()).ok().map(CmdId);
+        if id.is_none() || self.cfg.notify_cmds.push(c).is_err() {
+            if !self.notify_overflow {
+                self.notify_overflow = true;
+                self.capacity(span, "notify commands", "MAX_NOTIFY_CMDS", MAX_NOTIFY_CMDS);
+            }
+            return None;
+        }
+        id
     }
 
     /// A command: all remaining words joined by single spaces (quoted words
@@ -2090,9 +2127,11 @@ impl<'p> Parser<'p> {
             | "notify_stop"
             | "notify"
             | "notify_master_rx_lower_pri" => {
-                if let Some(c) = self.notify_command(file, span, kw, args) {
-                    let n = &mut inst!().notify;
-                    set_notify(n, kw, c);
+                let old = inst!().notify.slot_mut(kw).and_then(|s| *s);
+                if let Some(id) = self.pooled_notify_command(file, span, kw, args, old)
+                    && let Some(slot) = inst!().notify.slot_mut(kw)
+                {
+                    *slot = Some(id);
                 }
             }
             "notify_fifo" => {
@@ -2625,8 +2664,14 @@ impl<'p> Parser<'p> {
         match kw {
             "group" => return Handled::Block(Ctx::SyncGroupMembers(g), "group"),
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
-                if let Some(c) = self.notify_command(file, span, kw, args) {
-                    set_notify(&mut self.cfg.sync_groups[gx].notify, kw, c);
+                let old = self.cfg.sync_groups[gx]
+                    .notify
+                    .slot_mut(kw)
+                    .and_then(|s| *s);
+                if let Some(id) = self.pooled_notify_command(file, span, kw, args, old)
+                    && let Some(slot) = self.cfg.sync_groups[gx].notify.slot_mut(kw)
+                {
+                    *slot = Some(id);
                 }
             }
             "track_interface" => {
@@ -2687,17 +2732,6 @@ impl<'p> Parser<'p> {
             name,
             span,
         });
-    }
-}
-
-fn set_notify(n: &mut Notify, kw: &str, c: NotifyCmd) {
-    match kw {
-        "notify_master" => n.notify_master = Some(c),
-        "notify_backup" => n.notify_backup = Some(c),
-        "notify_fault" => n.notify_fault = Some(c),
-        "notify_stop" => n.notify_stop = Some(c),
-        "notify_master_rx_lower_pri" => n.notify_master_rx_lower_pri = Some(c),
-        _ => n.notify = Some(c),
     }
 }
 

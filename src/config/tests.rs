@@ -203,18 +203,30 @@ fn instance_keywords() {
     assert_eq!(i.garp_lower_prio_repeat, 4);
     assert!(i.lower_prio_no_advert && i.dont_track_primary && !i.smtp_alert);
     assert_eq!(i.down_timer_adverts, 5);
-    assert_eq!(i.notify.notify_master.as_deref(), Some("/bin/m a b"));
+    assert_eq!(
+        cfg.cmd(i.notify.notify_master).map(|c| c.cmd.as_str()),
+        Some("/bin/m a b")
+    );
     // keepalived: `notify_* CMD [USER [GROUP]]`: an unquoted second word is
     // the user the command runs as.
-    let b = i.notify.notify_backup.as_ref().unwrap();
+    let b = cfg.cmd(i.notify.notify_backup).unwrap();
     assert_eq!(
         (b.cmd.as_str(), b.user.as_deref(), b.group.as_deref()),
         ("/bin/b", Some("x"), None)
     );
-    assert_eq!(i.notify.notify_master.as_ref().unwrap().user, None);
-    assert_eq!(i.notify.notify_fault.as_deref(), Some("/bin/f"));
-    assert_eq!(i.notify.notify_stop.as_deref(), Some("/bin/s"));
-    assert_eq!(i.notify.notify.as_deref(), Some("/bin/n"));
+    assert_eq!(cfg.cmd(i.notify.notify_master).unwrap().user, None);
+    assert_eq!(
+        cfg.cmd(i.notify.notify_fault).map(|c| c.cmd.as_str()),
+        Some("/bin/f")
+    );
+    assert_eq!(
+        cfg.cmd(i.notify.notify_stop).map(|c| c.cmd.as_str()),
+        Some("/bin/s")
+    );
+    assert_eq!(
+        cfg.cmd(i.notify.notify).map(|c| c.cmd.as_str()),
+        Some("/bin/n")
+    );
     assert_eq!(i.notify_fifo.as_deref(), Some("/run/i.fifo"));
     assert_eq!(
         i.virtual_ipaddress_excluded.len(),
@@ -343,7 +355,10 @@ fn sync_group_members_resolve() {
     let g = &cfg.sync_groups[0];
     assert_eq!(g.members.as_slice(), &[0, 1]);
     assert!(g.smtp_alert && g.sync_group_tracking_weight);
-    assert_eq!(g.notify.notify.as_deref(), Some("/bin/g"));
+    assert_eq!(
+        cfg.cmd(g.notify.notify).map(|c| c.cmd.as_str()),
+        Some("/bin/g")
+    );
     assert_eq!(cfg.instances[0].sync_group, Some(0));
     assert_eq!(cfg.instances[1].sync_group, Some(0));
 }
@@ -1372,4 +1387,16 @@ fn random_input_never_panics() {
         let (_, d) = parse_with(&text, &[("/etc/keepalived/a.conf", &text)]);
         assert!(d.items.len() <= crate::limits::MAX_DIAGNOSTICS);
     }
+}
+
+/// `Config::instances` is written contiguously, so every byte of an `InstanceConfig` is
+/// resident for every configured instance (board/budgets.sh rss): 2 x MAX_VIPS addresses and
+/// the notify hooks are the parts that scale. An address is 72 bytes (interface names with a
+/// one-byte length, the place kept), the notify hooks six pool indices.
+#[test]
+fn per_instance_parts_stay_small() {
+    use core::mem::size_of;
+    assert!(size_of::<VirtualIp>() <= 72, "{}", size_of::<VirtualIp>());
+    assert_eq!(size_of::<Option<IfName>>(), IFNAME_LEN + 2);
+    assert!(size_of::<Notify>() <= 24, "{}", size_of::<Notify>());
 }

@@ -40,7 +40,8 @@ use heapless::Vec;
 
 use crate::config::Config;
 use crate::config::lvs::{CheckerKind, Trio};
-use crate::limits::{MAX_CHECKERS, MAX_VIRTUAL_SERVERS};
+use crate::config::model::CmdId;
+use crate::limits::{MAX_CHECKERS, MAX_REAL_SERVERS, MAX_VIRTUAL_SERVERS};
 use crate::lvs::http::{Host, REQUEST_MAX, Response, build_request};
 use crate::lvs::ipvs::{Cmd, MAX_CMDS, Table, desired, plan};
 use crate::lvs::{Action, Actions, CheckerId, Failure, Lvs, Outcome, Probe};
@@ -178,8 +179,13 @@ pub struct LvsDriver<I: IpvsChannel = IpvsSocket> {
     probes: Vec<ProbeIo, MAX_CHECKERS>,
     /// Per checker: the credentials of its MISC_CHECK script.
     misc_creds: Vec<Option<Creds>, MAX_CHECKERS>,
-    /// notify_up/down, quorum_up/down run as this user.
+    /// Scripts without a user of their own run as this user (`script_user`,
+    /// else `keepalived_script` if it exists, else root).
     script_creds: Option<Creds>,
+    /// `notify_up`/`notify_down`/`quorum_up`/`quorum_down` commands written
+    /// with their own `USER [GROUP]`: who each runs as. The others run as
+    /// `script_creds`.
+    cmd_creds: Vec<(CmdId, Option<Creds>), LVS_CMDS_MAX>,
     exec: Option<Exec>,
     ipvs: I,
     ipvs_state: IpvsState,
@@ -195,6 +201,10 @@ pub struct LvsDriver<I: IpvsChannel = IpvsSocket> {
     seed: u64,
     pub stats: LvsStats,
 }
+
+/// Most notify commands of the load-balancing side: two per virtual server
+/// (`quorum_up`, `quorum_down`) and two per real server.
+const LVS_CMDS_MAX: usize = 2 * (MAX_VIRTUAL_SERVERS + MAX_REAL_SERVERS);
 
 /// A seed for the warm-up spread: the clock and the pid.
 fn seed(now: Instant) -> u64 {
@@ -242,6 +252,7 @@ impl<I: IpvsChannel> LvsDriver<I> {
             probes: Vec::new(),
             misc_creds: Vec::new(),
             script_creds: None,
+            cmd_creds: Vec::new(),
             exec,
             ipvs,
             ipvs_state: IpvsState::Unprobed,
@@ -271,6 +282,7 @@ impl<I: IpvsChannel> LvsDriver<I> {
     fn configure(&mut self, cfg: &Config, now: Instant) {
         self.probes.clear();
         self.misc_creds.clear();
+        self.cmd_creds.clear();
         for _ in 0..cfg.lvs.checkers.len() {
             let _ = self.probes.push(ProbeIo::Idle);
         }
@@ -334,6 +346,46 @@ impl<I: IpvsChannel> LvsDriver<I> {
             };
             let _ = self.misc_creds.push(creds);
         }
+        // keepalived's `notify_up CMD [USER [GROUP]]` (and the others):
+        // the command runs as its own user. An unknown one is a config
+        // error (`-t`, reload); here it falls back like a MISC_CHECK's.
+        let ids = l
+            .virtual_servers
+            .iter()
+            .flat_map(|v| [v.quorum_up, v.quorum_down])
+            .chain(
+                l.real_servers
+                    .iter()
+                    .flat_map(|r| [r.notify_up, r.notify_down]),
+            );
+        for id in ids.flatten() {
+            let Some(c) = cfg.cmd(Some(id)) else {
+                continue;
+            };
+            let Some(u) = &c.user else {
+                continue;
+            };
+            let who = match resolve_creds(u, c.group.as_deref()) {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    error!(
+                        "notify script {}: user {u}: {e}; it runs as the script_user",
+                        c.cmd
+                    );
+                    self.script_creds
+                }
+            };
+            // Capacity: every command of the virtual and real servers.
+            let _ = self.cmd_creds.push((id, who));
+        }
+    }
+
+    /// Who notify command `id` of the load-balancing side runs as.
+    fn cmd_creds(&self, id: CmdId) -> Option<Creds> {
+        self.cmd_creds
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or(self.script_creds, |x| x.1)
     }
 
     /// Looks the IPVS family up; when it is missing, starts `modprobe
@@ -550,16 +602,16 @@ impl<I: IpvsChannel> LvsDriver<I> {
                 Action::Log(e) => info!("{}", e.display(cfg)),
                 Action::NotifyRs { rs, up } => {
                     let r = &cfg.lvs.real_servers[usize::from(rs.0)];
-                    let cmd = if up { &r.notify_up } else { &r.notify_down };
-                    if let Some(c) = cmd {
-                        self.notify(now, c);
+                    let id = if up { r.notify_up } else { r.notify_down };
+                    if let (Some(id), Some(c)) = (id, cfg.cmd(id)) {
+                        self.notify(now, id, c);
                     }
                 }
                 Action::NotifyQuorum { vs, up } => {
                     let v = &cfg.lvs.virtual_servers[usize::from(vs.0)];
-                    let cmd = if up { &v.quorum_up } else { &v.quorum_down };
-                    if let Some(c) = cmd {
-                        self.notify(now, c);
+                    let id = if up { v.quorum_up } else { v.quorum_down };
+                    if let (Some(id), Some(c)) = (id, cfg.cmd(id)) {
+                        self.notify(now, id, c);
                     }
                 }
                 Action::PoolChanged { .. } => self.dirty = true,
@@ -567,7 +619,9 @@ impl<I: IpvsChannel> LvsDriver<I> {
         }
     }
 
-    fn notify(&mut self, now: Instant, cmd: &str) {
+    /// Runs notify command `id` (`cmd`) as its user.
+    fn notify(&mut self, now: Instant, id: CmdId, cmd: &str) {
+        let who = self.cmd_creds(id);
         let Some(x) = self.exec.as_mut() else {
             return;
         };
@@ -575,7 +629,7 @@ impl<I: IpvsChannel> LvsDriver<I> {
             error!("notify script {cmd}: {e}");
             return;
         }
-        match x.spawn(now, ChildKind::Notify, &self.argv, self.script_creds, None) {
+        match x.spawn(now, ChildKind::Notify, &self.argv, who, None) {
             Ok(pid) => debug!("notify script {cmd}: pid {pid}"),
             Err(e) => {
                 self.stats.spawn_errors += 1;

@@ -263,10 +263,10 @@ pub fn write_data(w: &mut dyn Write, cfg: &Config, v: &LvsView<'_>) -> fmt::Resu
                 "   Inhibit on failure is {}",
                 if rs.inhibit_on_failure { "ON" } else { "OFF" }
             )?;
-            if let Some(c) = &rs.notify_up {
+            if let Some(c) = cfg.cmd(rs.notify_up) {
                 writeln!(w, "     RS up notify script = {c}")?;
             }
-            if let Some(c) = &rs.notify_down {
+            if let Some(c) = cfg.cmd(rs.notify_down) {
                 writeln!(w, "     RS down notify script = {c}")?;
             }
             writeln!(w, "   alive = {}", u8::from(rst.alive))?;

@@ -4,14 +4,16 @@
 //! keepalived restarts every instance on reload, so an unchanged master
 //! flaps its VIPs (acassen/keepalived#2159). keepvip keeps the state of an
 //! instance whose configuration is unchanged: same name and equal
-//! [`InstanceConfig`] apart from where it was written (spans) and the index
-//! of its sync group (compared by name). Everything else (removed, renamed
-//! or changed instances) stops and the new one starts afresh.
+//! [`InstanceConfig`] apart from where it was written (spans), the index
+//! of its sync group (compared by name) and where its notify commands are
+//! in the configuration's pool (compared by command, user and group).
+//! Everything else (removed, renamed or changed instances) stops and the
+//! new one starts afresh.
 
 use heapless::Vec;
 
 use super::action::InstanceId;
-use crate::config::model::{AddressFamily, Config, InstanceConfig, Span};
+use crate::config::model::{AddressFamily, Config, InstanceConfig, Notify, Span};
 use crate::limits::MAX_INSTANCES;
 
 /// For each instance of `new` (by index), the instance of `old` whose state
@@ -34,7 +36,7 @@ pub fn reload_map(old: &Config, new: &Config, map: &mut Vec<Option<InstanceId>, 
                         AddressFamily::Ipv6 => g6,
                     };
                 group_ok
-                    && same_instance_config(o, n)
+                    && same_instance_config(old, o, new, n)
                     && sync_group_name(old, o) == sync_group_name(new, n)
             })
             .and_then(|i| u16::try_from(i).ok())
@@ -50,14 +52,24 @@ fn sync_group_name<'a>(cfg: &'a Config, i: &InstanceConfig) -> Option<&'a str> {
         .map(|g| g.name.as_str())
 }
 
-/// Equal apart from spans and the sync group index.
-pub fn same_instance_config(a: &InstanceConfig, b: &InstanceConfig) -> bool {
+/// Equal apart from spans, the sync group index and the notify commands'
+/// indices: instance `a` of `a_cfg` and `b` of `b_cfg` (whose pools hold
+/// their notify commands, compared by content).
+pub fn same_instance_config(
+    a_cfg: &Config,
+    a: &InstanceConfig,
+    b_cfg: &Config,
+    b: &InstanceConfig,
+) -> bool {
     // Cheap rejections first; the full comparison works on normalised copies
     // (heapless clones on the stack: no allocation).
     if a.name != b.name
         || a.virtual_router_id != b.virtual_router_id
         || a.interface != b.interface
         || a.virtual_ipaddress.len() != b.virtual_ipaddress.len()
+        || !a
+            .notify
+            .same_commands(&a_cfg.notify_cmds, &b.notify, &b_cfg.notify_cmds)
     {
         return false;
     }
@@ -88,18 +100,6 @@ fn normalise(c: &mut InstanceConfig) {
     {
         t.span = Span::default();
     }
-    let n = &mut c.notify;
-    for cmd in [
-        &mut n.notify_master,
-        &mut n.notify_backup,
-        &mut n.notify_fault,
-        &mut n.notify_stop,
-        &mut n.notify,
-        &mut n.notify_master_rx_lower_pri,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        cmd.span = Span::default();
-    }
+    // Compared by content in `same_instance_config`.
+    c.notify = Notify::default();
 }

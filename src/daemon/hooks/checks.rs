@@ -21,9 +21,9 @@
 //! Start-up / `-t` / reload only: resolving users goes through NSS and the
 //! path checks allocate.
 
-use crate::config::model::{Config, NOTIFY_SLOTS, Notify, NotifyCmd, Span};
+use crate::config::model::{CmdId, Config, Notify, NotifyCmd, Span};
 use crate::config::{DiagKind, Diagnostics, Severity};
-use crate::limits::{MAX_INSTANCES, MAX_SCRIPTS, MAX_SYNC_GROUPS};
+use crate::limits::{MAX_NOTIFY_CMDS, MAX_SCRIPTS};
 use crate::notify::NotifyKind;
 use crate::sys::exec::{
     Creds, ScriptSecurityError, check_script_security, default_script_creds, resolve_creds,
@@ -38,11 +38,11 @@ pub struct ScriptCreds {
     pub default: Option<Creds>,
     /// Per `vrrp_script` (index into `Config::scripts`).
     pub scripts: [Option<Creds>; MAX_SCRIPTS],
-    /// Notify commands written with their own `USER [GROUP]`: (instance or
-    /// group, its index, slot of [`Notify::commands`], who). Only those are
-    /// stored (the others use `default`), so the unused capacity is never
-    /// touched.
-    pub notify_users: Vec<(NotifyKind, u16, u8, Creds), NOTIFY_USERS_MAX>,
+    /// Notify commands of instances and sync groups written with their own
+    /// `USER [GROUP]`: (the command in `Config::notify_cmds`, who). Only
+    /// those are stored (the others use `default`), so the unused capacity
+    /// is never touched.
+    pub notify_users: Vec<(CmdId, Creds), MAX_NOTIFY_CMDS>,
     /// Owner of a `notify_fifo` / `vrrp_notify_fifo` that keepvip creates:
     /// its `USER [GROUP]`, else the default script user.
     pub notify_fifo: Option<Creds>,
@@ -60,26 +60,21 @@ impl ScriptCreds {
         }
     }
 
-    /// Who notify command `slot` of instance or group `index` runs as: its
-    /// own user if it names one, else the default.
-    pub fn notify(&self, kind: NotifyKind, index: usize, slot: usize) -> Option<Creds> {
+    /// Who notify command `id` runs as: its own user if it names one, else
+    /// the default.
+    pub fn notify(&self, id: CmdId) -> Option<Creds> {
         self.notify_users
             .iter()
-            .find(|(k, i, s, _)| *k == kind && usize::from(*i) == index && usize::from(*s) == slot)
-            .map(|x| x.3)
+            .find(|(i, _)| *i == id)
+            .map(|x| x.1)
             .or(self.default)
     }
 
-    fn set_notify(&mut self, kind: NotifyKind, index: usize, slot: usize, c: Creds) {
-        if let (Ok(i), Ok(s)) = (u16::try_from(index), u8::try_from(slot)) {
-            // Capacity: every notify command of every instance and group.
-            let _ = self.notify_users.push((kind, i, s, c));
-        }
+    fn set_notify(&mut self, id: CmdId, c: Creds) {
+        // Capacity: every command of the pool.
+        let _ = self.notify_users.push((id, c));
     }
 }
-
-/// Most notify commands of a configuration.
-const NOTIFY_USERS_MAX: usize = (MAX_INSTANCES + MAX_SYNC_GROUPS) * NOTIFY_SLOTS;
 
 /// True when a script with these credentials runs with root privileges
 /// (the daemon runs as root, so `None` is root).
@@ -97,8 +92,9 @@ struct Place<'a> {
     script: Option<usize>,
     /// A `MISC_CHECK`'s or a notify command's own `user [group]`.
     user: Option<(&'a str, Option<&'a str>)>,
-    /// A notify command: instance or group, its index and the slot.
-    notify: Option<(NotifyKind, usize, usize)>,
+    /// A notify command of an instance or a sync group (the daemon's hooks
+    /// run those; the load-balancing side resolves its own).
+    notify: Option<CmdId>,
 }
 
 impl core::fmt::Display for Place<'_> {
@@ -111,32 +107,41 @@ impl core::fmt::Display for Place<'_> {
     }
 }
 
-/// The notify commands of `n` (instance or group `index` named `name`).
-fn notify_places<'a>(
-    n: &'a Notify,
-    kind: NotifyKind,
-    index: usize,
+/// The place of notify command `c` (keyword `kw` of `block` `name`).
+fn cmd_place<'a>(
+    block: &'static str,
     name: &'a str,
+    kw: &'static str,
+    c: &'a NotifyCmd,
+    id: Option<CmdId>,
+) -> Place<'a> {
+    Place {
+        block,
+        name,
+        kw,
+        span: c.span,
+        script: None,
+        user: c.user.as_deref().map(|u| (u, c.group.as_deref())),
+        notify: id,
+    }
+}
+
+/// The notify commands of `n` (an instance or group named `name`).
+fn notify_places(
+    cfg: &Config,
+    n: &Notify,
+    kind: NotifyKind,
+    name: &str,
     f: &mut impl FnMut(&str, &Place<'_>),
 ) {
     let block = match kind {
         NotifyKind::Instance => "vrrp_instance",
         NotifyKind::Group => "vrrp_sync_group",
     };
-    for (slot, (kw, c)) in n.commands().into_iter().enumerate() {
-        let Some(c): Option<&NotifyCmd> = c else {
-            continue;
-        };
-        let p = Place {
-            block,
-            name,
-            kw,
-            span: c.span,
-            script: None,
-            user: c.user.as_deref().map(|u| (u, c.group.as_deref())),
-            notify: Some((kind, index, slot)),
-        };
-        f(&c.cmd, &p);
+    for (kw, id) in n.ids() {
+        if let Some(c) = cfg.cmd(id) {
+            f(&c.cmd, &cmd_place(block, name, kw, c, id));
+        }
     }
 }
 
@@ -154,11 +159,11 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&str, &Place<'_>)) {
         };
         f(&s.script, &p);
     }
-    for (i, inst) in cfg.instances.iter().enumerate() {
-        notify_places(&inst.notify, NotifyKind::Instance, i, &inst.name, &mut f);
+    for inst in &cfg.instances {
+        notify_places(cfg, &inst.notify, NotifyKind::Instance, &inst.name, &mut f);
     }
-    for (i, g) in cfg.sync_groups.iter().enumerate() {
-        notify_places(&g.notify, NotifyKind::Group, i, &g.name, &mut f);
+    for g in &cfg.sync_groups {
+        notify_places(cfg, &g.notify, NotifyKind::Group, &g.name, &mut f);
     }
     // The load-balancing side's scripts (none without the `lvs` feature).
     if !cfg!(feature = "lvs") {
@@ -174,23 +179,19 @@ fn for_each_command(cfg: &Config, mut f: impl FnMut(&str, &Place<'_>)) {
         user,
         notify: None,
     };
+    // Their commands name their own user like the VRRP ones (checked and
+    // reported here; the LVS driver resolves them for itself).
     for vs in &l.virtual_servers {
-        for (kw, c) in [
-            ("quorum_up", &vs.quorum_up),
-            ("quorum_down", &vs.quorum_down),
-        ] {
-            if let Some(c) = c {
-                f(c, &place("virtual_server", kw, vs.span, None));
+        for (kw, id) in [("quorum_up", vs.quorum_up), ("quorum_down", vs.quorum_down)] {
+            if let Some(c) = cfg.cmd(id) {
+                f(&c.cmd, &cmd_place("virtual_server", "", kw, c, None));
             }
         }
     }
     for rs in &l.real_servers {
-        for (kw, c) in [
-            ("notify_up", &rs.notify_up),
-            ("notify_down", &rs.notify_down),
-        ] {
-            if let Some(c) = c {
-                f(c, &place("real_server", kw, rs.span, None));
+        for (kw, id) in [("notify_up", rs.notify_up), ("notify_down", rs.notify_down)] {
+            if let Some(c) = cfg.cmd(id) {
+                f(&c.cmd, &cmd_place("real_server", "", kw, c, None));
             }
         }
     }
@@ -315,8 +316,8 @@ pub fn check_scripts(cfg: &Config, diags: &mut Diagnostics) -> ScriptCreds {
             (Some(i), _) => creds.scripts.get(i).copied().flatten(),
             (None, Some((u, g))) => match resolve_creds(u, g) {
                 Ok(c) => {
-                    if let Some((kind, index, slot)) = p.notify {
-                        creds.set_notify(kind, index, slot, c);
+                    if let Some(id) = p.notify {
+                        creds.set_notify(id, c);
                     }
                     Some(c)
                 }

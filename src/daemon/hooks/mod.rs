@@ -61,7 +61,7 @@ use heapless::Vec;
 
 use super::Daemon;
 use super::errno::IoErr;
-use crate::config::model::{Config, NOTIFY_RX_LOWER_PRI, Name, Notify, PathStr};
+use crate::config::model::{Config, Name, Notify, NotifyCmd, PathStr};
 use crate::limits::{MAX_INSTANCES, MAX_SCRIPTS};
 use crate::notify::{Event, FifoLine, NotifyKind, for_each_command};
 use crate::sys::clock::monotonic_now;
@@ -462,7 +462,7 @@ impl Hooks {
                         state.as_str(),
                         priority
                     );
-                    self.run_commands(now, &c.notify, &ev, inst.index());
+                    self.run_commands(now, &cfg.notify_cmds, &c.notify, &ev);
                     // keepalived writes every line to notify_fifo and to
                     // vrrp_notify_fifo; keepvip's per-instance FIFO gets it
                     // unless it is one of those.
@@ -485,12 +485,12 @@ impl Hooks {
                     );
                     // keepalived's send_event_notify: the command as
                     // configured, then the FIFO line; no mail.
-                    if let Some(cmd) = &c.notify.notify_master_rx_lower_pri {
+                    let id = c.notify.notify_master_rx_lower_pri;
+                    if let (Some(id), Some(cmd)) = (id, cfg.cmd(id)) {
                         let Hooks {
                             exec, creds, argv, ..
                         } = &mut *self;
-                        let who =
-                            creds.notify(NotifyKind::Instance, inst.index(), NOTIFY_RX_LOWER_PRI);
+                        let who = creds.notify(id);
                         match build_argv(cmd, &[], argv) {
                             Ok(()) => {
                                 if let Err(e) = exec.spawn(now, ChildKind::Notify, argv, who, None)
@@ -528,7 +528,7 @@ impl Hooks {
                         priority: 0,
                     };
                     debug!("VRRP_Group({}) notify {}", g.name, state.as_str());
-                    self.run_commands(now, &g.notify, &ev, group.index());
+                    self.run_commands(now, &cfg.notify_cmds, &g.notify, &ev);
                     let gd = &cfg.global_defs;
                     let globals = gd.notify_fifo.iter().chain(&gd.vrrp_notify_fifo);
                     self.fifo_line(&ev, globals.map(|f| &f.path));
@@ -539,16 +539,16 @@ impl Hooks {
         }
     }
 
-    /// Runs `n`'s commands for `ev`; `index`: the instance's or group's
-    /// (whose notify commands may name their own user).
-    fn run_commands(&mut self, now: Instant, n: &Notify, ev: &Event<'_>, index: usize) {
+    /// Runs `n`'s commands (in `cmds`, the configuration's pool) for `ev`,
+    /// each as its own user if it names one.
+    fn run_commands(&mut self, now: Instant, cmds: &[NotifyCmd], n: &Notify, ev: &Event<'_>) {
         let timeout = (ev.state == NotifyState::Stop).then_some(NOTIFY_STOP_TIMEOUT);
         let Hooks {
             exec, creds, argv, ..
         } = self;
-        for_each_command(n, ev, argv, |slot, a| match a {
+        for_each_command(cmds, n, ev, argv, |id, a| match a {
             Ok(a) => {
-                let who = creds.notify(ev.kind, index, slot);
+                let who = creds.notify(id);
                 if let Err(e) = exec.spawn(now, ChildKind::Notify, a, who, timeout) {
                     error!(
                         "{} {}: cannot run notify command for {}: {}",

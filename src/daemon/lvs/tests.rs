@@ -742,3 +742,113 @@ fn no_ipvs_even_after_modprobe_runs_the_checkers_alone() {
         }
     })
 }
+
+/// keepalived's `notify_up CMD [USER [GROUP]]` (and `notify_down`, `quorum_up`,
+/// `quorum_down`): each command of the load-balancing side runs as its own user and group;
+/// one without a user runs as the default script user (`script_user`, else
+/// `keepalived_script` if it exists, else root). Checked in the credentials the driver
+/// chooses (also after a reload that changes them) and, as root, in the ids the commands
+/// report when the driver runs them.
+#[test]
+fn notify_commands_run_as_their_own_users() {
+    let (Ok(nobody), Ok(nobody_nogroup)) = (
+        resolve_creds("nobody", None),
+        resolve_creds("nobody", Some("nogroup")),
+    ) else {
+        println!("skipped: no user nobody or group nogroup here");
+        return;
+    };
+    let root = Creds { uid: 0, gid: 0 };
+    let default = default_script_creds();
+    let dir = std::env::temp_dir().join(format!("kv-lvs-users-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    // Written by the commands as nobody.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let hook = dir.join("id.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$(id -u) $(id -g)\" > {}/$1.out\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let h = hook.display().to_string();
+    let out_dir = dir.clone();
+    big_stack(move || {
+        let b = Backend::new();
+        let conf = |down_user: &str| {
+            let rs = format!(
+                "    quorum_up \"{h} qup\" nobody nogroup\n    quorum_down \"{h} qdown\"\n    real_server 127.0.0.1 {} {{\n        notify_up \"{h} up\" nobody\n        notify_down \"{h} down\"{down_user}\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n",
+                b.port
+            );
+            format!("{VRRP}{}", virtual_server("192.0.2.100", 80, "rr", &rs))
+        };
+        let mut r = Rig::new(&conf(" root"), FakeIpvs::new());
+        let (v, rs) = (&r.cfg.lvs.virtual_servers[0], &r.cfg.lvs.real_servers[0]);
+        let ids = [v.quorum_up, v.quorum_down, rs.notify_up, rs.notify_down].map(Option::unwrap);
+        let chosen = ids.map(|id| r.d.cmd_creds(id));
+        assert_eq!(
+            chosen,
+            [Some(nobody_nogroup), default, Some(nobody), Some(root)],
+            "quorum_up nobody nogroup, quorum_down default, notify_up nobody, notify_down root"
+        );
+
+        // Run them the way the core asks for them.
+        let mut out = Actions::new();
+        out.push(Action::NotifyQuorum {
+            vs: crate::lvs::VsId(0),
+            up: true,
+        });
+        out.push(Action::NotifyQuorum {
+            vs: crate::lvs::VsId(0),
+            up: false,
+        });
+        out.push(Action::NotifyRs {
+            rs: crate::lvs::RsId(0),
+            up: true,
+        });
+        out.push(Action::NotifyRs {
+            rs: crate::lvs::RsId(0),
+            up: false,
+        });
+        let before = r.d.exec.as_ref().map_or(0, |x| x.stats.spawned);
+        r.d.execute(&out, &mut r.poll, r.now, &r.cfg);
+        assert_eq!(
+            r.d.exec.as_ref().map_or(0, |x| x.stats.spawned),
+            before + 4,
+            "four commands started"
+        );
+        let done = r.run_until(10, |r| r.d.exec.as_ref().is_none_or(|x| x.running() == 0));
+        assert!(done, "the commands did not end within 10 s");
+        let is_root = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
+        if is_root {
+            let read = |f: &str| std::fs::read_to_string(out_dir.join(f)).unwrap_or_default();
+            let ids = |c: Option<Creds>| {
+                let c = c.unwrap_or(root);
+                format!("{} {}\n", c.uid, c.gid)
+            };
+            assert_eq!(read("qup.out"), ids(Some(nobody_nogroup)), "quorum_up");
+            assert_eq!(read("qdown.out"), ids(default), "quorum_down");
+            assert_eq!(read("up.out"), ids(Some(nobody)), "notify_up");
+            assert_eq!(read("down.out"), ids(Some(root)), "notify_down");
+        } else {
+            println!("not root: the commands' own ids not checked (cannot change user)");
+        }
+
+        // A reload takes the new configuration's users.
+        r.reload(&conf(" nobody"));
+        let rs = &r.cfg.lvs.real_servers[0];
+        assert_eq!(r.d.cmd_creds(rs.notify_down.unwrap()), Some(nobody));
+        r.reload(&conf(""));
+        let rs = &r.cfg.lvs.real_servers[0];
+        assert_eq!(r.d.cmd_creds(rs.notify_down.unwrap()), default);
+        drop(b);
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
