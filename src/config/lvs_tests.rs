@@ -459,15 +459,25 @@ fn lvs_notify_commands_take_a_user_and_a_group() {
         Severity::Error,
         "'quorum_down' takes a command, then at most a user and a group",
     );
-    // Written twice: the last one counts, in the same pool entry.
+    // Written twice: as in keepalived the first one counts; the repeat is
+    // reported at its place and takes nothing from the pool.
     let (cfg, d) = p(&with_vs(&vs.replace(
         "        notify_down /usr/local/bin/down.sh web1\n",
         "        notify_down /usr/local/bin/down.sh web1\n        notify_down \"/bin/d2\"\n",
     )));
     assert_eq!(d.errors, 0, "{:#?}", lines(&d));
+    assert_diag(
+        &d,
+        18,
+        Severity::Warning,
+        "'notify_down' already specified - ignoring this one",
+    );
     let r = &cfg.lvs.real_servers[0];
     assert_eq!(cfg.notify_cmds.len(), 4);
-    assert_eq!(cfg.cmd(r.notify_down).unwrap().cmd.as_str(), "/bin/d2");
+    assert_eq!(
+        cfg.cmd(r.notify_down).unwrap().cmd.as_str(),
+        "/usr/local/bin/down.sh"
+    );
 }
 
 #[test]

@@ -1290,10 +1290,11 @@ impl<'p> Parser<'p> {
     }
 
     /// A notify keyword's command (`notify_* CMD [USER [GROUP]]`, see
-    /// [`Self::notify_command`]) stored in the configuration's pool
-    /// ([`Config::notify_cmds`]): in the place of `old` (the keyword written
-    /// again: the last one counts, nothing is left unused in the pool), else
-    /// at the end. A full pool is a capacity error, reported once.
+    /// [`Self::notify_command`]) stored at the end of the configuration's
+    /// pool ([`Config::notify_cmds`]). The keyword written again in the same
+    /// block (`old` set): as keepalived, the first one counts and the repeat
+    /// is reported and ignored. A full pool is a capacity error, reported
+    /// once.
     pub(crate) fn pooled_notify_command(
         &mut self,
         file: u16,
@@ -1302,13 +1303,14 @@ impl<'p> Parser<'p> {
         args: &[Token<'_>],
         old: Option<CmdId>,
     ) -> Option<CmdId> {
-        let c = self.notify_command(file, span, kw, args)?;
-        if let Some(id) = old
-            && let Some(slot) = self.cfg.notify_cmds.get_mut(id.index())
-        {
-            *slot = c;
+        if let Some(id) = old {
+            self.warn(
+                span,
+                format_args!("'{kw}' already specified - ignoring this one (the first counts, as in keepalived)"),
+            );
             return Some(id);
         }
+        let c = self.notify_command(file, span, kw, args)?;
         let id = u16::try_from(self.cfg.notify_cmds.len()).ok().map(CmdId);
         if id.is_none() || self.cfg.notify_cmds.push(c).is_err() {
             if !self.notify_overflow {

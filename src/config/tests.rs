@@ -419,6 +419,26 @@ fn sync_group_member_tracker_weights_are_corrected_with_warnings() {
     assert_eq!(i.track_interface[0].weight, -20);
 }
 
+/// A notify keyword written twice in an instance: keepalived keeps the
+/// first and reports the repeat ("already specified - ignoring").
+#[test]
+fn notify_keyword_written_twice_keeps_the_first() {
+    let (cfg, d) = p(&format!(
+        "global_defs {{\n enable_script_security\n}}\n{}",
+        inst("    notify_master /bin/first\n    notify_master /bin/second\n")
+    ));
+    assert_eq!(d.errors, 0, "{:#?}", lines(&d));
+    assert_diag(
+        &d,
+        8,
+        Severity::Warning,
+        "'notify_master' already specified - ignoring",
+    );
+    let c = cfg.cmd(cfg.instances[0].notify.notify_master).unwrap();
+    assert_eq!(c.cmd.as_str(), "/bin/first");
+    assert_eq!(cfg.notify_cmds.len(), 1);
+}
+
 /// keepalived 2.2.7's global FIFOs: `notify_fifo` and `vrrp_notify_fifo`
 /// are two slots, each `PATH [USER [GROUP]]`; a second one of a keyword is
 /// ignored with a warning.
