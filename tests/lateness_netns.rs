@@ -458,12 +458,7 @@ impl Reference {
         let thread = std::thread::spawn(move || {
             let mut rt_ok = false;
             if rt {
-                let p = libc::sched_param { sched_priority: 10 };
-                // SAFETY: plain syscall on this thread with a valid param.
-                let r = unsafe {
-                    libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &p)
-                };
-                rt_ok = r == 0;
+                rt_ok = keepvip::sys::sched::set_thread_rr(10).is_ok();
             }
             let period = Duration::from_millis(10);
             let mut late_us = Vec::new();

@@ -110,6 +110,17 @@ unsafe fn errno_ptr() -> *mut libc::c_int {
     unsafe { libc::__errno_location() }
 }
 
+/// Puts the calling thread (only it: the raw system call is per thread) on
+/// `SCHED_RR` at `priority` with `SCHED_RESET_ON_FORK`, like the daemon with
+/// `vrrp_rt_priority`. For tests that measure what the machine gives a
+/// real-time thread beside the daemon.
+pub fn set_thread_rr(priority: u8) -> io::Result<()> {
+    set_scheduler(
+        libc::SCHED_RR | libc::SCHED_RESET_ON_FORK,
+        libc::c_int::from(priority),
+    )
+}
+
 /// `sched_setscheduler(0, policy, priority)` as a raw system call.
 fn set_scheduler(policy: libc::c_int, priority: libc::c_int) -> io::Result<()> {
     // SAFETY: sched_param is plain data; all-zero is valid, the priority is
