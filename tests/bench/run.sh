@@ -25,7 +25,7 @@
 # (RSS, CPU); the parent's figures are added in a second number.
 #
 # Environment: KEEPVIP_BIN (default target/board/x86_64-unknown-linux-musl/keepvip, the static
-# router build, built with board/build.sh if missing), KEEPALIVED_BIN, KVL_* (tests/lab/lib.sh).
+# router build, (re)built with board/build.sh first), KEEPALIVED_BIN, KVL_* (tests/lab/lib.sh).
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -55,10 +55,10 @@ fi
 
 if [ -z "${KEEPVIP_BIN:-}" ]; then
     KEEPVIP_BIN=$REPO/target/board/x86_64-unknown-linux-musl/keepvip
-    if [ ! -x "$KEEPVIP_BIN" ]; then
-        echo "[bench] $KEEPVIP_BIN missing: building it (board/build.sh)" >&2
-        "$REPO/board/build.sh" x86_64-unknown-linux-musl --no-run
-    fi
+    # always through the build (a no-op when it is up to date): a binary left from an older
+    # checkout would be measured under the new checkout's name
+    echo "[bench] building $KEEPVIP_BIN (board/build.sh)" >&2
+    "$REPO/board/build.sh" x86_64-unknown-linux-musl --no-run || exit 1
 fi
 export KEEPVIP_BIN
 export KVL_PREFIX=${KVL_PREFIX:-kvbench}
