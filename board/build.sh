@@ -22,7 +22,7 @@
 # The cross toolchain comes from ../shared/cross/cross-build.sh (Debian rustc-web, -Zbuild-std,
 # musl from source, qemu-user); it is set up on first use and cached in /opt/rust-cross.
 # Where it is looked for: $KEEPVIP_CROSS_DIR, else <repo>/../shared/cross, else
-# <main checkout>/../shared/cross (for git worktrees).
+# <main checkout>/../shared/cross (for git worktrees), else <origin>/../shared/cross (a clone).
 # Cargo build dirs: ${CARGO_TARGET_DIR:-<repo>/target}/board-<profile> (one per profile, so
 # switching profiles does not rebuild std every time).
 set -euo pipefail
@@ -35,17 +35,10 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { printf '[board] %s\n' "$*" >&2; }
 die() { printf '[board] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# shellcheck source-path=SCRIPTDIR source=cross-dir.sh
+. "$REPO/board/cross-dir.sh"
 find_cross() {
-    local d common
-    for d in "${KEEPVIP_CROSS_DIR:-}" "$REPO/../shared/cross"; do
-        if [ -n "$d" ] && [ -x "$d/cross-build.sh" ]; then (cd "$d" && pwd); return 0; fi
-    done
-    # a git worktree lives elsewhere: try beside the main checkout
-    common=$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
-    if [ -n "$common" ] && [ -x "$(dirname "$common")/../shared/cross/cross-build.sh" ]; then
-        (cd "$(dirname "$common")/../shared/cross" && pwd); return 0
-    fi
-    die "cross toolchain scripts not found: set KEEPVIP_CROSS_DIR (expected <repo>/../shared/cross/cross-build.sh)"
+    cross_dir "$REPO" || die "cross toolchain scripts not found: set KEEPVIP_CROSS_DIR (expected <repo>/../shared/cross/cross-build.sh)"
 }
 
 # expected `file` words for each target: machine and byte order

@@ -42,17 +42,9 @@ say() { printf '\n[board-ci] === %s\n' "$*"; }
 note() { printf '[board-ci] %s\n' "$*"; }
 
 # the cross scripts (same lookup as board/build.sh)
-find_cross() {
-    local d common
-    for d in "${KEEPVIP_CROSS_DIR:-}" "$REPO/../shared/cross"; do
-        if [ -n "$d" ] && [ -x "$d/cross-build.sh" ]; then (cd "$d" && pwd); return 0; fi
-    done
-    common=$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
-    if [ -n "$common" ] && [ -x "$(dirname "$common")/../shared/cross/cross-build.sh" ]; then
-        (cd "$(dirname "$common")/../shared/cross" && pwd); return 0
-    fi
-    return 1
-}
+# shellcheck source-path=SCRIPTDIR source=cross-dir.sh
+. "$REPO/board/cross-dir.sh"
+find_cross() { cross_dir "$REPO"; }
 
 need_file() {
     command -v file >/dev/null 2>&1 && return 0
