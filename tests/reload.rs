@@ -175,36 +175,12 @@ fn moved_lines_leave_every_instance_unchanged() {
          notify_master \"/bin/true master\" nobody nogroup\n notify_backup /bin/true\n\
          notify_fault /bin/true\n notify_stop /bin/true\n notify /bin/true\n\
          notify_master_rx_lower_pri /bin/true\n}\n";
-    let old_cfg = parse_conf(body.to_string());
-    let new_cfg = parse_conf(format!("! moved\n!\n{body}"));
+    let old_cfg = cfg::parse_clean(body.to_string());
+    let new_cfg = cfg::parse_clean(format!("! moved\n!\n{body}"));
     assert_ne!(old_cfg.instances[0].span, new_cfg.instances[0].span);
     let mut map = heapless::Vec::new();
     reload_map(&old_cfg, &new_cfg, &mut map);
     assert_eq!(map.as_slice(), &[Some(InstanceId(0))]);
-}
-
-/// Parses `text` as `k.conf`; no errors allowed.
-fn parse_conf(text: String) -> Box<keepvip::config::Config> {
-    cfg::on_big_stack(move || {
-        let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
-        let mut c = keepvip::config::Config::new_boxed();
-        let mut d = keepvip::config::Diagnostics::new();
-        keepvip::config::parse(
-            &keepvip::config::MemorySource::new(&files),
-            "k.conf",
-            &mut c,
-            &mut d,
-        );
-        assert_eq!(
-            d.errors,
-            0,
-            "{:?}",
-            d.iter()
-                .map(|x| x.display(&c).to_string())
-                .collect::<Vec<_>>()
-        );
-        c
-    })
 }
 
 /// Notify commands live in the configuration's pool (`Config::notify_cmds`) and an instance
@@ -261,8 +237,8 @@ fn notify_commands_compare_by_content_not_pool_index() {
         inst("VI_4", 4, " notify_master \"/bin/true d\" root\n"),
     ]
     .concat();
-    let old_cfg = parse_conf(old);
-    let new_cfg = parse_conf(new);
+    let old_cfg = cfg::parse_clean(old);
+    let new_cfg = cfg::parse_clean(new);
     let ids = |c: &keepvip::config::Config, name: &str| c.instance(name).unwrap().notify.ids();
     // The test means something: VI_1's and VI_2's indices moved, VI_5's did not.
     assert_ne!(ids(&old_cfg, "VI_1"), ids(&new_cfg, "VI_1"));

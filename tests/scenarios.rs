@@ -1081,27 +1081,7 @@ fn find_instance_demux() {
 /// Parses `text` (keepalived.conf) and builds its router; the parse must
 /// have no errors.
 fn parsed(text: &str) -> (Box<keepvip::config::Config>, Box<Router>) {
-    let text = text.to_owned();
-    let cfg = cfg::on_big_stack(move || {
-        let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
-        let mut c = keepvip::config::Config::new_boxed();
-        let mut d = keepvip::config::Diagnostics::new();
-        keepvip::config::parse(
-            &keepvip::config::MemorySource::new(&files),
-            "k.conf",
-            &mut c,
-            &mut d,
-        );
-        assert_eq!(
-            d.errors,
-            0,
-            "{:?}",
-            d.iter()
-                .map(|x| x.display(&c).to_string())
-                .collect::<Vec<_>>()
-        );
-        c
-    });
+    let cfg = cfg::parse_clean(text.to_owned());
     let mut r = Router::new_boxed(&cfg).unwrap();
     r.set_src_addr(ID, OURS);
     (cfg, r)

@@ -73,3 +73,28 @@ pub fn on_big_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -
         .join()
         .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
+
+/// Parses `text` as the file `k.conf` (on a big stack); no errors allowed:
+/// the assertion lists them.
+pub fn parse_clean(text: String) -> Box<Config> {
+    on_big_stack(move || {
+        let files: [(&str, &[u8]); 1] = [("k.conf", text.as_bytes())];
+        let mut c = Config::new_boxed();
+        let mut d = keepvip::config::Diagnostics::new();
+        keepvip::config::parse(
+            &keepvip::config::MemorySource::new(&files),
+            "k.conf",
+            &mut c,
+            &mut d,
+        );
+        assert_eq!(
+            d.errors,
+            0,
+            "{:?}",
+            d.iter()
+                .map(|x| x.display(&c).to_string())
+                .collect::<Vec<_>>()
+        );
+        c
+    })
+}
