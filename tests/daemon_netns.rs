@@ -832,27 +832,6 @@ fn no_heap_growth_after_startup_under_strace() {
     );
 }
 
-/// A FIFO's lines, read on a thread until every writer has closed it (the
-/// daemon exits) or 180 s pass.
-fn fifo_reader(path: std::path::PathBuf) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let mut out = String::new();
-        let Ok(mut f) = fs::File::open(&path) else {
-            return out;
-        };
-        let t0 = Instant::now();
-        let mut buf = [0u8; 512];
-        while t0.elapsed() < Duration::from_secs(180) {
-            match f.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
-            }
-        }
-        out
-    })
-}
-
 /// tests/alloc_shim.c built into the lab directory (glibc builds; `cc`
 /// is needed, as for tests/lab/flood_send.c); `None` for other C libraries.
 fn glibc_alloc_shim(lab: &Lab) -> Option<std::path::PathBuf> {
@@ -1004,7 +983,9 @@ fn zero_heap_allocations_after_startup_counted_in_process() {
     assert!(wait_until(Duration::from_secs(5), || fifos
         .iter()
         .all(|f| f.exists())));
-    let readers = fifos.clone().map(fifo_reader);
+    let readers = fifos
+        .clone()
+        .map(|f| fifo_reader_for(f, Duration::from_secs(180)));
     lab.wait_has(1, "192.0.2.101", Duration::from_secs(8));
     let on = |lab: &Lab, dev: &str, addr: &str| {
         let want = format!(" {addr}/");

@@ -15,7 +15,6 @@ mod daemon_lab;
 use daemon_lab::*;
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -510,26 +509,6 @@ struct NotifyRun {
     fifo: Vec<String>,
 }
 
-/// Reads the FIFO on a thread until every writer has closed it (the daemon
-/// exits) or 60 s pass.
-fn fifo_reader(path: PathBuf) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut out = String::new();
-        let Ok(mut f) = fs::File::open(&path) else {
-            return out;
-        };
-        let t0 = Instant::now();
-        let mut buf = [0u8; 512];
-        while t0.elapsed() < Duration::from_secs(60) {
-            match f.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
-            }
-        }
-        out
-    })
-}
-
 /// One router under test (`r1`, keepalived or keepvip) through BACKUP,
 /// MASTER, FAULT (weight-0 script fails), back, BACKUP (a higher-priority
 /// peer, always keepvip, appears), MASTER (the peer stops), STOP.
@@ -587,7 +566,7 @@ fn notify_sequence(keepalived: bool) -> NotifyRun {
         lab.start(1);
     }
     assert!(wait_until(Duration::from_secs(5), || fifo.exists()));
-    let reader = fifo_reader(fifo.clone());
+    let reader = fifo_reader_for(fifo.clone(), Duration::from_secs(60));
     wait_lines(&lab, 2, "BACKUP, MASTER");
     fs::remove_file(&ok).unwrap();
     wait_lines(&lab, 3, "FAULT");
@@ -855,7 +834,7 @@ fn smtp_alerts_arrive_at_a_real_smtp_server() {
     let mut out = child.stdout.take().unwrap();
     let _server = SmtpServer(child);
     let mut ready = [0u8; 6];
-    out.read_exact(&mut ready).expect("SMTP server READY");
+    std::io::Read::read_exact(&mut out, &mut ready).expect("SMTP server READY");
     assert_eq!(&ready, b"READY\n");
     lab.write_conf(
         1,

@@ -658,3 +658,24 @@ pub fn allocs_in_json(j: &str) -> Option<(u64, u64)> {
     let b = &rest[..rest.find('}')?];
     Some((n.parse().ok()?, b.parse().ok()?))
 }
+
+/// A FIFO's lines, read on a thread until every writer has closed it (the
+/// daemon exits) or `bound` passes.
+pub fn fifo_reader_for(path: PathBuf, bound: Duration) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut out = String::new();
+        let Ok(mut f) = fs::File::open(&path) else {
+            return out;
+        };
+        let t0 = Instant::now();
+        let mut buf = [0u8; 512];
+        while t0.elapsed() < bound {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        out
+    })
+}
