@@ -635,13 +635,8 @@ fn no_heap_growth_after_startup_under_strace() {
     // track_process (a copy of sleep under a name only this test uses),
     // notify scripts and a notify FIFO.
     let d = lab.dir.display().to_string();
-    let proc_name = format!("kvh{}", std::process::id() % 1_000_000);
-    let sleeper = lab.dir.join(&proc_name);
-    let src = ["/usr/bin/sleep", "/bin/sleep"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("sleep(1)");
-    fs::copy(src, &sleeper).unwrap();
+    let sleeper = sleeper(&lab, "h");
+    let proc_name = sleeper.file_name().unwrap().to_string_lossy().into_owned();
     let spawn_tracked = || {
         std::process::Command::new(&sleeper)
             .arg("1000")
@@ -914,13 +909,8 @@ fn zero_heap_allocations_after_startup_counted_in_process() {
         fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
     }
     let h = hook.display().to_string();
-    let proc_name = format!("kva{}", std::process::id() % 1_000_000);
-    let sleeper = lab.dir.join(&proc_name);
-    let src = ["/usr/bin/sleep", "/bin/sleep"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("sleep(1)");
-    fs::copy(src, &sleeper).unwrap();
+    let sleeper = sleeper(&lab, "a");
+    let proc_name = sleeper.file_name().unwrap().to_string_lossy().into_owned();
     struct Tracked(Option<std::process::Child>);
     impl Drop for Tracked {
         fn drop(&mut self) {

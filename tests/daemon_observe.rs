@@ -87,6 +87,8 @@ struct Lab {
     sw: String,
     dir: PathBuf,
     nodes: Vec<Node>,
+    /// The keepvip binary the routers run (`BIN`, or a copy of it).
+    bin: PathBuf,
 }
 
 fn read_pid(p: &Path) -> Option<u32> {
@@ -138,6 +140,7 @@ impl Lab {
             sw: sw.clone(),
             dir: dir.clone(),
             nodes: Vec::new(),
+            bin: PathBuf::from(BIN),
         };
         let _ = Command::new("ip").args(["netns", "del", &sw]).output();
         sh("ip", &["netns", "add", &sw]);
@@ -216,9 +219,9 @@ impl Lab {
             .unwrap();
         let mut args: Vec<String> = vec!["netns".into(), "exec".into(), n.ns.clone()];
         args.extend(wrapper.iter().map(|s| s.to_string()));
+        args.push(self.bin.to_string_lossy().into_owned());
         args.extend(
             [
-                BIN,
                 "-n",
                 "-l",
                 "-D",
@@ -831,8 +834,20 @@ fn keepalived_compat_writes_keepalived_paths_and_openwrt_rpcd_reads_them() {
     }
     // The daemon gets a private /tmp (a bind mount in its own mount
     // namespace) so that keepalived's fixed paths do not touch the host's
-    // /tmp; the lab directory must then not be under /tmp.
-    let mut lab = Lab::new("compat", 1, Path::new(env!("CARGO_TARGET_TMPDIR")));
+    // /tmp; the lab directory and the binary must then not be under /tmp
+    // (a checkout in /tmp: the lab goes to /var/tmp with a copy of keepvip).
+    let under_tmp = |p: &Path| p.starts_with("/tmp");
+    let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = if under_tmp(target_tmp) {
+        Path::new("/var/tmp")
+    } else {
+        target_tmp
+    };
+    let mut lab = Lab::new("compat", 1, base);
+    if under_tmp(Path::new(BIN)) {
+        lab.bin = lab.dir.join("keepvip");
+        fs::copy(BIN, &lab.bin).unwrap();
+    }
     let tmp = lab.dir.join("tmp");
     fs::create_dir_all(&tmp).unwrap();
     lab.write_conf(1, &instance("VI_1", 51, 150, VIP1, ""));

@@ -16,7 +16,7 @@ use daemon_lab::*;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,22 +25,6 @@ const VIP: &str = "192.0.2.100";
 fn write_exec(p: &Path, text: &str) {
     fs::write(p, text).unwrap();
     fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// A copy of `sleep` under a name no other process has (the kernel's
-/// `comm` is the file name), so the tests can count and kill exactly
-/// their own processes.
-fn sleeper(lab: &Lab, tag: &str) -> PathBuf {
-    let name = format!("kv{tag}{}", std::process::id() % 1_000_000);
-    assert!(name.len() <= 15, "{name}: comm keeps 15 bytes");
-    let src = ["/usr/bin/sleep", "/bin/sleep"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("sleep(1)");
-    let dst = lab.dir.join(&name);
-    fs::copy(src, &dst).unwrap();
-    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
-    dst
 }
 
 /// PIDs of live (not zombie) processes whose `comm` is `name`.

@@ -396,19 +396,6 @@ fn check_script(lab: &Lab, cage: Option<&Cage>, sleeper: &Path) -> (PathBuf, Pat
     (script, mode)
 }
 
-/// A copy of `sleep` under a name of its own (counted by `comm`).
-fn sleeper(lab: &Lab) -> PathBuf {
-    let name = format!("kvl{}", std::process::id() % 1_000_000);
-    let src = ["/usr/bin/sleep", "/bin/sleep"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("sleep(1)");
-    let dst = lab.dir.join(name);
-    fs::copy(src, &dst).unwrap();
-    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
-    dst
-}
-
 /// PIDs of live processes whose `comm` is `name`.
 fn pids_named(name: &str) -> Vec<u32> {
     let mut v = Vec::new();
@@ -504,7 +491,7 @@ fn run(rt: bool) -> RunResult {
     let tag = if rt { "lrt" } else { "lno" };
     let mut lab = Lab::new(tag, 1);
     let cage = Cage::new(&lab);
-    let sleep_bin = sleeper(&lab);
+    let sleep_bin = sleeper(&lab, "l");
     let sleep_name = sleep_bin
         .file_name()
         .unwrap()

@@ -679,3 +679,19 @@ pub fn fifo_reader_for(path: PathBuf, bound: Duration) -> std::thread::JoinHandl
         out
     })
 }
+
+/// A copy of `sleep` under a name no other process has (the kernel's
+/// `comm` is the file name), so the tests can count and kill exactly
+/// their own processes.
+pub fn sleeper(lab: &Lab, tag: &str) -> PathBuf {
+    let name = format!("kv{tag}{}", std::process::id() % 1_000_000);
+    assert!(name.len() <= 15, "{name}: comm keeps 15 bytes");
+    let src = ["/usr/bin/sleep", "/bin/sleep"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("sleep(1)");
+    let dst = lab.dir.join(&name);
+    fs::copy(src, &dst).unwrap();
+    fs::set_permissions(&dst, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dst
+}
